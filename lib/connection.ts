@@ -1,0 +1,304 @@
+/**
+ * The per-connection handler: the only code that touches a client's socket. It frames the
+ * byte stream into requests, enforces the limits (line size, idle time, bad lines in a row),
+ * runs each request in order and writes the replies in the same order.
+ *
+ * @module
+ */
+
+import { couldBeClassicStart, isClassicStart, runClassic } from "./classic.ts";
+import { LineFramer, LineTooLongError } from "./framing.ts";
+import type { Logger } from "./log.ts";
+import { dispatch, type MethodContext } from "./methods.ts";
+import {
+  ErrorCode,
+  errorResponse,
+  formatResponse,
+  isResponse,
+  parseLine,
+  type Response,
+  tooLargeError,
+} from "./protocol.ts";
+import type { ContactStore } from "./store.ts";
+
+/** The limits one connection is held to. */
+export interface ConnectionLimits {
+  /** Longest request line, in bytes (without its `\n`). */
+  maxLine: number;
+  /** A connection with no complete request for this long is closed (milliseconds). */
+  idleTimeoutMs: number;
+  /** After this many malformed lines in a row, the connection is closed. */
+  maxBadLines: number;
+}
+
+/** Everything the handler needs from the server. */
+export interface ConnectionContext {
+  /** This connection's number. */
+  id: number;
+  store: ContactStore;
+  log: Logger;
+  limits: ConnectionLimits;
+  /** Aborted when the server shuts down: finish what was read, then close. */
+  shutdown: AbortSignal;
+  /** Called once per request served, for server-wide stats. */
+  onRequest(): void;
+  serverStats: MethodContext["serverStats"];
+}
+
+/** Size of the buffer each read fills. */
+const READ_BUFFER = 16 * 1024;
+
+const encoder = new TextEncoder();
+const classicDecoder = new TextDecoder();
+
+/**
+ * Serves one connection until the client leaves, a limit closes it, or the server shuts
+ * down. Never throws; always closes the connection.
+ */
+export async function serveConnection(
+  conn: Deno.Conn,
+  context: ConnectionContext,
+): Promise<{ requests: number; reason: string }> {
+  const session = new Session(conn, context);
+  try {
+    await session.run();
+  } catch (error) {
+    if (!isConnectionGone(error)) {
+      session.closeReason = "handler error";
+      context.log.error(
+        `Connection ${context.id} failed: ${error instanceof Error ? error.stack : error}`,
+      );
+    }
+  } finally {
+    session.close();
+  }
+  return { requests: session.requests, reason: session.closeReason };
+}
+
+class Session {
+  readonly #conn: Deno.Conn;
+  readonly #context: ConnectionContext;
+  readonly #buffer = new Uint8Array(READ_BUFFER);
+  #requests = 0;
+  #badLines = 0;
+  #closed = false;
+  #busy = false;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  closeReason = "client left";
+
+  constructor(conn: Deno.Conn, context: ConnectionContext) {
+    this.#conn = conn;
+    this.#context = context;
+  }
+
+  get requests(): number {
+    return this.#requests;
+  }
+
+  async run(): Promise<void> {
+    const { shutdown } = this.#context;
+    const onShutdown = () => {
+      this.closeReason = "server shutting down";
+      if (!this.#busy) this.close();
+    };
+    shutdown.addEventListener("abort", onShutdown, { once: true });
+    try {
+      this.#armIdleTimer();
+      let first = await this.#read();
+      if (first === null) return;
+      // Decide the protocol from the first bytes; wait for more if they could still be classic.
+      while (couldBeClassicStart(latin1(first))) {
+        const held = first.slice(); // the next read reuses the buffer
+        const more = await this.#read();
+        if (more === null) return;
+        first = joinBytes(held, more);
+      }
+      if (isClassicStart(latin1(first))) {
+        await this.#runClassic(first);
+      } else {
+        await this.#runJsonRpc(first);
+      }
+    } finally {
+      shutdown.removeEventListener("abort", onShutdown);
+    }
+  }
+
+  /** JSON-RPC 2.0, one message per line, replies in request order. */
+  async #runJsonRpc(first: Uint8Array): Promise<void> {
+    const framer = new LineFramer(this.#context.limits.maxLine);
+    let chunk: Uint8Array | null = first;
+    while (chunk !== null && !this.#closed) {
+      let lines: Uint8Array[];
+      let overflow = false;
+      try {
+        lines = framer.push(chunk);
+      } catch (error) {
+        if (!(error instanceof LineTooLongError)) throw error;
+        // Complete lines before the long one were not returned: the connection is closed
+        // without answering them, as the stream cannot be trusted past this point.
+        lines = [];
+        overflow = true;
+      }
+      this.#busy = true;
+      let out = "";
+      let stop = false;
+      for (const line of lines) {
+        if (isBlank(line)) continue;
+        const result = await this.#handleLine(line);
+        out += result.text;
+        if (result.stop) {
+          stop = true;
+          break;
+        }
+      }
+      if (overflow) {
+        out += formatResponse(errorResponse(null, tooLargeError(this.#context.limits.maxLine)));
+        this.closeReason = "line too long";
+        stop = true;
+      }
+      if (out !== "") await this.#write(out);
+      this.#busy = false;
+      if (stop || this.#context.shutdown.aborted) return;
+      chunk = await this.#read();
+    }
+  }
+
+  /** Runs one line; returns the reply text and whether to close after it. */
+  async #handleLine(line: Uint8Array): Promise<{ text: string; stop: boolean }> {
+    this.#countRequest();
+    const parsed = parseLine(line);
+    const responses: Response[] = [];
+    for (const item of parsed.items) {
+      if (isResponse(item)) {
+        responses.push(item);
+        continue;
+      }
+      const response = await dispatch(item, this.#methodContext());
+      if (response) responses.push(response);
+    }
+    let text = "";
+    if (parsed.batch) {
+      if (responses.length > 0) text = formatResponse(responses);
+    } else if (responses[0]) {
+      text = formatResponse(responses[0]);
+    }
+    if (!parsed.malformed) {
+      this.#badLines = 0;
+      return { text, stop: false };
+    }
+    this.#badLines++;
+    const max = this.#context.limits.maxBadLines;
+    if (this.#badLines < max) return { text, stop: false };
+    this.closeReason = `${max} malformed lines in a row`;
+    text += formatResponse(errorResponse(null, {
+      code: ErrorCode.INVALID_REQUEST,
+      message: `Too many malformed lines in a row (${max}); closing the connection`,
+      data: { reason: "BAD_REQUEST", limit: max },
+    }));
+    return { text, stop: true };
+  }
+
+  /** The tutorial's protocol: each read is one message (or several, one per line). */
+  async #runClassic(first: Uint8Array): Promise<void> {
+    let chunk: Uint8Array | null = first;
+    while (chunk !== null && !this.#closed) {
+      this.#busy = true;
+      const text = classicDecoder.decode(chunk);
+      const messages = text.split("\n").map((m) => m.replace(/\r$/, "")).filter((m) => m !== "");
+      const replies: string[] = [];
+      for (const message of messages) {
+        this.#countRequest();
+        try {
+          replies.push(await runClassic(message, this.#context.store));
+        } catch (error) {
+          this.#context.log.error(
+            `Connection ${this.#context.id}: classic ${JSON.stringify(message.slice(0, 40))} ` +
+              `failed: ${error instanceof Error ? error.stack : error}`,
+          );
+          replies.push("ERROR: Internal error; the server logged the details");
+        }
+      }
+      if (replies.length > 0) {
+        await this.#write(replies.join("\n") + (text.endsWith("\n") ? "\n" : ""));
+      }
+      this.#busy = false;
+      if (this.#context.shutdown.aborted) return;
+      chunk = await this.#read();
+    }
+  }
+
+  #countRequest(): void {
+    this.#requests++;
+    this.#context.onRequest();
+    this.#armIdleTimer();
+  }
+
+  #methodContext(): MethodContext {
+    const { store, id, serverStats, log } = this.#context;
+    return { store, connection: id, requests: this.#requests, serverStats, log };
+  }
+
+  /** The next chunk, or null once the client has finished or the connection is closed. */
+  async #read(): Promise<Uint8Array | null> {
+    if (this.#closed) return null;
+    try {
+      const n = await this.#conn.read(this.#buffer);
+      return n === null ? null : this.#buffer.subarray(0, n);
+    } catch (error) {
+      if (this.#closed || isConnectionGone(error)) return null;
+      throw error;
+    }
+  }
+
+  async #write(text: string): Promise<void> {
+    let bytes = encoder.encode(text);
+    while (bytes.length > 0) bytes = bytes.subarray(await this.#conn.write(bytes));
+  }
+
+  #armIdleTimer(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      this.closeReason = "idle timeout";
+      this.close();
+    }, this.#context.limits.idleTimeoutMs);
+  }
+
+  close(): void {
+    clearTimeout(this.#idleTimer);
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** Whether an error only means that the peer (or our own close) ended the connection. */
+export function isConnectionGone(error: unknown): boolean {
+  return error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.Interrupted ||
+    error instanceof Deno.errors.BadResource ||
+    error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.UnexpectedEof;
+}
+
+function isBlank(line: Uint8Array): boolean {
+  for (const byte of line) if (byte !== 32 && byte !== 9 && byte !== 13) return false;
+  return true;
+}
+
+/** The first bytes of a connection as Latin-1, enough to choose the protocol. */
+function latin1(bytes: Uint8Array): string {
+  return String.fromCharCode(...bytes.subarray(0, 17));
+}
+
+function joinBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

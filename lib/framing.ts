@@ -1,0 +1,111 @@
+/**
+ * Framing: splits a byte stream into lines, with a cap on the length of a line that is
+ * checked while reading (a line is never buffered past the cap).
+ *
+ * @module
+ */
+
+/** A line longer than the cap arrived; the stream cannot be resynchronised. */
+export class LineTooLongError extends RangeError {
+  readonly limit: number;
+  constructor(limit: number) {
+    super(`Line is longer than ${limit} bytes`);
+    this.name = "LineTooLongError";
+    this.limit = limit;
+  }
+}
+
+/**
+ * Splits chunks of bytes into lines ending in `\n` (a `\r` before it is dropped).
+ * Complete lines are returned as views into the chunk where possible (no copy); only a line
+ * split across chunks is copied once.
+ *
+ * @example Lines split across chunks, even mid-character
+ * ```ts
+ * import { LineFramer } from "./framing.ts";
+ * const framer = new LineFramer(64);
+ * const bytes = new TextEncoder().encode("héllo\r\nworld\n");
+ * const lines = [...framer.push(bytes.subarray(0, 2)), ...framer.push(bytes.subarray(2))];
+ * const text = lines.map((line) => new TextDecoder().decode(line));
+ * if (text.join("|") !== "héllo|world") throw new Error(text.join("|"));
+ * ```
+ */
+export class LineFramer {
+  readonly maxLine: number;
+  #partial: Uint8Array[] = [];
+  #partialBytes = 0;
+
+  constructor(maxLine: number) {
+    this.maxLine = maxLine;
+  }
+
+  /** Bytes of an unfinished line held so far. */
+  get pending(): number {
+    return this.#partialBytes;
+  }
+
+  /**
+   * Adds a chunk; returns the lines it completes. Throws {@link LineTooLongError} as soon as
+   * the unfinished line exceeds the cap, without keeping the excess.
+   */
+  push(chunk: Uint8Array): Uint8Array[] {
+    const lines: Uint8Array[] = [];
+    let start = 0;
+    while (start < chunk.length) {
+      const newline = chunk.indexOf(10, start);
+      if (newline < 0) {
+        const rest = chunk.length - start;
+        // A trailing \r may still be followed by \n, so it does not count against the cap.
+        const countable = chunk[chunk.length - 1] === 13 ? rest - 1 : rest;
+        if (this.#partialBytes + countable > this.maxLine) throw new LineTooLongError(this.maxLine);
+        this.#partial.push(chunk.slice(start));
+        this.#partialBytes += rest;
+        break;
+      }
+      let line = chunk.subarray(start, newline);
+      if (this.#partialBytes > 0) {
+        line = concat([...this.#partial, line], this.#partialBytes + line.length);
+        this.#partial = [];
+        this.#partialBytes = 0;
+      }
+      if (line[line.length - 1] === 13) line = line.subarray(0, line.length - 1);
+      if (line.length > this.maxLine) throw new LineTooLongError(this.maxLine);
+      lines.push(line);
+      start = newline + 1;
+    }
+    return lines;
+  }
+}
+
+/**
+ * Reads a stream of byte chunks as lines, with the cap. For tools and tests; the server
+ * drives a {@link LineFramer} directly from its socket.
+ *
+ * @example
+ * ```ts
+ * import { readLines } from "./framing.ts";
+ * const e = new TextEncoder();
+ * const lines: string[] = [];
+ * for await (const line of readLines(ReadableStream.from([e.encode("a\nb"), e.encode("c\n")]), 10)) {
+ *   lines.push(new TextDecoder().decode(line));
+ * }
+ * if (lines.join(",") !== "a,bc") throw new Error();
+ * ```
+ */
+export async function* readLines(
+  stream: ReadableStream<Uint8Array>,
+  maxLine: number,
+): AsyncGenerator<Uint8Array> {
+  const framer = new LineFramer(maxLine);
+  for await (const chunk of stream) yield* framer.push(chunk);
+}
+
+function concat(parts: Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}

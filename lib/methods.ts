@@ -1,0 +1,252 @@
+/**
+ * The methods of protocol v1 and the dispatcher that runs a request against the store.
+ * No sockets here: `dispatch(request, context)` can be tested with no TCP at all.
+ *
+ * @module
+ */
+
+import { validateContact } from "./contact.ts";
+import { isId } from "./ids.ts";
+import { createLogger, type Logger } from "./log.ts";
+import {
+  ErrorCode,
+  errorResponse,
+  type Request,
+  type Response,
+  resultResponse,
+  RpcError,
+} from "./protocol.ts";
+import {
+  AmbiguousError,
+  ConflictError,
+  type ContactStore,
+  MAX_PAGE,
+  NotFoundError,
+  type PageOptions,
+} from "./store.ts";
+import { PROTOCOL_VERSION, SERVER_NAME, VERSION } from "./version.ts";
+
+/** What a method may know about the connection and the server it runs in. */
+export interface MethodContext {
+  store: ContactStore;
+  /** This connection's number (1, 2, 3, ... since the server started). */
+  connection: number;
+  /** Requests served on this connection so far, this one included. */
+  requests: number;
+  /** Server-wide figures for `stats`. */
+  serverStats(): { open: number; total: number; requests: number; uptime: number };
+  log: Logger;
+}
+
+type Params = Record<string, unknown>;
+type Method = (params: Params, context: MethodContext) => Promise<unknown>;
+
+const page = ["cursor", "limit"];
+
+/** Each method: the params it accepts, and what it does. */
+const METHODS: Record<string, { params: string[]; run: Method }> = {
+  hello: {
+    params: [],
+    run: (_, context) =>
+      Promise.resolve({
+        server: SERVER_NAME,
+        version: VERSION,
+        protocol: PROTOCOL_VERSION,
+        connection: context.connection,
+        auth: false,
+      }),
+  },
+  ping: {
+    params: [],
+    run: (_, context) =>
+      Promise.resolve({
+        message: `Thank you! Processed connection number ${context.connection}`,
+        connection: context.connection,
+        requests: context.requests,
+      }),
+  },
+  add: {
+    params: ["contact"],
+    run: (params, { store }) => store.add(validateContact(params.contact)),
+  },
+  get: {
+    params: ["id"],
+    run: (params, { store }) => store.get(id(params)),
+  },
+  find: {
+    params: ["name", ...page],
+    run: (params, { store }) => store.find(text(params, "name"), pageOptions(params)),
+  },
+  update: {
+    params: ["id", "version", "contact"],
+    run: (params, { store }) =>
+      store.update(id(params), text(params, "version"), validateContact(params.contact)),
+  },
+  remove: {
+    params: ["id", "name", "version"],
+    run: async (params, { store }) => {
+      if (params.id !== undefined && params.name !== undefined) {
+        throw RpcError.badParams("Invalid params: give id or name, not both", { field: "name" });
+      }
+      const version = params.version === undefined ? undefined : text(params, "version");
+      const removed = params.name !== undefined
+        ? await store.removeByName(text(params, "name"))
+        : await store.remove(id(params), version);
+      return { removed };
+    },
+  },
+  list: {
+    params: page,
+    run: (params, { store }) => store.list(pageOptions(params)),
+  },
+  search: {
+    params: ["query", ...page],
+    run: (params, { store }) => store.search(text(params, "query"), pageOptions(params)),
+  },
+  count: {
+    params: [],
+    run: async (_, { store }) => ({ count: await store.count() }),
+  },
+  stats: {
+    params: [],
+    run: async (_, { store, serverStats }) => {
+      const { open, total, requests, uptime } = serverStats();
+      return { connections: { open, total }, requests, contacts: await store.count(), uptime };
+    },
+  },
+};
+
+/** The names of every method, for `--help` and PROTOCOL.md checks. */
+export const METHOD_NAMES: readonly string[] = Object.keys(METHODS);
+
+/**
+ * Runs one request and returns its response, or undefined for a notification.
+ * Never throws: a fault of ours becomes INTERNAL (logged with details, none leaked).
+ *
+ * @example Count the contacts of an empty store
+ * ```ts
+ * import { dispatch } from "./methods.ts";
+ * import { ContactStore } from "./store.ts";
+ * import { createLogger } from "./log.ts";
+ * await using store = await ContactStore.open(":memory:");
+ * const context = { store, connection: 1, requests: 1, log: createLogger("error"),
+ *   serverStats: () => ({ open: 1, total: 1, requests: 1, uptime: 0 }) };
+ * const response = await dispatch({ id: 1, method: "count", params: {} }, context);
+ * if (!response || !("result" in response)) throw new Error();
+ * ```
+ */
+export async function dispatch(
+  request: Request,
+  context: MethodContext,
+): Promise<Response | undefined> {
+  const id = request.id ?? null;
+  let response: Response;
+  try {
+    const method = Object.hasOwn(METHODS, request.method) ? METHODS[request.method] : undefined;
+    if (method === undefined) {
+      throw new RpcError(
+        ErrorCode.METHOD_NOT_FOUND,
+        "BAD_REQUEST",
+        `Method ${JSON.stringify(request.method.slice(0, 40))} not found; ` +
+          `methods are ${METHOD_NAMES.join(", ")}`,
+      );
+    }
+    for (const key of Object.keys(request.params)) {
+      if (!method.params.includes(key)) {
+        throw RpcError.badParams(
+          `Invalid params: ${request.method} takes no param ${JSON.stringify(key.slice(0, 40))}` +
+            (method.params.length ? ` (it takes ${method.params.join(", ")})` : ""),
+          { field: key },
+        );
+      }
+    }
+    response = resultResponse(id, await method.run(request.params, context));
+  } catch (error) {
+    response = errorResponse(id, toRpcError(error, request, context.log).toObject());
+  }
+  return request.id === undefined ? undefined : response;
+}
+
+/** Maps a thrown error to the RpcError a client sees. */
+export function toRpcError(error: unknown, request: Request, log: Logger): RpcError {
+  if (error instanceof RpcError) return error;
+  if (error instanceof NotFoundError) return RpcError.notFound(error.message);
+  if (error instanceof ConflictError) {
+    return new RpcError(ErrorCode.CONFLICT, "CONFLICT", error.message, {
+      current: error.current,
+    });
+  }
+  if (error instanceof AmbiguousError) {
+    return new RpcError(ErrorCode.AMBIGUOUS, "AMBIGUOUS", error.message, {
+      candidates: error.candidates,
+    });
+  }
+  if (error instanceof RangeError && /^Cursor/.test(error.message)) {
+    return RpcError.badParams(`Invalid params: ${error.message}`, { field: "cursor" });
+  }
+  log.error(
+    `Internal error in ${request.method}: ${
+      error instanceof Error ? error.stack ?? error.message : String(error)
+    }`,
+  );
+  return new RpcError(
+    ErrorCode.INTERNAL_ERROR,
+    "INTERNAL",
+    "Internal error: the request was not completed; the server logged the details",
+  );
+}
+
+function text(params: Params, field: string): string {
+  const value = params[field];
+  if (value === undefined) {
+    throw RpcError.badParams(`Invalid params: ${field} is required`, { field });
+  }
+  if (typeof value !== "string" || value.trim() === "") {
+    throw RpcError.badParams(`Invalid params: ${field} must be a non-empty string`, { field });
+  }
+  if (value.length > 2000) {
+    throw RpcError.badParams(`Invalid params: ${field} is longer than 2000 characters`, {
+      field,
+    });
+  }
+  return value;
+}
+
+function id(params: Params): string {
+  const value = text(params, "id");
+  if (!isId(value)) {
+    throw RpcError.badParams(
+      `Invalid params: id ${JSON.stringify(value.slice(0, 40))} is not a contact id`,
+      { field: "id" },
+    );
+  }
+  return value;
+}
+
+function pageOptions(params: Params): PageOptions {
+  const options: PageOptions = {};
+  if (params.cursor !== undefined && params.cursor !== null) {
+    options.cursor = text(params, "cursor");
+  }
+  if (params.limit !== undefined) {
+    const limit = params.limit;
+    if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1) {
+      throw RpcError.badParams("Invalid params: limit must be a whole number from 1", {
+        field: "limit",
+      });
+    }
+    options.limit = Math.min(limit, MAX_PAGE);
+  }
+  return options;
+}
+
+/** A context for tests and tools that run methods without a server. */
+export function standaloneContext(store: ContactStore): MethodContext {
+  return {
+    store,
+    connection: 1,
+    requests: 1,
+    log: createLogger("error"),
+    serverStats: () => ({ open: 1, total: 1, requests: 1, uptime: 0 }),
+  };
+}

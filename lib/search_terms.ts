@@ -1,0 +1,113 @@
+/**
+ * Search normalisation: how names and words are folded (case- and accent-insensitive) and
+ * which terms a contact is indexed under. Pure functions; the store decides the key layout.
+ *
+ * @module
+ */
+
+import type { ContactFields } from "./contact.ts";
+
+/** Longest word kept in the index, in characters; longer words are indexed by this prefix. */
+export const MAX_TERM_LENGTH = 32;
+/** At most this many distinct words per contact are indexed (keeps one write within KV's limits). */
+export const MAX_TERMS = 100;
+
+/**
+ * Folds text for comparison: Unicode compatibility decomposition, marks removed, lower case,
+ * runs of white space collapsed.
+ *
+ * @example Accents and case do not matter
+ * ```ts
+ * import { fold } from "./search_terms.ts";
+ * if (fold("  José  ÅSE ") !== "jose ase") throw new Error();
+ * ```
+ */
+export function fold(text: string): string {
+  return text.normalize("NFKD").replace(/\p{M}+/gu, "").toLowerCase().replace(/\s+/g, " ")
+    .trim();
+}
+
+/**
+ * Splits text into folded words: runs of letters and digits.
+ *
+ * @example
+ * ```ts
+ * import { words } from "./search_terms.ts";
+ * const w = words("Bob.Smith@Example.com, Zürich");
+ * if (w.join(" ") !== "bob smith example com zurich") throw new Error();
+ * ```
+ */
+export function words(text: string): string[] {
+  return fold(text).match(/[\p{L}\p{N}]+/gu)?.map((w) => w.slice(0, MAX_TERM_LENGTH)) ?? [];
+}
+
+/**
+ * The digits of a phone number or query, for matching by digits.
+ *
+ * @example
+ * ```ts
+ * import { digits } from "./search_terms.ts";
+ * if (digits("(555) 012-3") !== "5550123") throw new Error();
+ * ```
+ */
+export function digits(text: string): string {
+  return text.replace(/\D+/g, "").slice(0, MAX_TERM_LENGTH);
+}
+
+/** The index terms of a contact: its words and its phones' digits. */
+export interface Terms {
+  words: string[];
+  phones: string[];
+}
+
+/**
+ * The distinct terms a contact is found by: word prefixes over name, town, street and
+ * emails; digits over phone numbers.
+ *
+ * @example
+ * ```ts
+ * import { contactTerms } from "./search_terms.ts";
+ * const t = contactTerms({ name: "José Núñez", town: "Springfield", street: "", phones: [{ label: "", number: "555-0123" }], emails: [] });
+ * if (!t.words.includes("jose") || t.phones[0] !== "5550123") throw new Error();
+ * ```
+ */
+export function contactTerms(
+  contact: Pick<ContactFields, "name" | "town" | "street" | "phones" | "emails">,
+): Terms {
+  const all = new Set<string>();
+  for (const text of [contact.name, contact.town, contact.street]) {
+    for (const word of words(text)) all.add(word);
+  }
+  for (const email of contact.emails) {
+    for (const word of words(email.address)) all.add(word);
+  }
+  const phones = new Set<string>();
+  for (const phone of contact.phones) {
+    const d = digits(phone.number);
+    if (d !== "") phones.add(d);
+  }
+  return { words: [...all].slice(0, MAX_TERMS), phones: [...phones] };
+}
+
+/** A parsed search query. */
+export interface Query {
+  /** Every word must prefix-match one of a contact's words. */
+  words: string[];
+  /** When the query looks like a phone number: its digits, matched as a prefix of a phone's. */
+  phone: string | null;
+}
+
+/**
+ * Parses a search query: its words, and its digits when it looks like a phone number.
+ *
+ * @example
+ * ```ts
+ * import { parseQuery } from "./search_terms.ts";
+ * const q = parseQuery("555 0123");
+ * if (q.phone !== "5550123" || q.words.length !== 2) throw new Error();
+ * ```
+ */
+export function parseQuery(query: string): Query {
+  const phoneLike = /^[\d\s()+\-./]+$/.test(query.trim()) && /\d/.test(query);
+  return { words: [...new Set(words(query))], phone: phoneLike ? digits(query) : null };
+}

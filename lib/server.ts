@@ -1,0 +1,180 @@
+/**
+ * The TCP server: accepts connections, hands each to its own async handler, caps how many
+ * are open, survives accept errors (such as running out of file descriptors), and shuts down
+ * cleanly: stop accepting, let each connection finish what it has read, then close.
+ *
+ * @module
+ */
+
+import { type ConnectionLimits, serveConnection } from "./connection.ts";
+import type { Logger } from "./log.ts";
+import { busyError, errorResponse, formatResponse } from "./protocol.ts";
+import type { ContactStore } from "./store.ts";
+
+/** How to run a server. */
+export interface ServerOptions {
+  hostname: string;
+  port: number;
+  store: ContactStore;
+  log: Logger;
+  maxConnections: number;
+  limits: ConnectionLimits;
+  /** How long shutdown waits for connections to finish before closing them (ms). */
+  shutdownGraceMs?: number;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * A running server. `await using` closes it (and its connections, not its store).
+ *
+ * @example Serve an in-memory store on a free port
+ * ```ts
+ * import { AddressBookServer } from "./server.ts";
+ * import { ContactStore } from "./store.ts";
+ * import { createLogger } from "./log.ts";
+ * await using store = await ContactStore.open(":memory:");
+ * await using server = AddressBookServer.listen({
+ *   hostname: "127.0.0.1", port: 0, store, log: createLogger("error"), maxConnections: 8,
+ *   limits: { maxLine: 65536, idleTimeoutMs: 1000, maxBadLines: 100 },
+ * });
+ * if (server.addr.port === 0) throw new Error();
+ * ```
+ */
+export class AddressBookServer {
+  readonly addr: Deno.NetAddr;
+  readonly #listener: Deno.Listener;
+  readonly #options: ServerOptions;
+  readonly #stop = new AbortController();
+  readonly #open = new Map<number, { conn: Deno.Conn; done: Promise<unknown> }>();
+  readonly #started = Date.now();
+  readonly #acceptLoop: Promise<void>;
+  #total = 0;
+  #requests = 0;
+  #shutdown: Promise<void> | undefined;
+
+  private constructor(listener: Deno.Listener, options: ServerOptions) {
+    this.#listener = listener;
+    this.#options = options;
+    this.addr = listener.addr as Deno.NetAddr;
+    this.#acceptLoop = this.#accept();
+  }
+
+  /** Starts listening. Throws what `Deno.listen` throws (address in use, not allowed). */
+  static listen(options: ServerOptions): AddressBookServer {
+    const listener = Deno.listen({ hostname: options.hostname, port: options.port });
+    return new AddressBookServer(listener, options);
+  }
+
+  /** Connections open now, connections since start, requests served, seconds up. */
+  stats(): { open: number; total: number; requests: number; uptime: number } {
+    return {
+      open: this.#open.size,
+      total: this.#total,
+      requests: this.#requests,
+      uptime: Math.round((Date.now() - this.#started) / 1000),
+    };
+  }
+
+  async #accept(): Promise<void> {
+    const { log } = this.#options;
+    while (!this.#stop.signal.aborted) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (this.#stop.signal.aborted || error instanceof Deno.errors.BadResource) return;
+        // Out of file descriptors (EMFILE) and the like: back off and keep serving.
+        log.warn(`Cannot accept a connection: ${error instanceof Error ? error.message : error}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      const id = ++this.#total;
+      const peer = formatAddr(conn.remoteAddr);
+      if (this.#open.size >= this.#options.maxConnections) {
+        log.warn(`Connection ${id} from ${peer} refused: ${this.#open.size} connections open`);
+        this.#refuse(conn);
+        continue;
+      }
+      log.info(`Connection ${id} from ${peer}`);
+      try {
+        if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+      } catch {
+        // already gone
+      }
+      const done = serveConnection(conn, {
+        id,
+        store: this.#options.store,
+        log,
+        limits: this.#options.limits,
+        shutdown: this.#stop.signal,
+        onRequest: () => this.#requests++,
+        serverStats: () => this.stats(),
+      }).then(({ requests, reason }) => {
+        this.#open.delete(id);
+        log.info(`Connection ${id} closed: ${reason} (${requests} requests)`);
+      });
+      this.#open.set(id, { conn, done });
+    }
+  }
+
+  /** Tells a connection beyond the cap that the server is busy, then closes it. */
+  #refuse(conn: Deno.Conn): void {
+    const line = formatResponse(errorResponse(null, busyError(this.#options.maxConnections)));
+    const timer = setTimeout(() => close(conn), 1000);
+    conn.write(encoder.encode(line)).catch(() => {}).finally(() => {
+      clearTimeout(timer);
+      close(conn);
+    });
+  }
+
+  /**
+   * Stops accepting, lets every connection answer what it has read (up to the grace
+   * period), then closes any that remain. Safe to call more than once.
+   */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#shutdownOnce();
+    return this.#shutdown;
+  }
+
+  async #shutdownOnce(): Promise<void> {
+    this.#stop.abort();
+    close(this.#listener);
+    await this.#acceptLoop;
+    const grace = this.#options.shutdownGraceMs ?? 5000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), grace);
+    });
+    const all = Promise.all([...this.#open.values()].map((c) => c.done));
+    const outcome = await Promise.race([all, timeout]);
+    clearTimeout(timer);
+    if (outcome === "timeout") {
+      this.#options.log.warn(
+        `${this.#open.size} connections still busy after ${grace} ms; closing them`,
+      );
+      for (const { conn } of this.#open.values()) close(conn);
+      await all;
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+}
+
+function close(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** `127.0.0.1:53422`, or `[::1]:53422` for IPv6. */
+export function formatAddr(addr: Deno.Addr): string {
+  if (addr.transport !== "tcp" && addr.transport !== "udp") return addr.transport;
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
+}

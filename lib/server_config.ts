@@ -1,0 +1,196 @@
+/**
+ * The server's configuration: command-line flags, each with an environment variable and a
+ * default, and the `--help` text that lists them all.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { LOG_LEVELS, type LogLevel } from "./log.ts";
+
+/** The server's settings once flags, environment and defaults are merged. */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  data: string;
+  /** A file path, `:memory:`, or a KV Connect URL. */
+  db: string;
+  maxConnections: number;
+  /** Seconds without a request before a connection is closed. */
+  idleTimeout: number;
+  /** Largest request line in bytes. */
+  maxLine: number;
+  logLevel: LogLevel;
+}
+
+/** What the command line asks for. */
+export type ServerCommand =
+  | { kind: "serve"; config: ServerConfig }
+  | { kind: "help" }
+  | { kind: "version" };
+
+interface Option {
+  flag: string;
+  env: string;
+  default: string;
+  help: string;
+}
+
+/** Every option: its flag, its environment variable, its default. */
+export const SERVER_OPTIONS: readonly Option[] = [
+  {
+    flag: "host",
+    env: "ADDRESSBOOK_HOST",
+    default: "127.0.0.1",
+    help: "address to listen on; 0.0.0.0 or :: for the LAN",
+  },
+  {
+    flag: "port",
+    env: "ADDRESSBOOK_PORT",
+    default: "2007",
+    help: "TCP port; 0 picks a free one (the startup line prints it)",
+  },
+  {
+    flag: "data",
+    env: "ADDRESSBOOK_DATA",
+    default: "./data",
+    help: "data folder (created if missing): the KV file lives here",
+  },
+  {
+    flag: "db",
+    env: "ADDRESSBOOK_DB",
+    default: "<data>/addressbook.kv",
+    help: "Deno KV store: a file path, :memory:, or a KV Connect URL",
+  },
+  {
+    flag: "max-connections",
+    env: "ADDRESSBOOK_MAX_CONNECTIONS",
+    default: "1024",
+    help: "connections open at once; more get BUSY and are closed",
+  },
+  {
+    flag: "idle-timeout",
+    env: "ADDRESSBOOK_IDLE_TIMEOUT",
+    default: "300",
+    help: "seconds without a complete request before a connection is closed",
+  },
+  {
+    flag: "max-line",
+    env: "ADDRESSBOOK_MAX_LINE",
+    default: "65536",
+    help: "largest request line in bytes; a longer one gets TOO_LARGE and a close",
+  },
+  {
+    flag: "log-level",
+    env: "ADDRESSBOOK_LOG_LEVEL",
+    default: "info",
+    help: `one of ${LOG_LEVELS.join(", ")}`,
+  },
+];
+
+/** The `--help` text. */
+export function serverHelp(): string {
+  const rows = SERVER_OPTIONS.map((o) =>
+    `  --${o.flag.padEnd(16)} ${o.help}\n  ${"".padEnd(18)} env ${o.env}, default ${o.default}`
+  );
+  return [
+    "addressbook server: a shared address book for the LAN",
+    "",
+    "Usage: deno task serve [options]",
+    "",
+    "Options (a flag beats its environment variable, which beats the default):",
+    ...rows,
+    "  --help             show this help",
+    "  --version          print the version",
+    "",
+    "Protocols on one port: JSON-RPC 2.0, one message per line (see PROTOCOL.md), and the",
+    "classic tutorial protocol (add:name,details  rem:name  fnd:name).",
+    "Stop with Ctrl-C or SIGTERM: requests already read are answered, then it exits 0.",
+  ].join("\n");
+}
+
+/** A configuration problem the user can fix; the message says how. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Parses the command line and environment. `env` returns a variable's value or undefined.
+ * Throws {@link ConfigError} with a message naming the bad option.
+ *
+ * @example Flags beat the environment
+ * ```ts
+ * import { parseServerCommand } from "./server_config.ts";
+ * const env = (name: string) => name === "ADDRESSBOOK_PORT" ? "9000" : undefined;
+ * const command = parseServerCommand(["--port", "0"], env);
+ * if (command.kind !== "serve" || command.config.port !== 0) throw new Error();
+ * if (command.config.db !== "./data/addressbook.kv") throw new Error(command.config.db);
+ * ```
+ */
+export function parseServerCommand(
+  args: string[],
+  env: (name: string) => string | undefined,
+): ServerCommand {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(
+      SERVER_OPTIONS.map((o) => [o.flag, { type: "string" as const }]),
+    );
+    ({ values } = parseArgs({
+      args,
+      options: { ...options, help: { type: "boolean" }, version: { type: "boolean" } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help) return { kind: "help" };
+  if (values.version) return { kind: "version" };
+  const get = (flag: string): string => {
+    const option = SERVER_OPTIONS.find((o) => o.flag === flag)!;
+    const value = values[flag];
+    return typeof value === "string" ? value : env(option.env) ?? option.default;
+  };
+  const data = get("data").replace(/\/+$/, "") || "/";
+  const db = get("db").replace("<data>", data);
+  const logLevel = get("log-level");
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(
+      `Log level ${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(", ")}`,
+    );
+  }
+  const host = get("host");
+  if (host.trim() === "") throw new ConfigError("Host is empty");
+  return {
+    kind: "serve",
+    config: {
+      host,
+      port: integer(get("port"), "port", 0, 65535),
+      data,
+      db: db === "" ? `${data}/addressbook.kv` : db,
+      maxConnections: integer(get("max-connections"), "max-connections", 1, 1_000_000),
+      idleTimeout: integer(get("idle-timeout"), "idle-timeout", 1, 7 * 24 * 3600),
+      maxLine: integer(get("max-line"), "max-line", 1024, 64 * 1024 * 1024),
+      logLevel: logLevel as LogLevel,
+    },
+  };
+}
+
+function integer(text: string, flag: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || value < min || value > max) {
+    throw new ConfigError(
+      `--${flag} ${JSON.stringify(text)} is not a whole number from ${min} to ${max}`,
+    );
+  }
+  return value;
+}
+
+/** Whether `db` names a file (so the data folder must exist), not memory or a URL. */
+export function isFileStore(db: string): boolean {
+  return db !== ":memory:" && !/^https?:\/\//.test(db);
+}

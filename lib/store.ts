@@ -1,0 +1,460 @@
+/**
+ * The contact store on Deno KV. This is the only file that knows the key layout:
+ *
+ * | key | value | what |
+ * |---|---|---|
+ * | `["meta", "layout"]` | number | the layout version ({@link LAYOUT_VERSION}) |
+ * | `["meta", "count"]` | `Deno.KvU64` | the number of contacts |
+ * | `["contacts", id]` | {@link StoredContact} | the record; its versionstamp is the contact's `version` |
+ * | `["by_name", foldedName, id]` | null | find by exact name (folded), list sorted by name |
+ * | `["by_word", word, id]` | foldedName | word-prefix search over name, town, street, emails |
+ * | `["by_phone", digits, id]` | foldedName | phone search by digits |
+ *
+ * Layout history: 1 held only `["contacts", id]` records; 2 added the indexes and the
+ * count. Opening a layout-1 store migrates it; a newer layout is refused.
+ *
+ * Every write is one `kv.atomic()` that checks the record's versionstamp and sets or deletes
+ * the record and all of its index entries together, so an index never disagrees with its
+ * record, even if the process is killed mid-write.
+ *
+ * @module
+ */
+
+import type { Contact, ContactFields, StoredContact } from "./contact.ts";
+import { newId } from "./ids.ts";
+import { contactTerms, fold, parseQuery, type Terms } from "./search_terms.ts";
+
+/** The key layout this code reads and writes. */
+export const LAYOUT_VERSION = 2;
+
+/** Most results one page may hold. */
+export const MAX_PAGE = 100;
+
+/** One page of contacts; `cursor` is null on the last page. */
+export interface Page {
+  contacts: Contact[];
+  cursor: string | null;
+}
+
+/** Paging options: an opaque cursor from the previous page, and a page size. */
+export interface PageOptions {
+  cursor?: string | null;
+  limit?: number;
+}
+
+/** No contact has that id (or name). */
+export class NotFoundError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "NotFoundError";
+  }
+}
+
+/** The version given is stale: someone else changed or removed the contact. */
+export class ConflictError extends Error {
+  /** The contact as stored now. */
+  readonly current: Contact;
+  constructor(message: string, current: Contact) {
+    super(message);
+    this.name = "ConflictError";
+    this.current = current;
+  }
+}
+
+/** A name matches several contacts. */
+export class AmbiguousError extends Error {
+  readonly candidates: Array<{ id: string; name: string; town: string }>;
+  constructor(message: string, candidates: Array<{ id: string; name: string; town: string }>) {
+    super(message);
+    this.name = "AmbiguousError";
+    this.candidates = candidates;
+  }
+}
+
+/** The store's file has a layout this server cannot use. */
+export class LayoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LayoutError";
+  }
+}
+
+const LAYOUT_KEY = ["meta", "layout"];
+const COUNT_KEY = ["meta", "count"];
+const MINUS_ONE = 0xffff_ffff_ffff_ffffn; // KvU64 sums wrap: adding 2^64-1 subtracts one
+
+/**
+ * Contacts in a Deno KV database: a file path, `:memory:`, or a KV Connect URL.
+ *
+ * @example Add and find a contact in memory
+ * ```ts
+ * import { ContactStore } from "./store.ts";
+ * import { validateContact } from "./contact.ts";
+ * await using store = await ContactStore.open(":memory:");
+ * const bob = await store.add(validateContact({ name: "Bob", town: "Springfield" }));
+ * const page = await store.find("bob");
+ * if (page.contacts[0]?.id !== bob.id) throw new Error();
+ * ```
+ */
+export class ContactStore {
+  readonly #kv: Deno.Kv;
+  /** The layout the store had when opened (before any migration). */
+  readonly openedLayout: number;
+
+  private constructor(kv: Deno.Kv, openedLayout: number) {
+    this.#kv = kv;
+    this.openedLayout = openedLayout;
+  }
+
+  /**
+   * Opens the store at `path`, creating it if needed, and migrates an older layout.
+   * Throws {@link LayoutError} for a layout newer than this code understands.
+   */
+  static async open(path: string): Promise<ContactStore> {
+    const kv = await Deno.openKv(path);
+    try {
+      const layout = await readLayout(kv);
+      if (layout > LAYOUT_VERSION) {
+        throw new LayoutError(
+          `The store ${JSON.stringify(path)} has layout ${layout}, newer than this server ` +
+            `understands (${LAYOUT_VERSION}): upgrade addressbook to open it`,
+        );
+      }
+      if (layout < LAYOUT_VERSION) await migrate(kv, layout);
+      return new ContactStore(kv, layout);
+    } catch (error) {
+      kv.close();
+      throw error;
+    }
+  }
+
+  /** Closes the database. */
+  close(): void {
+    this.#kv.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
+  /** Adds a new contact and returns it as stored. */
+  async add(fields: ContactFields): Promise<Contact> {
+    const now = new Date().toISOString();
+    const stored: StoredContact = { id: newId(), ...fields, created: now, updated: now };
+    const key = ["contacts", stored.id];
+    const op = this.#kv.atomic().check({ key, versionstamp: null }).set(key, stored)
+      .sum(COUNT_KEY, 1n);
+    setIndexes(op, stored.id, fold(stored.name), contactTerms(stored));
+    const result = await op.commit();
+    if (!result.ok) throw new Error(`Contact id ${stored.id} is already taken`);
+    return { ...stored, version: result.versionstamp };
+  }
+
+  /** The contact with this id; throws {@link NotFoundError}. */
+  async get(id: string): Promise<Contact> {
+    const entry = await this.#kv.get<StoredContact>(["contacts", id]);
+    if (entry.value === null) throw new NotFoundError(`No contact has id ${JSON.stringify(id)}`);
+    return { ...entry.value, version: entry.versionstamp };
+  }
+
+  /**
+   * Replaces a contact's user fields, if `version` is still current. Throws
+   * {@link NotFoundError}, or {@link ConflictError} with the current contact.
+   */
+  async update(id: string, version: string, fields: ContactFields): Promise<Contact> {
+    const key = ["contacts", id];
+    const entry = await this.#kv.get<StoredContact>(key);
+    if (entry.value === null) throw new NotFoundError(`No contact has id ${JSON.stringify(id)}`);
+    if (entry.versionstamp !== version) throw this.#conflict(entry);
+    const old = entry.value;
+    const stored: StoredContact = {
+      id,
+      ...fields,
+      created: old.created,
+      updated: new Date().toISOString(),
+    };
+    const op = this.#kv.atomic().check({ key, versionstamp: version }).set(key, stored);
+    const oldName = fold(old.name), newName = fold(stored.name);
+    const oldTerms = contactTerms(old), newTerms = contactTerms(stored);
+    deleteIndexes(op, id, oldName, oldTerms, { name: newName, terms: newTerms });
+    setIndexes(op, id, newName, newTerms);
+    const result = await op.commit();
+    if (!result.ok) throw await this.#conflictNow(id);
+    return { ...stored, version: result.versionstamp };
+  }
+
+  /**
+   * Removes a contact by id. With `version`, only if it is still current
+   * ({@link ConflictError} otherwise). Returns the removed contact.
+   */
+  async remove(id: string, version?: string): Promise<Contact> {
+    const key = ["contacts", id];
+    for (let attempt = 0;; attempt++) {
+      const entry = await this.#kv.get<StoredContact>(key);
+      if (entry.value === null) {
+        throw new NotFoundError(`No contact has id ${JSON.stringify(id)}`);
+      }
+      if (version !== undefined && entry.versionstamp !== version) throw this.#conflict(entry);
+      const op = this.#kv.atomic().check(entry).delete(key).sum(COUNT_KEY, MINUS_ONE);
+      deleteIndexes(op, id, fold(entry.value.name), contactTerms(entry.value));
+      const result = await op.commit();
+      if (result.ok) return { ...entry.value, version: entry.versionstamp };
+      // Changed meanwhile: without a version the caller wants it gone whatever it became.
+      if (version !== undefined || attempt >= 5) throw await this.#conflictNow(id);
+    }
+  }
+
+  /**
+   * Removes the one contact with this name (case-insensitive). Throws
+   * {@link NotFoundError} if none has it, {@link AmbiguousError} if several do.
+   */
+  async removeByName(name: string): Promise<Contact> {
+    const matches = await this.find(name, { limit: MAX_PAGE });
+    const [only, second] = matches.contacts;
+    if (only === undefined) {
+      throw new NotFoundError(`No contact is named ${JSON.stringify(name)}`);
+    }
+    if (second !== undefined) {
+      const candidates = matches.contacts.map(({ id, name, town }) => ({ id, name, town }));
+      throw new AmbiguousError(
+        `${candidates.length}${matches.cursor ? "+" : ""} contacts are named ` +
+          `${JSON.stringify(name)}; remove one by id`,
+        candidates,
+      );
+    }
+    return await this.remove(only.id);
+  }
+
+  /** Contacts whose name equals `name`, ignoring case and accents, sorted by id. */
+  async find(name: string, options: PageOptions = {}): Promise<Page> {
+    const folded = fold(name);
+    if (folded === "") return { contacts: [], cursor: null };
+    return await this.#pageOfIndex(["by_name", folded], options);
+  }
+
+  /** Every contact, sorted by name. */
+  async list(options: PageOptions = {}): Promise<Page> {
+    return await this.#pageOfIndex(["by_name"], options);
+  }
+
+  /**
+   * Contacts matching a query: every word prefix-matches a word of the name, town, street
+   * or an email; or, for a query that looks like a phone number, its digits prefix-match a
+   * phone's digits. Sorted by name. Reads index entries only.
+   */
+  async search(query: string, options: PageOptions = {}): Promise<Page> {
+    const parsed = parseQuery(query);
+    const limit = pageLimit(options.limit);
+    const after = decodeCursor(options.cursor);
+    let matches: Map<string, string> | undefined;
+    for (const word of parsed.words.toSorted((a, b) => b.length - a.length)) {
+      const found = await this.#prefixRange("by_word", word, matches);
+      matches = found;
+      if (matches.size === 0) break;
+    }
+    matches ??= new Map();
+    if (parsed.phone) {
+      for (const [id, sortKey] of await this.#prefixRange("by_phone", parsed.phone)) {
+        matches.set(id, sortKey);
+      }
+    }
+    const sorted = [...matches].map(([id, name]) => [name, id] as [string, string])
+      .filter((key) => after === null || compareKeys(key, after) > 0)
+      .sort(compareKeys);
+    const pageKeys = sorted.slice(0, limit);
+    const contacts = await this.#getMany(pageKeys.map(([, id]) => id));
+    const last = pageKeys.at(-1);
+    return {
+      contacts,
+      cursor: sorted.length > limit && last ? encodeCursor(last) : null,
+    };
+  }
+
+  /** The number of contacts. */
+  async count(): Promise<number> {
+    const entry = await this.#kv.get<Deno.KvU64>(COUNT_KEY);
+    return entry.value === null ? 0 : Number(entry.value.value);
+  }
+
+  /** Ids (with their sort keys) under `[index, term...]`, kept only if already in `within`. */
+  async #prefixRange(
+    index: string,
+    term: string,
+    within?: Map<string, string>,
+  ): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const selector = { start: [index, term], end: [index, term + "\u{10FFFF}"] };
+    for await (const entry of this.#kv.list<string>(selector, { batchSize: 1000 })) {
+      const id = entry.key[2] as string;
+      if (within === undefined || within.has(id)) out.set(id, entry.value);
+    }
+    return out;
+  }
+
+  /** A page of an index whose keys end in `[foldedName, id]` (or `[id]` under a name). */
+  async #pageOfIndex(prefix: Deno.KvKey, options: PageOptions): Promise<Page> {
+    const limit = pageLimit(options.limit);
+    const after = decodeCursor(options.cursor);
+    const start = after === null ? undefined : ["by_name", ...after];
+    if (start && prefix.length === 2 && start[1] !== prefix[1]) {
+      throw new RangeError("Cursor does not belong to this query");
+    }
+    const selector = start ? { prefix, start } : { prefix };
+    const keys: Array<[string, string]> = [];
+    for await (const entry of this.#kv.list(selector, { limit: limit + 2 })) {
+      const key: [string, string] = [entry.key[1] as string, entry.key[2] as string];
+      if (after !== null && compareKeys(key, after) <= 0) continue;
+      keys.push(key);
+      if (keys.length > limit) break;
+    }
+    const pageKeys = keys.slice(0, limit);
+    const contacts = await this.#getMany(pageKeys.map(([, id]) => id));
+    const last = pageKeys.at(-1);
+    return { contacts, cursor: keys.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  /** The contacts with these ids, in this order, skipping any removed meanwhile. */
+  async #getMany(ids: string[]): Promise<Contact[]> {
+    const chunks: string[][] = [];
+    for (let i = 0; i < ids.length; i += 10) chunks.push(ids.slice(i, i + 10));
+    const results = await Promise.all(
+      chunks.map((chunk) => this.#kv.getMany<StoredContact[]>(chunk.map((id) => ["contacts", id]))),
+    );
+    const contacts: Contact[] = [];
+    for (const entry of results.flat()) {
+      if (entry.value !== null) contacts.push({ ...entry.value, version: entry.versionstamp });
+    }
+    return contacts;
+  }
+
+  #conflict(entry: Deno.KvEntry<StoredContact>): ConflictError {
+    return new ConflictError(
+      `Contact ${JSON.stringify(entry.value.id)} was changed by someone else ` +
+        `(it is now at version ${JSON.stringify(entry.versionstamp)})`,
+      { ...entry.value, version: entry.versionstamp },
+    );
+  }
+
+  /** The error for a failed check: a conflict with what is stored now, or not found. */
+  async #conflictNow(id: string): Promise<Error> {
+    const entry = await this.#kv.get<StoredContact>(["contacts", id]);
+    if (entry.value === null) {
+      return new NotFoundError(`Contact ${JSON.stringify(id)} was removed by someone else`);
+    }
+    return this.#conflict(entry);
+  }
+}
+
+function setIndexes(op: Deno.AtomicOperation, id: string, name: string, terms: Terms): void {
+  op.set(["by_name", name, id], null);
+  for (const word of terms.words) op.set(["by_word", word, id], name);
+  for (const phone of terms.phones) op.set(["by_phone", phone, id], name);
+}
+
+/** Deletes a contact's index entries; with `keep`, only those that `keep` will not set again. */
+function deleteIndexes(
+  op: Deno.AtomicOperation,
+  id: string,
+  name: string,
+  terms: Terms,
+  keep?: { name: string; terms: Terms },
+): void {
+  if (keep?.name !== name) op.delete(["by_name", name, id]);
+  const keepWords = new Set(keep?.terms.words), keepPhones = new Set(keep?.terms.phones);
+  for (const word of terms.words) if (!keepWords.has(word)) op.delete(["by_word", word, id]);
+  for (const phone of terms.phones) {
+    if (!keepPhones.has(phone)) op.delete(["by_phone", phone, id]);
+  }
+}
+
+async function readLayout(kv: Deno.Kv): Promise<number> {
+  const entry = await kv.get<number>(LAYOUT_KEY);
+  if (entry.value !== null) return entry.value;
+  // No layout key: a new store, or one written by layout 1 before it recorded its layout.
+  for await (const _ of kv.list({ prefix: ["contacts"] }, { limit: 1 })) return 1;
+  await kv.set(LAYOUT_KEY, LAYOUT_VERSION);
+  return LAYOUT_VERSION;
+}
+
+/**
+ * Brings an older layout up to date. Layout 1 -> 2 builds the indexes and the count from the
+ * records, a few contacts per atomic; it can be interrupted and run again safely.
+ */
+async function migrate(kv: Deno.Kv, from: number): Promise<void> {
+  if (from !== 1) throw new LayoutError(`Cannot migrate a store from layout ${from}`);
+  let count = 0n;
+  let op = kv.atomic();
+  let inBatch = 0;
+  for await (const entry of kv.list<StoredContact>({ prefix: ["contacts"] })) {
+    setIndexes(op, entry.value.id, fold(entry.value.name), contactTerms(entry.value));
+    count++;
+    if (++inBatch === 4) {
+      await commitOrThrow(op);
+      op = kv.atomic();
+      inBatch = 0;
+    }
+  }
+  op.set(COUNT_KEY, new Deno.KvU64(count)).set(LAYOUT_KEY, LAYOUT_VERSION);
+  await commitOrThrow(op);
+}
+
+async function commitOrThrow(op: Deno.AtomicOperation): Promise<void> {
+  const result = await op.commit();
+  if (!result.ok) throw new Error("A migration write failed its check");
+}
+
+function pageLimit(limit: number | undefined): number {
+  return Math.max(1, Math.min(MAX_PAGE, limit ?? MAX_PAGE));
+}
+
+/** Orders `[foldedName, id]` sort keys the way KV orders them (by UTF-8 bytes). */
+function compareKeys(a: [string, string], b: [string, string]): number {
+  return compareBytes(a[0], b[0]) || compareBytes(a[1], b[1]);
+}
+
+const encoder = new TextEncoder();
+
+function compareBytes(a: string, b: string): number {
+  if (a === b) return 0;
+  const x = encoder.encode(a), y = encoder.encode(b);
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+  return x.length - y.length;
+}
+
+/**
+ * Encodes a sort key as an opaque cursor.
+ *
+ * @example A cursor round-trips
+ * ```ts
+ * import { decodeCursor, encodeCursor } from "./store.ts";
+ * const key: [string, string] = ["bob", "01J0000000000000000000000A"];
+ * if (decodeCursor(encodeCursor(key))?.[1] !== key[1]) throw new Error();
+ * ```
+ */
+export function encodeCursor(key: [string, string]): string {
+  const bytes = encoder.encode(JSON.stringify(key));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
+
+/** Decodes a cursor; throws a `RangeError` for one this store did not make. */
+export function decodeCursor(cursor: string | null | undefined): [string, string] | null {
+  if (cursor === undefined || cursor === null) return null;
+  try {
+    const binary = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
+    const text = new TextDecoder("utf-8", { fatal: true })
+      .decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+    const key: unknown = JSON.parse(text);
+    if (
+      Array.isArray(key) && key.length === 2 && typeof key[0] === "string" &&
+      typeof key[1] === "string"
+    ) {
+      return [key[0], key[1]];
+    }
+  } catch {
+    // fall through
+  }
+  throw new RangeError(`Cursor ${JSON.stringify(cursor.slice(0, 40))} is not valid`);
+}
