@@ -1,0 +1,264 @@
+/**
+ * Test helpers: start the real server as a child process with the exact permission flags of
+ * `deno task serve`, on port 0, with its data folder in a temp folder; talk to it over real
+ * TCP.
+ *
+ * @module
+ */
+
+const ROOT = new URL("../", import.meta.url);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * The command `deno task serve` runs, with its environment defaults applied and the `$VAR`s
+ * expanded from `env`: `[denoPath, ...args]`.
+ */
+export async function serveCommand(env: Record<string, string>): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  const task: string = config.tasks.serve;
+  const vars: Record<string, string> = { ...env };
+  const statements = task.split(";").map((s) => s.trim());
+  for (const statement of statements.slice(0, -1)) {
+    // `[ -n "$NAME" ] || export NAME=default`
+    const match = /^\[ -n "\$(\w+)" \] \|\| export (\w+)=(\S+)$/.exec(statement);
+    if (!match || match[1] !== match[2]) {
+      throw new Error(`Unexpected serve task part: ${statement}`);
+    }
+    vars[match[1]!] ||= match[3]!;
+  }
+  const words = statements.at(-1)!.split(/\s+/).map((word) =>
+    word.replace(/^"(.*)"$/, "$1").replace(/\$(\w+)/g, (_, name) => vars[name] ?? "")
+  );
+  if (words[0] !== "deno") throw new Error(`The serve task does not start with deno: ${task}`);
+  return [Deno.execPath(), ...words.slice(1)];
+}
+
+/** A server child process under test. */
+export class TestServer {
+  readonly process: Deno.ChildProcess;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly #logs: string[];
+  #stderrDone: Promise<void>;
+
+  private constructor(
+    process: Deno.ChildProcess,
+    port: number,
+    dataDir: string,
+    logs: string[],
+    stderrDone: Promise<void>,
+  ) {
+    this.process = process;
+    this.port = port;
+    this.dataDir = dataDir;
+    this.#logs = logs;
+    this.#stderrDone = stderrDone;
+  }
+
+  /**
+   * Starts `server.ts` with the serve task's flags on port 0 and waits for its startup line.
+   * `dataDir` defaults to a new temp folder (removed on close); pass one to restart on it.
+   */
+  static async start(
+    options: { dataDir?: string; args?: string[]; env?: Record<string, string> } = {},
+  ): Promise<TestServer> {
+    const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "addressbook-test-" });
+    const env = { ADDRESSBOOK_DATA: dataDir, ...options.env };
+    const [cmd, ...args] = await serveCommand(env);
+    const process = new Deno.Command(cmd!, {
+      args: [...args, "--port", "0", ...(options.args ?? [])],
+      cwd: ROOT,
+      env,
+      clearEnv: false,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const logs: string[] = [];
+    let onLine: ((line: string) => void) | undefined;
+    const stderrDone = (async () => {
+      const lines = process.stderr.pipeThrough(new TextDecoderStream());
+      let partial = "";
+      for await (const text of lines) {
+        const parts = (partial + text).split("\n");
+        partial = parts.pop()!;
+        for (const line of parts) {
+          logs.push(line);
+          onLine?.(line);
+        }
+      }
+      if (partial) logs.push(partial);
+      onLine?.("");
+    })();
+    const stdoutDone = process.stdout.cancel();
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`Server did not start:\n${logs.join("\n")}`)),
+        20_000,
+      );
+      const check = (line: string) => {
+        const match = / listening on .*:(\d+) /.exec(line);
+        if (match) {
+          clearTimeout(timer);
+          resolve(Number(match[1]));
+        } else if (line === "") {
+          clearTimeout(timer);
+          reject(new Error(`Server exited before listening:\n${logs.join("\n")}`));
+        }
+      };
+      logs.forEach(check);
+      onLine = check;
+    });
+    onLine = undefined;
+    await stdoutDone;
+    return new TestServer(process, port, dataDir, logs, stderrDone);
+  }
+
+  /** Every line the server has logged so far. */
+  get logs(): string[] {
+    return this.#logs;
+  }
+
+  /** Opens a JSON-RPC client connection to this server. */
+  connect(): Promise<RpcConnection> {
+    return RpcConnection.open(this.port);
+  }
+
+  /** Sends a signal and waits for the process to exit; returns its exit code. */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<number> {
+    try {
+      this.process.kill(signal);
+    } catch {
+      // already exited
+    }
+    const status = await this.process.status;
+    await this.#stderrDone;
+    return status.code;
+  }
+
+  /** Stops the server (if running) and removes its data folder unless `keepData`. */
+  async close(keepData = false): Promise<void> {
+    await this.stop();
+    if (!keepData) await Deno.remove(this.dataDir, { recursive: true }).catch(() => {});
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** A raw connection that sends lines and reads reply lines. */
+export class RpcConnection {
+  readonly conn: Deno.TcpConn;
+  #buffer = "";
+  #nextId = 1;
+  readonly #reader: ReadableStreamDefaultReader<string>;
+
+  private constructor(conn: Deno.TcpConn) {
+    this.conn = conn;
+    this.#reader = conn.readable.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  static async open(port: number): Promise<RpcConnection> {
+    return new RpcConnection(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  /** Writes raw text or bytes. */
+  async send(data: string | Uint8Array): Promise<void> {
+    let bytes = typeof data === "string" ? encoder.encode(data) : data;
+    while (bytes.length > 0) bytes = bytes.subarray(await this.conn.write(bytes));
+  }
+
+  /** Reads one reply line (without `\n`), or null if the server closed the connection. */
+  async readLine(timeoutMs = 10_000): Promise<string | null> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`No reply within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      while (!this.#buffer.includes("\n")) {
+        const { value, done } = await Promise.race([this.#reader.read(), timeout]);
+        if (done) {
+          if (this.#buffer === "") return null;
+          const rest = this.#buffer;
+          this.#buffer = "";
+          return rest;
+        }
+        this.#buffer += value;
+      }
+      const index = this.#buffer.indexOf("\n");
+      const line = this.#buffer.slice(0, index);
+      this.#buffer = this.#buffer.slice(index + 1);
+      return line;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Reads one reply line and parses it as JSON; fails if the connection closed. */
+  // deno-lint-ignore no-explicit-any
+  async readJson(timeoutMs?: number): Promise<any> {
+    const line = await this.readLine(timeoutMs);
+    if (line === null) throw new Error("Connection closed before a reply");
+    return JSON.parse(line);
+  }
+
+  /** Sends a request and returns its whole response object. */
+  // deno-lint-ignore no-explicit-any
+  async call(method: string, params: Record<string, unknown> = {}): Promise<any> {
+    const id = this.#nextId++;
+    await this.send(JSON.stringify({ jsonrpc: "2.0", id, method, params }) + "\n");
+    const response = await this.readJson();
+    if (response.id !== id) throw new Error(`Reply id ${response.id} is not ${id}`);
+    return response;
+  }
+
+  /** Sends a request and returns its result; throws with the error message otherwise. */
+  // deno-lint-ignore no-explicit-any
+  async result(method: string, params: Record<string, unknown> = {}): Promise<any> {
+    const response = await this.call(method, params);
+    if (response.error) {
+      throw new Error(`${method} failed: ${JSON.stringify(response.error)}`);
+    }
+    return response.result;
+  }
+
+  /** Waits until the server closes the connection, discarding what it sends; true if it did. */
+  async closedByServer(timeoutMs = 10_000): Promise<boolean> {
+    try {
+      while (true) {
+        if (await this.readLine(timeoutMs) === null) return true;
+      }
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith("No reply")) return false;
+      return true; // reset by peer
+    }
+  }
+
+  close(): void {
+    try {
+      this.#reader.cancel().catch(() => {});
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Sends one classic message on its own connection and reads the reply, like the tutorial. */
+export async function classic(port: number, message: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(encoder.encode(message));
+    const buffer = new Uint8Array(4096);
+    const n = await conn.read(buffer);
+    return n === null ? "" : decoder.decode(buffer.subarray(0, n));
+  } finally {
+    conn.close();
+  }
+}
