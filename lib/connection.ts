@@ -40,8 +40,8 @@ export interface ConnectionContext {
   limits: ConnectionLimits;
   /** Aborted when the server shuts down: finish what was read, then close. */
   shutdown: AbortSignal;
-  /** Called once per request served, for server-wide stats. */
-  onRequest(): void;
+  /** Called with the number of requests read, for server-wide stats. */
+  onRequests(n: number): void;
   serverStats: MethodContext["serverStats"];
 }
 
@@ -165,8 +165,8 @@ class Session {
 
   /** Runs one line; returns the reply text and whether to close after it. */
   async #handleLine(line: Uint8Array): Promise<{ text: string; stop: boolean }> {
-    this.#countRequest();
     const parsed = parseLine(line);
+    this.#countRequests(parsed.items.length);
     const responses: Response[] = [];
     for (const item of parsed.items) {
       if (isResponse(item)) {
@@ -207,7 +207,7 @@ class Session {
       const messages = text.split("\n").map((m) => m.replace(/\r$/, "")).filter((m) => m !== "");
       const replies: string[] = [];
       for (const message of messages) {
-        this.#countRequest();
+        this.#countRequests(1);
         try {
           replies.push(await runClassic(message, this.#context.store));
         } catch (error) {
@@ -227,9 +227,9 @@ class Session {
     }
   }
 
-  #countRequest(): void {
-    this.#requests++;
-    this.#context.onRequest();
+  #countRequests(n: number): void {
+    this.#requests += n;
+    this.#context.onRequests(n);
     this.#armIdleTimer();
   }
 

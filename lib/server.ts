@@ -108,7 +108,7 @@ export class AddressBookServer {
         log,
         limits: this.#options.limits,
         shutdown: this.#stop.signal,
-        onRequest: () => this.#requests++,
+        onRequests: (n) => this.#requests += n,
         serverStats: () => this.stats(),
       }).then(({ requests, reason }) => {
         this.#open.delete(id);
