@@ -98,6 +98,7 @@ const MINUS_ONE = 0xffff_ffff_ffff_ffffn; // KvU64 sums wrap: adding 2^64-1 subt
  */
 export class ContactStore {
   readonly #kv: Deno.Kv;
+  #closed = false;
   /** The layout the store had when opened (before any migration). */
   readonly openedLayout: number;
 
@@ -128,8 +129,10 @@ export class ContactStore {
     }
   }
 
-  /** Closes the database. */
+  /** Closes the database; closing again does nothing. */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.#kv.close();
   }
 

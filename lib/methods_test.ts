@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { dispatch, standaloneContext } from "./methods.ts";
+import { ContactStore } from "./store.ts";
+
+Deno.test("dispatch() answers INTERNAL when the store fails, and leaks no detail", async () => {
+  const store = await ContactStore.open(":memory:");
+  const logged: string[] = [];
+  const context = { ...standaloneContext(store) };
+  context.log = { ...context.log, error: (m: string) => logged.push(m) };
+  store.close(); // every KV call now throws
+  const response = await dispatch(
+    { id: 1, method: "add", params: { contact: { name: "Lost" } } },
+    context,
+  );
+  assert.ok(response && "error" in response);
+  assert.equal(response.error.code, -32603);
+  assert.equal(response.error.data.reason, "INTERNAL");
+  assert.doesNotMatch(response.error.message, /kv|Kv|closed/);
+  assert.equal(logged.length, 1);
+  assert.match(logged[0]!, /Internal error in add/);
+});
+
+Deno.test("dispatch() returns nothing for a notification, even one that fails", async () => {
+  await using store = await ContactStore.open(":memory:");
+  const context = standaloneContext(store);
+  assert.equal(await dispatch({ method: "count", params: {} }, context), undefined);
+  assert.equal(await dispatch({ method: "nope", params: {} }, context), undefined);
+});
+
+Deno.test("dispatch() refuses inherited names as methods", async () => {
+  await using store = await ContactStore.open(":memory:");
+  for (const method of ["toString", "__proto__", "constructor", "hasOwnProperty"]) {
+    const response = await dispatch({ id: 1, method, params: {} }, standaloneContext(store));
+    assert.ok(response && "error" in response);
+    assert.equal(response.error.code, -32601, method);
+  }
+});
+
+Deno.test("dispatch() remove takes id or name, not both", async () => {
+  await using store = await ContactStore.open(":memory:");
+  const response = await dispatch(
+    { id: 1, method: "remove", params: { id: "01ARZ3NDEKTSV4RRFFQ69G5FAV", name: "x" } },
+    standaloneContext(store),
+  );
+  assert.ok(response && "error" in response);
+  assert.equal(response.error.data.field, "name");
+});

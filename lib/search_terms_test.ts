@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { contactTerms, fold, MAX_TERMS, parseQuery, words } from "./search_terms.ts";
+
+Deno.test({
+  name: "fold() ignores case, accents and extra spaces",
+  permissions: "none",
+  fn() {
+    assert.equal(fold("JOSÉ"), fold("jose"));
+    assert.equal(fold("Åsa  Øberg"), "asa øberg"); // Ø has no decomposition: kept
+    assert.equal(fold("ﬁle"), "file"); // compatibility ligature
+    assert.equal(fold("Ｂｏｂ"), "bob"); // full-width
+  },
+});
+
+Deno.test({
+  name: "words() splits on anything but letters and digits",
+  permissions: "none",
+  fn() {
+    assert.deepEqual(words("O'Brien-Smith, 12b"), ["o", "brien", "smith", "12b"]);
+    assert.deepEqual(words("  "), []);
+    assert.equal(words("x".repeat(100))[0]!.length, 32);
+  },
+});
+
+Deno.test({
+  name: "contactTerms() caps the number of indexed words",
+  permissions: "none",
+  fn() {
+    const street = Array.from({ length: 300 }, (_, i) => `w${i}`).join(" ");
+    const terms = contactTerms({ name: "A", town: "", street, phones: [], emails: [] });
+    assert.equal(terms.words.length, MAX_TERMS);
+  },
+});
+
+Deno.test({
+  name: "parseQuery() treats phone-like queries by digits",
+  permissions: "none",
+  fn() {
+    assert.deepEqual(parseQuery("+1 (555) 012-3"), {
+      words: ["1", "555", "012", "3"],
+      phone: "15550123",
+    });
+    assert.deepEqual(parseQuery("Bob 555"), { words: ["bob", "555"], phone: null });
+    assert.deepEqual(parseQuery("bob bob"), { words: ["bob"], phone: null });
+  },
+});
