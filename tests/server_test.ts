@@ -589,3 +589,51 @@ Deno.test("a connection that leaves mid-request does not disturb the server", as
   assert.equal((await client.result("count")).count, 0);
   assert.equal((await client.result("stats")).connections.total, 21);
 });
+
+Deno.test("the accept loop survives running out of file descriptors", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
+  const env = { ADDRESSBOOK_DATA: dataDir };
+  const command = await serveCommand(env);
+  const quoted = [...command, "--port", "0"].map((a) => `'${a}'`).join(" ");
+  // A hard limit of 64 descriptors: Deno cannot raise it, so accept() hits EMFILE.
+  const server = new Deno.Command("bash", {
+    args: ["-c", `ulimit -n 64 && exec ${quoted}`],
+    env,
+    cwd: new URL("../", import.meta.url),
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = server.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let logs = "";
+  const conns: RpcConnection[] = [];
+  try {
+    while (!/listening on .*:(\d+) /.test(logs)) {
+      const { value, done } = await stderr.read();
+      if (done) throw new Error(`server exited: ${logs}`);
+      logs += value;
+    }
+    const port = Number(/listening on .*:(\d+) /.exec(logs)![1]);
+    for (let i = 0; i < 100; i++) conns.push(await RpcConnection.open(port));
+    while (!logs.includes("Cannot accept a connection")) {
+      const { value, done } = await stderr.read();
+      if (done) break;
+      logs += value;
+    }
+    assert.match(logs, /warn Cannot accept a connection/);
+    for (const conn of conns.splice(0)) conn.close();
+    // Once descriptors are free again, new clients are served.
+    let served = false;
+    for (let attempt = 0; attempt < 100 && !served; attempt++) {
+      using client = await RpcConnection.open(port);
+      served = await client.call("ping").then((r) => r.result !== undefined, () => false);
+      if (!served) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(served, "the server did not serve again after running out of descriptors");
+  } finally {
+    for (const conn of conns) conn.close();
+    server.kill("SIGTERM");
+    assert.equal((await server.status).code, 0);
+    await stderr.cancel();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+});
