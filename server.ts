@@ -84,6 +84,7 @@ function listen(config: ServerConfig, store: ContactStore, log: ReturnType<typeo
         maxLine: config.maxLine,
         idleTimeoutMs: config.idleTimeout * 1000,
         maxBadLines: 100,
+        writeTimeoutMs: config.writeTimeout * 1000,
       },
     });
   } catch (error) {

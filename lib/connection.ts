@@ -29,6 +29,11 @@ export interface ConnectionLimits {
   idleTimeoutMs: number;
   /** After this many malformed lines in a row, the connection is closed. */
   maxBadLines: number;
+  /**
+   * A reply that the client does not take within this long (it stopped reading) closes the
+   * connection (milliseconds).
+   */
+  writeTimeoutMs: number;
 }
 
 /** Everything the handler needs from the server. */
@@ -47,6 +52,12 @@ export interface ConnectionContext {
 
 /** Size of the buffer each read fills. */
 const READ_BUFFER = 16 * 1024;
+/**
+ * Replies are gathered and written together, but never more than this many characters are
+ * held before they are written: with the write awaited, this caps the memory a client that
+ * does not read its replies can make the server hold.
+ */
+const FLUSH_AT = 64 * 1024;
 
 const encoder = new TextEncoder();
 const classicDecoder = new TextDecoder();
@@ -146,6 +157,10 @@ class Session {
         if (isBlank(line)) continue;
         const result = await this.#handleLine(line);
         out += result.text;
+        if (out.length >= FLUSH_AT) {
+          await this.#write(out);
+          out = "";
+        }
         if (result.stop) {
           stop = true;
           break;
@@ -250,9 +265,18 @@ class Session {
     }
   }
 
+  /** Writes all of `text`; a client that does not take it in time is disconnected. */
   async #write(text: string): Promise<void> {
     let bytes = encoder.encode(text);
-    while (bytes.length > 0) bytes = bytes.subarray(await this.#conn.write(bytes));
+    const timer = setTimeout(() => {
+      this.closeReason = "client is not reading its replies";
+      this.close();
+    }, this.#context.limits.writeTimeoutMs);
+    try {
+      while (bytes.length > 0) bytes = bytes.subarray(await this.#conn.write(bytes));
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #armIdleTimer(): void {

@@ -36,7 +36,7 @@ const encoder = new TextEncoder();
  * await using store = await ContactStore.open(":memory:");
  * await using server = AddressBookServer.listen({
  *   hostname: "127.0.0.1", port: 0, store, log: createLogger("error"), maxConnections: 8,
- *   limits: { maxLine: 65536, idleTimeoutMs: 1000, maxBadLines: 100 },
+ *   limits: { maxLine: 65536, idleTimeoutMs: 1000, maxBadLines: 100, writeTimeoutMs: 1000 },
  * });
  * if (server.addr.port === 0) throw new Error();
  * ```

@@ -18,6 +18,8 @@ export interface ServerConfig {
   maxConnections: number;
   /** Seconds without a request before a connection is closed. */
   idleTimeout: number;
+  /** Seconds a reply may wait for a client that does not read. */
+  writeTimeout: number;
   /** Largest request line in bytes. */
   maxLine: number;
   logLevel: LogLevel;
@@ -73,6 +75,12 @@ export const SERVER_OPTIONS: readonly Option[] = [
     env: "ADDRESSBOOK_IDLE_TIMEOUT",
     default: "300",
     help: "seconds without a complete request before a connection is closed",
+  },
+  {
+    flag: "write-timeout",
+    env: "ADDRESSBOOK_WRITE_TIMEOUT",
+    default: "30",
+    help: "seconds a client may leave a reply unread before it is disconnected",
   },
   {
     flag: "max-line",
@@ -174,6 +182,7 @@ export function parseServerCommand(
       db: db === "" ? `${data}/addressbook.kv` : db,
       maxConnections: integer(get("max-connections"), "max-connections", 1, 1_000_000),
       idleTimeout: integer(get("idle-timeout"), "idle-timeout", 1, 7 * 24 * 3600),
+      writeTimeout: integer(get("write-timeout"), "write-timeout", 1, 3600),
       maxLine: integer(get("max-line"), "max-line", 1024, 64 * 1024 * 1024),
       logLevel: logLevel as LogLevel,
     },

@@ -17,6 +17,7 @@ Deno.test({
         db: "./data/addressbook.kv",
         maxConnections: 1024,
         idleTimeout: 300,
+        writeTimeout: 30,
         maxLine: 65536,
         logLevel: "info",
       },

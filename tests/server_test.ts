@@ -637,3 +637,28 @@ Deno.test("the accept loop survives running out of file descriptors", async () =
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("a client that never reads its replies is disconnected; others are served", async () => {
+  await using server = await TestServer.start({ args: ["--write-timeout", "1"] });
+  using setup = await server.connect();
+  const big = "x".repeat(900);
+  const adds = Array.from({ length: 100 }, (_, i) =>
+    JSON.stringify({
+      jsonrpc: "2.0",
+      id: i,
+      method: "add",
+      params: { contact: { name: `Wordy ${i}`, notes: big } },
+    }));
+  await setup.send(adds.join("\n") + "\n");
+  for (let i = 0; i < 100; i++) await setup.readJson();
+  // Each list reply is about 100 KiB; ask for 2,000 of them and read none.
+  using greedy = await server.connect();
+  const list = '{"jsonrpc":"2.0","id":1,"method":"list"}\n'.repeat(2000);
+  greedy.send(list).catch(() => {}); // the server stops reading, then closes
+  const closed = () => server.logs.some((l) => l.includes("client is not reading its replies"));
+  for (let i = 0; i < 300 && !closed(); i++) {
+    assert.equal((await setup.result("count")).count, 100); // still served meanwhile
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(closed(), "the server did not drop the client that does not read");
+});
