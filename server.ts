@@ -127,7 +127,7 @@ async function main(args: string[]): Promise<void> {
   const address = config.host.includes(":")
     ? `[${server.addr.hostname}]:${server.addr.port}`
     : `${server.addr.hostname}:${server.addr.port}`;
-  log.info(
+  log.always(
     `addressbook ${VERSION} listening on ${address} (store ${config.db}, layout ${LAYOUT_VERSION}, ` +
       `protocol ${PROTOCOL_VERSION})`,
   );
@@ -139,10 +139,10 @@ async function main(args: string[]): Promise<void> {
       Deno.exit(1);
     }
     stopping = true;
-    log.info(`${signal}: shutting down; answering requests already read`);
+    log.always(`${signal}: shutting down; answering requests already read`);
     await server.shutdown();
     store.close();
-    log.info("Stopped");
+    log.always("Stopped");
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", () => stop("SIGINT"));

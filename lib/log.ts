@@ -16,6 +16,8 @@ export interface Logger {
   warn(message: string): void;
   info(message: string): void;
   debug(message: string): void;
+  /** Writes at "info" whatever the level: for the startup and shutdown lines. */
+  always(message: string): void;
   /** Whether a message at `level` would be written. */
   enabled(level: LogLevel): boolean;
 }
@@ -46,6 +48,7 @@ export function createLogger(
     warn: at("warn"),
     info: at("info"),
     debug: at("debug"),
+    always: (message) => write(`${new Date().toISOString()} info ${message}`),
     enabled: (l) => LOG_LEVELS.indexOf(l) <= rank,
   };
 }
