@@ -5,7 +5,7 @@
  * @module
  */
 
-import { createLogger } from "./lib/log.ts";
+import { createLogger, type Logger } from "./lib/log.ts";
 import { AddressBookServer } from "./lib/server.ts";
 import {
   ConfigError,
@@ -105,6 +105,23 @@ function listen(config: ServerConfig, store: ContactStore, log: ReturnType<typeo
   }
 }
 
+/** `--check`: verify the indexes before serving; rebuild them from the records if damaged. */
+async function checkStore(store: ContactStore, log: Logger): Promise<void> {
+  const report = await store.check();
+  if (report.ok) {
+    log.always(
+      `Check passed: ${report.contacts} contacts, ${report.indexEntries} index entries agree`,
+    );
+    return;
+  }
+  for (const problem of report.problems) log.error(`Check: ${problem}`);
+  log.warn(`Check found ${report.problems.length} problems; rebuilding the indexes`);
+  await store.rebuildIndexes();
+  const again = await store.check();
+  if (!again.ok) fail(`The indexes are still damaged after a rebuild: ${again.problems[0]}`);
+  log.always(`Indexes rebuilt: ${again.contacts} contacts, ${again.indexEntries} index entries`);
+}
+
 async function main(args: string[]): Promise<void> {
   let command;
   try {
@@ -123,6 +140,7 @@ async function main(args: string[]): Promise<void> {
   if (store.openedLayout < LAYOUT_VERSION) {
     log.info(`Migrated the store from layout ${store.openedLayout} to ${LAYOUT_VERSION}`);
   }
+  if (config.check) await checkStore(store, log);
   const server = listen(config, store, log);
   const address = config.host.includes(":")
     ? `[${server.addr.hostname}]:${server.addr.port}`

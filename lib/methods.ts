@@ -103,6 +103,14 @@ const METHODS: Record<string, { params: string[]; run: Method }> = {
     params: ["query", ...page],
     run: (params, { store }) => store.search(text(params, "query"), pageOptions(params)),
   },
+  export: {
+    params: page,
+    run: (params, { store }) => store.export(pageOptions(params)),
+  },
+  check: {
+    params: [],
+    run: (_, { store }) => store.check(),
+  },
   count: {
     params: [],
     run: async (_, { store }) => ({ count: await store.count() }),
@@ -181,7 +189,7 @@ export function toRpcError(error: unknown, request: Request, log: Logger): RpcEr
       candidates: error.candidates,
     });
   }
-  if (error instanceof RangeError && /^Cursor/.test(error.message)) {
+  if (error instanceof RangeError && error.message.startsWith("Cursor")) {
     return RpcError.badParams(`Invalid params: ${error.message}`, { field: "cursor" });
   }
   log.error(

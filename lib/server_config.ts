@@ -23,6 +23,8 @@ export interface ServerConfig {
   /** Largest request line in bytes. */
   maxLine: number;
   logLevel: LogLevel;
+  /** Verify (and if needed rebuild) the indexes before serving. */
+  check: boolean;
 }
 
 /** What the command line asks for. */
@@ -108,6 +110,8 @@ export function serverHelp(): string {
     "",
     "Options (a flag beats its environment variable, which beats the default):",
     ...rows,
+    "  --check            before serving, verify that every index agrees with its record",
+    "                     and the count with the records; rebuild the indexes if not",
     "  --help             show this help",
     "  --version          print the version",
     "",
@@ -149,7 +153,12 @@ export function parseServerCommand(
     );
     ({ values } = parseArgs({
       args,
-      options: { ...options, help: { type: "boolean" }, version: { type: "boolean" } },
+      options: {
+        ...options,
+        check: { type: "boolean" },
+        help: { type: "boolean" },
+        version: { type: "boolean" },
+      },
       strict: true,
       allowPositionals: false,
     }));
@@ -185,6 +194,7 @@ export function parseServerCommand(
       writeTimeout: integer(get("write-timeout"), "write-timeout", 1, 3600),
       maxLine: integer(get("max-line"), "max-line", 1024, 64 * 1024 * 1024),
       logLevel: logLevel as LogLevel,
+      check: values.check === true,
     },
   };
 }

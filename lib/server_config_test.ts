@@ -20,6 +20,7 @@ Deno.test({
         writeTimeout: 30,
         maxLine: 65536,
         logLevel: "info",
+        check: false,
       },
     });
   },

@@ -149,7 +149,7 @@ export class ContactStore {
     const op = this.#kv.atomic().check({ key, versionstamp: null }).set(key, stored)
       .sum(COUNT_KEY, 1n);
     setIndexes(op, stored.id, fold(stored.name), contactTerms(stored));
-    const result = await op.commit();
+    const result = await commitRetrying(op);
     if (!result.ok) throw new Error(`Contact id ${stored.id} is already taken`);
     return { ...stored, version: result.versionstamp };
   }
@@ -182,7 +182,7 @@ export class ContactStore {
     const oldTerms = contactTerms(old), newTerms = contactTerms(stored);
     deleteIndexes(op, id, oldName, oldTerms, { name: newName, terms: newTerms });
     setIndexes(op, id, newName, newTerms);
-    const result = await op.commit();
+    const result = await commitRetrying(op);
     if (!result.ok) throw await this.#conflictNow(id);
     return { ...stored, version: result.versionstamp };
   }
@@ -201,7 +201,7 @@ export class ContactStore {
       if (version !== undefined && entry.versionstamp !== version) throw this.#conflict(entry);
       const op = this.#kv.atomic().check(entry).delete(key).sum(COUNT_KEY, MINUS_ONE);
       deleteIndexes(op, id, fold(entry.value.name), contactTerms(entry.value));
-      const result = await op.commit();
+      const result = await commitRetrying(op);
       if (result.ok) return { ...entry.value, version: entry.versionstamp };
       // Changed meanwhile: without a version the caller wants it gone whatever it became.
       if (version !== undefined || attempt >= 5) throw await this.#conflictNow(id);
@@ -280,6 +280,100 @@ export class ContactStore {
     return entry.value === null ? 0 : Number(entry.value.value);
   }
 
+  /**
+   * Every contact in id order (creation order), a page at a time, for backups. Pages are not
+   * one snapshot: a contact that exists for the whole export appears exactly once, as it was
+   * when its page was read; one added meanwhile appears if its id sorts after the cursor (ids
+   * grow with time, so it usually does); one removed before its page is read does not.
+   */
+  async export(options: PageOptions = {}): Promise<Page> {
+    const limit = pageLimit(options.limit);
+    const after = decodeCursor(options.cursor);
+    if (after !== null && after[0] !== "export") {
+      throw new RangeError("Cursor does not belong to an export");
+    }
+    const selector = after === null
+      ? { prefix: ["contacts"] }
+      : { prefix: ["contacts"], start: ["contacts", after[1]] };
+    const contacts: Contact[] = [];
+    let more = false;
+    for await (const entry of this.#kv.list<StoredContact>(selector, { limit: limit + 2 })) {
+      if (after !== null && entry.value.id === after[1]) continue;
+      if (contacts.length === limit) {
+        more = true;
+        break;
+      }
+      contacts.push({ ...entry.value, version: entry.versionstamp });
+    }
+    const last = contacts.at(-1);
+    return { contacts, cursor: more && last ? encodeCursor(["export", last.id]) : null };
+  }
+
+  /**
+   * Verifies that every index entry agrees with its record and the count with the records.
+   * Each problem found is confirmed with one consistent read before it is reported, so a
+   * write racing the check is not mistaken for damage.
+   */
+  async check(): Promise<CheckReport> {
+    const expected = new Map<string, string | null>();
+    let contacts = 0;
+    for await (const entry of this.#kv.list<StoredContact>({ prefix: ["contacts"] })) {
+      contacts++;
+      for (const [key, value] of indexEntries(entry.value)) {
+        expected.set(JSON.stringify(key), value);
+      }
+    }
+    const suspects: Deno.KvKey[] = [];
+    let indexEntriesSeen = 0;
+    for (const index of INDEXES) {
+      for await (const entry of this.#kv.list<string | null>({ prefix: [index] })) {
+        indexEntriesSeen++;
+        const id = JSON.stringify(entry.key);
+        if (!expected.has(id) || expected.get(id) !== entry.value) suspects.push(entry.key);
+        expected.delete(id);
+      }
+    }
+    for (const key of expected.keys()) suspects.push(JSON.parse(key));
+    const problems: string[] = [];
+    for (const key of suspects) {
+      const problem = await this.#confirmProblem(key);
+      if (problem && problems.length < 100) problems.push(problem);
+    }
+    const stored = await this.count();
+    if (stored !== contacts && await this.count() !== contacts) {
+      problems.push(`The stored count is ${stored} but there are ${contacts} contacts`);
+    }
+    return { ok: problems.length === 0, contacts, indexEntries: indexEntriesSeen, problems };
+  }
+
+  /** Re-reads an index entry and its record together; describes the damage, if real. */
+  async #confirmProblem(key: Deno.KvKey): Promise<string | null> {
+    const id = key[key.length - 1] as string;
+    const [index, record] = await this.#kv.getMany<[string | null, StoredContact]>([key, [
+      "contacts",
+      id,
+    ]]);
+    const want = record.value === null ? undefined : new Map(
+      indexEntries(record.value).map(([k, v]) => [JSON.stringify(k), v]),
+    ).get(JSON.stringify(key));
+    const present = index.versionstamp !== null;
+    if (want === undefined && present) return `Stray index entry ${JSON.stringify(key)}`;
+    if (want !== undefined && !present) return `Missing index entry ${JSON.stringify(key)}`;
+    if (want !== undefined && index.value !== want) {
+      return `Index entry ${JSON.stringify(key)} holds ${JSON.stringify(index.value)}, ` +
+        `not ${JSON.stringify(want)}`;
+    }
+    return null;
+  }
+
+  /**
+   * Rebuilds every index entry and the count from the records (the records are the truth).
+   * For a store no other process is writing: run it before serving.
+   */
+  async rebuildIndexes(): Promise<void> {
+    await rebuildIndexes(this.#kv);
+  }
+
   /** Ids (with their sort keys) under `[index, term...]`, kept only if already in `within`. */
   async #prefixRange(
     index: string,
@@ -349,6 +443,28 @@ export class ContactStore {
   }
 }
 
+/** What `check` reports. */
+export interface CheckReport {
+  ok: boolean;
+  contacts: number;
+  indexEntries: number;
+  /** At most 100 descriptions of damage, each confirmed by a second, consistent read. */
+  problems: string[];
+}
+
+const INDEXES = ["by_name", "by_word", "by_phone"] as const;
+
+/** Every index entry a record implies, with its value. */
+function indexEntries(contact: StoredContact): Array<[Deno.KvKey, string | null]> {
+  const name = fold(contact.name);
+  const terms = contactTerms(contact);
+  return [
+    [["by_name", name, contact.id], null],
+    ...terms.words.map((w): [Deno.KvKey, string] => [["by_word", w, contact.id], name]),
+    ...terms.phones.map((p): [Deno.KvKey, string] => [["by_phone", p, contact.id], name]),
+  ];
+}
+
 function setIndexes(op: Deno.AtomicOperation, id: string, name: string, terms: Terms): void {
   op.set(["by_name", name, id], null);
   for (const word of terms.words) op.set(["by_word", word, id], name);
@@ -382,10 +498,29 @@ async function readLayout(kv: Deno.Kv): Promise<number> {
 
 /**
  * Brings an older layout up to date. Layout 1 -> 2 builds the indexes and the count from the
- * records, a few contacts per atomic; it can be interrupted and run again safely.
+ * records; it can be interrupted and run again safely.
  */
 async function migrate(kv: Deno.Kv, from: number): Promise<void> {
   if (from !== 1) throw new LayoutError(`Cannot migrate a store from layout ${from}`);
+  await rebuildIndexes(kv);
+  await kv.set(LAYOUT_KEY, LAYOUT_VERSION);
+}
+
+/** Deletes every index entry, then sets them and the count again from the records. */
+async function rebuildIndexes(kv: Deno.Kv): Promise<void> {
+  for (const index of INDEXES) {
+    let op = kv.atomic();
+    let inBatch = 0;
+    for await (const entry of kv.list({ prefix: [index] })) {
+      op.delete(entry.key);
+      if (++inBatch === 500) {
+        await commitOrThrow(op);
+        op = kv.atomic();
+        inBatch = 0;
+      }
+    }
+    await commitOrThrow(op);
+  }
   let count = 0n;
   let op = kv.atomic();
   let inBatch = 0;
@@ -398,13 +533,32 @@ async function migrate(kv: Deno.Kv, from: number): Promise<void> {
       inBatch = 0;
     }
   }
-  op.set(COUNT_KEY, new Deno.KvU64(count)).set(LAYOUT_KEY, LAYOUT_VERSION);
+  op.set(COUNT_KEY, new Deno.KvU64(count));
   await commitOrThrow(op);
+}
+
+/**
+ * Commits a checked write, retrying a few times (about 1.5 s in all) while the database is
+ * locked by another process: a commit that failed that way did not apply, and the write's
+ * check makes a second apply impossible. Other errors are thrown at once.
+ */
+async function commitRetrying(
+  op: Deno.AtomicOperation,
+): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await op.commit();
+    } catch (error) {
+      const locked = error instanceof Error && /database is locked|busy/i.test(error.message);
+      if (!locked || attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+    }
+  }
 }
 
 async function commitOrThrow(op: Deno.AtomicOperation): Promise<void> {
   const result = await op.commit();
-  if (!result.ok) throw new Error("A migration write failed its check");
+  if (!result.ok) throw new Error("An index rebuild write failed its check");
 }
 
 function pageLimit(limit: number | undefined): number {

@@ -39,6 +39,8 @@ export class TestServer {
   readonly process: Deno.ChildProcess;
   readonly port: number;
   readonly dataDir: string;
+  /** Whether this server made its data folder (and so removes it on close). */
+  readonly #ownsDataDir: boolean;
   readonly #logs: string[];
   #stderrDone: Promise<void>;
 
@@ -48,17 +50,20 @@ export class TestServer {
     dataDir: string,
     logs: string[],
     stderrDone: Promise<void>,
+    ownsDataDir: boolean,
   ) {
     this.process = process;
     this.port = port;
     this.dataDir = dataDir;
+    this.#ownsDataDir = ownsDataDir;
     this.#logs = logs;
     this.#stderrDone = stderrDone;
   }
 
   /**
    * Starts `server.ts` with the serve task's flags on port 0 and waits for its startup line.
-   * `dataDir` defaults to a new temp folder (removed on close); pass one to restart on it.
+   * `dataDir` defaults to a new temp folder (removed on close); pass one (kept) to restart
+   * on it.
    */
   static async start(
     options: { dataDir?: string; args?: string[]; env?: Record<string, string> } = {},
@@ -112,7 +117,7 @@ export class TestServer {
     });
     onLine = undefined;
     await stdoutDone;
-    return new TestServer(process, port, dataDir, logs, stderrDone);
+    return new TestServer(process, port, dataDir, logs, stderrDone, !options.dataDir);
   }
 
   /** Every line the server has logged so far. */
@@ -137,10 +142,10 @@ export class TestServer {
     return status.code;
   }
 
-  /** Stops the server (if running) and removes its data folder unless `keepData`. */
-  async close(keepData = false): Promise<void> {
+  /** Stops the server (if running) and removes its data folder if it made it. */
+  async close(): Promise<void> {
     await this.stop();
-    if (!keepData) await Deno.remove(this.dataDir, { recursive: true }).catch(() => {});
+    if (this.#ownsDataDir) await Deno.remove(this.dataDir, { recursive: true }).catch(() => {});
   }
 
   [Symbol.asyncDispose](): Promise<void> {
