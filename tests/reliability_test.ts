@@ -25,6 +25,8 @@ function random(seed: number): () => number {
   };
 }
 
+let acknowledged = 0;
+
 interface Acked {
   /** id -> the town of the last acknowledged write, and the one in flight (if any). */
   towns: Map<string, { acked: string; inFlight?: string }>;
@@ -40,6 +42,7 @@ async function writer(client: RpcConnection, tag: string, acked: Acked, stop: ()
         const added = await client.result("add", { contact: { name: `Writer ${tag}`, town } });
         contact = added;
         acked.towns.set(added.id, { acked: town });
+        acknowledged++;
       } else {
         const entry = acked.towns.get(contact.id)!;
         entry.inFlight = town;
@@ -49,6 +52,7 @@ async function writer(client: RpcConnection, tag: string, acked: Acked, stop: ()
           contact: { name: `Writer ${tag}`, town },
         });
         acked.towns.set(contact!.id, { acked: town });
+        acknowledged++;
       }
     } catch {
       return; // the server died mid-request: that write was not acknowledged
@@ -89,6 +93,9 @@ Deno.test("SIGKILL at random moments loses no acknowledged write", async () => {
       assert.ok(report.contacts >= acked.towns.size);
     }
     assert.ok(acked.towns.size >= 8, `only ${acked.towns.size} contacts were written`);
+    console.log(
+      `${acked.towns.size} contacts, ${acknowledged} acknowledged writes, 4 kills survived`,
+    );
   });
 });
 
@@ -293,4 +300,69 @@ Deno.test("export pages through every contact exactly once, even while others wr
     cursor: (await client.result("list", { limit: 1 })).cursor,
   });
   assert.equal(wrong.error.data.field, "cursor");
+});
+
+/** Whether this process can mount a small tmpfs (Linux, as root: CI and dev machines here). */
+function canMount(): boolean {
+  if (Deno.build.os !== "linux") return false;
+  try {
+    const id = new Deno.Command("id", { args: ["-u"], stdout: "piped" }).outputSync();
+    return new TextDecoder().decode(id.stdout).trim() === "0";
+  } catch {
+    return false;
+  }
+}
+
+/** Mounts a tmpfs of `kib` KiB on a new temp folder. */
+function mountSmallDisk(kib: number): string {
+  const dir = Deno.makeTempDirSync({ prefix: "addressbook-small-disk-" });
+  const mount = new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", `size=${kib}k`, "tmpfs", dir],
+    stderr: "piped",
+  }).outputSync();
+  if (!mount.success) {
+    Deno.removeSync(dir);
+    throw new Error(`Cannot mount a tmpfs: ${new TextDecoder().decode(mount.stderr)}`);
+  }
+  return dir;
+}
+
+Deno.test("a full disk answers INTERNAL, loses nothing acknowledged, and recovers", {
+  ignore: !canMount(),
+}, async () => {
+  const disk = mountSmallDisk(2048);
+  try {
+    // Fill most of the disk first, so that freeing this file clears the fault later.
+    const filler = `${disk}/filler`;
+    await using server = await TestServer.start({ dataDir: disk, args: ["--log-level", "warn"] });
+    using client = await server.connect();
+    await Deno.writeFile(filler, new Uint8Array(1024 * 1024));
+    const acked: string[] = [];
+    let failures = 0;
+    for (let i = 0; i < 2000 && failures < 5; i++) {
+      const reply = await client.call("add", {
+        contact: { name: `Filler ${i}`, notes: "n".repeat(1000) },
+      });
+      if (reply.result) {
+        acked.push(reply.result.id);
+      } else {
+        assert.equal(reply.error.data.reason, "INTERNAL", JSON.stringify(reply.error));
+        failures++;
+      }
+    }
+    assert.equal(failures, 5, "the disk never filled up");
+    // Reads still work, and every acknowledged contact is there.
+    assert.ok((await client.result("ping")).message);
+    for (const id of acked.slice(-20)) assert.ok((await client.result("get", { id })).id);
+    // The fault clears: writes land again.
+    await Deno.remove(filler);
+    const after = await client.call("add", { contact: { name: "After the fault" } });
+    assert.equal(after.result?.name, "After the fault", JSON.stringify(after));
+    const report = await client.result("check");
+    assert.equal(report.ok, true, JSON.stringify(report.problems));
+    assert.equal(report.contacts, acked.length + 1);
+  } finally {
+    new Deno.Command("umount", { args: [disk] }).outputSync();
+    await Deno.remove(disk, { recursive: true }).catch(() => {});
+  }
 });
