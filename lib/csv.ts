@@ -605,7 +605,7 @@ export function parseCsv(input: string | Uint8Array): ImportResult {
       result.contacts.push(contact);
     }
   }
-  for (const [column, count] of unused) {
+  for (const [column, count] of [...unused].sort(([a], [b]) => a - b)) {
     result.warnings.push({
       line: lines[0],
       reason: `Column ${quote(header[column]!)} is not imported: ${count} row${
@@ -696,7 +696,8 @@ function readRow(
         break;
       }
       case "unmapped":
-        note(column);
+        if (!/^0[/.-]0[/.-]0{2,4}$/.test(value)) note(column); // Outlook's empty date
+
         break;
       case "ignore":
         break;

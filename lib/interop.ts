@@ -127,7 +127,7 @@ export function uidForContact(contact: { uid?: string; id?: string }): string {
 
 /** A house number: digits, an optional letter, an optional range (`12`, `221B`, `12-14`). */
 const HOUSE_NUMBER = /^\d+[A-Za-z]?(?:[-/]\d+[A-Za-z]?)?$/;
-const LEADING_NUMBER = /^(\d+[A-Za-z]?(?:[-/]\d+[A-Za-z]?)?),?\s+(\S.*)$/s;
+const LEADING_NUMBER = /^(\d+[A-Za-z]?(?:[-/]\d+[A-Za-z]?)?),? +(\S.*)$/s;
 
 /**
  * Splits an address's street line into house and street: a leading house number is split
@@ -214,8 +214,8 @@ export function extraAddress(extra: Record<string, unknown>): ExtraAddress {
 }
 
 /**
- * Makes text fit a one-line field: line breaks become `", "`, other control characters
- * become spaces, runs of spaces collapse, ends are trimmed.
+ * Makes text fit a one-line field: ends are trimmed, line breaks inside become `", "`,
+ * other control characters become spaces.
  *
  * @example
  * ```ts
@@ -224,12 +224,9 @@ export function extraAddress(extra: Record<string, unknown>): ExtraAddress {
  * ```
  */
 export function oneLine(text: string): string {
-  return text.replace(/\s*(?:\r\n|\r|\n)+\s*/g, ", ")
+  return text.trim().replace(/\s*(?:\r\n|\r|\n)+\s*/g, ", ")
     // deno-lint-ignore no-control-regex
     .replace(/[\u0000-\u001f\u007f]/g, " ")
-    .replace(/ {2,}/g, " ")
-    .trim()
-    .replace(/^,\s*|,\s*$/g, "")
     .trim();
 }
 
@@ -303,7 +300,8 @@ export function jsonBytes(value: unknown): number {
 /**
  * Validates a draft, leaving out what breaks the caps: an over-long field, a phone without
  * digits, an invalid email, entries past 20, the largest `extra.vcard` lines when `extra`
- * or the whole contact is too large. Each thing left out is reported through `warn`.
+ * or the whole contact is too large. Each thing left out is reported through `warn` (with
+ * the `extra.vcard` line itself when it is one).
  * Returns the contact, or a reason string when it cannot be saved (no usable name).
  *
  * @example A phone without digits is left out, the contact kept
@@ -319,8 +317,14 @@ export function jsonBytes(value: unknown): number {
  * if (!/no digits/.test(notes[0]!)) throw new Error();
  * ```
  */
-export function finishDraft(draft: Draft, warn: (reason: string) => void): ContactFields | string {
+export function finishDraft(
+  draft: Draft,
+  warn: (reason: string, extraLine?: string) => void,
+): ContactFields | string {
   const candidate: Draft = structuredClone(draft);
+  // Entries that are wrong on their own go first, so that the count cap keeps good ones.
+  candidate.phones = candidate.phones.filter((phone) => entryOk({ phones: [phone] }, warn));
+  candidate.emails = candidate.emails.filter((email) => entryOk({ emails: [email] }, warn));
   fitExtraLines(candidate, CONTACT_LIMITS.extraBytes, warn);
   for (let attempt = 0; attempt < 200; attempt++) {
     try {
@@ -328,15 +332,34 @@ export function finishDraft(draft: Draft, warn: (reason: string) => void): Conta
     } catch (error) {
       if (!(error instanceof RpcError)) throw error;
       const field = typeof error.data.field === "string" ? error.data.field : "";
-      const message = error.message.replace(/^Invalid params: /, "").replace(/contact\./g, "");
+      const message = cleanMessage(error.message);
       if (!repair(candidate, field, warn, message)) return capitalise(message);
     }
   }
   return "The contact could not be made valid";
 }
 
+function entryOk(fields: Partial<ContactFields>, warn: (reason: string) => void): boolean {
+  try {
+    validateContact({ name: "x", ...fields });
+    return true;
+  } catch (error) {
+    if (!(error instanceof RpcError)) throw error;
+    warn(`${capitalise(cleanMessage(error.message))}: left out`);
+    return false;
+  }
+}
+
+function cleanMessage(message: string): string {
+  return message.replace(/^Invalid params: /, "").replace(/contact\./g, "");
+}
+
 /** Admits `extra.vcard` lines smallest first while `extra` stays within `limit` bytes. */
-function fitExtraLines(draft: Draft, limit: number, warn: (reason: string) => void): void {
+function fitExtraLines(
+  draft: Draft,
+  limit: number,
+  warn: (reason: string, extraLine?: string) => void,
+): void {
   const lines = draft.extra.vcard;
   if (!Array.isArray(lines) || lines.length === 0) return;
   const rest = { ...draft.extra, vcard: [] };
@@ -349,7 +372,12 @@ function fitExtraLines(draft: Draft, limit: number, warn: (reason: string) => vo
       keep.add(entry.at);
       used += entry.cost;
     } else {
-      warn(`${propertyName(entry.line)} is ${entry.cost - 1} bytes, too large to keep: left out`);
+      warn(
+        `${propertyName(entry.line)} is ${
+          encoder.encode(entry.line).length
+        } bytes, too large to keep: left out`,
+        entry.line,
+      );
     }
   }
   const kept = lines.filter((_, at) => keep.has(at));
@@ -366,7 +394,7 @@ function propertyName(line: string): string {
 function repair(
   draft: Draft,
   field: string,
-  warn: (reason: string) => void,
+  warn: (reason: string, extraLine?: string) => void,
   message: string,
 ): boolean {
   const entry = /^contact\.(phones|emails)\[(\d+)\]/.exec(field);
@@ -408,7 +436,10 @@ function repair(
   }
 }
 
-function dropLargestExtra(draft: Draft, warn: (reason: string) => void): boolean {
+function dropLargestExtra(
+  draft: Draft,
+  warn: (reason: string, extraLine?: string) => void,
+): boolean {
   const lines = draft.extra.vcard;
   if (Array.isArray(lines) && lines.length > 0) {
     let largest = 0;
@@ -416,7 +447,7 @@ function dropLargestExtra(draft: Draft, warn: (reason: string) => void): boolean
       if (jsonBytes(lines[i]) > jsonBytes(lines[largest])) largest = i;
     }
     const [line] = lines.splice(largest, 1);
-    warn(`${propertyName(String(line))} does not fit in the contact: left out`);
+    warn(`${propertyName(String(line))} does not fit in the contact: left out`, String(line));
     if (lines.length === 0) delete draft.extra.vcard;
     return true;
   }

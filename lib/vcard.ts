@@ -329,7 +329,9 @@ function decodeBytes(bytes: Uint8Array, property: Property, reader: Reader): str
   try {
     return decoder.decode(bytes);
   } catch {
-    reader.warn(`${property.written} is not valid ${decoder.encoding}: read as Windows-1252`);
+    reader.warn(
+      `${property.written} is not valid ${decoder.encoding.toUpperCase()}: read as Windows-1252`,
+    );
     return new TextDecoder("windows-1252").decode(bytes);
   }
 }
@@ -358,9 +360,12 @@ function keptLine(property: Property, reader: Reader): string {
   ).map((p) =>
     p.name === "ENCODING" && /^BASE64$/i.test(p.values[0] ?? "") ? "ENCODING=b" : p.text
   );
-  const value = qp ? text.replace(/\r\n|\r|\n/g, "\\n") : text;
+  const base64 = /^(B|BASE64)$/i.test(param(property, "ENCODING") ?? "");
+  const value = base64 ? text.replace(/\s+/g, "") : qp ? text.replace(/\r\n|\r|\n/g, "\\n") : text;
   const group = property.group ? property.group + "." : "";
-  return `${group}${property.written}${params.map((p) => ";" + p).join("")}:${value}`;
+  return `${group}${property.written}${params.map((p) => ";" + p).join("")}:${value}`.normalize(
+    "NFC",
+  );
 }
 
 // Labels ------------------------------------------------------------------------------
@@ -601,6 +606,12 @@ function buildCard(
   let uid = "";
   const notes: string[] = [];
   const kept: string[] = [];
+  const keptAt = new Map<string, number>();
+  const keep = (property: Property) => {
+    const text = keptLine(property, reader);
+    kept.push(text);
+    if (!keptAt.has(text)) keptAt.set(text, at);
+  };
   const draft: Draft = {
     name: "",
     house: "",
@@ -621,11 +632,11 @@ function buildCard(
         break;
       case "FN":
         if (fn === undefined) fn = unescapeText(decodeValue(property, reader).text);
-        else kept.push(keptLine(property, reader));
+        else keep(property);
         break;
       case "N":
         if (n === undefined) n = decodeValue(property, reader).text;
-        else kept.push(keptLine(property, reader));
+        else keep(property);
         break;
       case "TEL": {
         let value = unescapeText(decodeValue(property, reader).text);
@@ -647,7 +658,7 @@ function buildCard(
       }
       case "ADR":
         if (property === firstAdr) readAddress(property, label(property, "adr"), draft, reader);
-        else kept.push(keptLine(property, reader));
+        else keep(property);
         break;
       case "NOTE": {
         const note = multiLine(unescapeText(decodeValue(property, reader).text));
@@ -663,15 +674,15 @@ function buildCard(
       }
       case "X-ABLABEL":
         if (!claimedGroups.has(property.group.toLowerCase())) {
-          kept.push(keptLine(property, reader));
+          keep(property);
         }
         break;
       case "ORG":
         if (org === "") org = components(decodeValue(property, reader).text, 1, " ")[0]!;
-        kept.push(keptLine(property, reader));
+        keep(property);
         break;
       default:
-        kept.push(keptLine(property, reader));
+        keep(property);
     }
   }
   at = start;
@@ -693,12 +704,14 @@ function buildCard(
       ...(name ? { name } : {}),
       reason: "The card has no usable name: no FN, N, ORG, EMAIL or TEL",
     });
-    for (const r of reasons) result.warnings.push({ index, ...r, ...(name ? { name } : {}) });
+    for (const r of reasons) {
+      result.warnings.push({ index, line: r.line, ...(name ? { name } : {}), reason: r.reason });
+    }
     return;
   }
   draft.notes = notes.join("\n");
   draft.uid = uid;
-  if (n !== undefined) {
+  if (n !== undefined && nParts.some(Boolean)) {
     const value = n.replace(/\r\n|\r|\n/g, "\\n");
     if (value.replace(/;+$/, "") !== deriveN(draft.name).replace(/;+$/, "")) {
       draft.extra.vcardN = { name: draft.name, value };
@@ -710,8 +723,12 @@ function buildCard(
     return false;
   });
   if (clean.length > 0) draft.extra.vcard = clean;
-  const contact = finishDraft(draft, reader.warn);
-  for (const r of reasons) result.warnings.push({ index, ...r, name: draft.name });
+  const contact = finishDraft(draft, (reason, line) => {
+    reasons.push({ line: (line !== undefined ? keptAt.get(line) : undefined) ?? start, reason });
+  });
+  for (const r of reasons) {
+    result.warnings.push({ index, line: r.line, name: draft.name, reason: r.reason });
+  }
   if (typeof contact === "string") {
     result.skipped.push({ index, line: start, name: draft.name, reason: contact });
   } else {
@@ -724,7 +741,7 @@ function readAddress(property: Property, label: string, draft: Draft, reader: Re
     decodeValue(property, reader).text,
     7,
     ", ",
-  ).map(oneLine);
+  ).map((part) => oneLine(part).normalize("NFC"));
   const split = splitStreet(street!, extended!);
   draft.house = split.house;
   draft.street = split.street;
@@ -748,7 +765,7 @@ function deriveN(name: string): string {
 // Writing
 
 /** Properties that `extra.vcard` may not carry: the export writes them itself. */
-const RESERVED = new Set(["BEGIN", "END", "VERSION", "UID", "PRODID"]);
+const RESERVED = new Set(["BEGIN", "END", "VERSION", "PRODID", "UID", "TEL", "EMAIL", "NOTE"]);
 const KEPT_LINE = /^(?:([A-Za-z0-9_-]+)\.)?([A-Za-z0-9_-]+)[;:]/;
 
 /**
@@ -799,8 +816,8 @@ export function formatVCard(contact: ExportContact, version: VCardVersion = "3.0
   out.push(`FN:${escapeText(contact.name)}`);
   const n = extra.vcardN as { name?: unknown; value?: unknown } | undefined;
   const nValue = typeof n === "object" && n !== null && n.name === contact.name &&
-      // deno-lint-ignore no-control-regex
-      typeof n.value === "string" && !/[\u0000-\u001f\u007f]/.test(n.value)
+      typeof n.value === "string" && !CONTROL.test(n.value) && !n.value.includes("\t") &&
+      components(n.value, 5, " ").some(Boolean)
     ? n.value
     : deriveN(contact.name);
   out.push(`N:${nValue}`);
@@ -837,7 +854,7 @@ export function formatVCard(contact: ExportContact, version: VCardVersion = "3.0
   }
   if (contact.notes) out.push(`NOTE:${escapeText(contact.notes)}`);
   out.push(...keptLines, "END:VCARD");
-  return out.map(foldLine).join(CRLF) + CRLF;
+  return out.map((line) => foldLine(line.normalize("NFC"))).join(CRLF) + CRLF;
 }
 
 /**
