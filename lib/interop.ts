@@ -127,7 +127,7 @@ export function uidForContact(contact: { uid?: string; id?: string }): string {
 
 /** A house number: digits, an optional letter, an optional range (`12`, `221B`, `12-14`). */
 const HOUSE_NUMBER = /^\d+[A-Za-z]?(?:[-/]\d+[A-Za-z]?)?$/;
-const LEADING_NUMBER = /^(\d+[A-Za-z]?(?:[-/]\d+[A-Za-z]?)?),? +(\S.*)$/s;
+const LEADING_NUMBER = /^(\d+[A-Za-z]?(?:[-/]\d+[A-Za-z]?)?) +(\S.*)$/s;
 
 /**
  * Splits an address's street line into house and street: a leading house number is split
