@@ -156,8 +156,9 @@ function detectDelimiter(text: string): string {
 }
 
 /**
- * Writes rows as CSV (RFC 4180): fields with a comma, a quote, a line break or white space at
- * either end are quoted, quotes doubled, rows ended by CRLF.
+ * Writes rows as CSV (RFC 4180): fields with a comma, a quote, a line break, a semicolon or a
+ * tab (so that no reader takes those for the delimiter), or white space at either end are
+ * quoted, quotes doubled, rows ended by CRLF.
  *
  * @example
  * ```ts
@@ -169,7 +170,7 @@ export function formatCsvRows(rows: Iterable<readonly string[]>): string {
   let out = "";
   for (const row of rows) {
     out += row.map((field) =>
-      /[",\r\n]|^\s|\s$/.test(field) ? `"${field.replaceAll('"', '""')}"` : field
+      /[",;\t\r\n]|^\s|\s$/.test(field) ? `"${field.replaceAll('"', '""')}"` : field
     ).join(",") + "\r\n";
   }
   return out;
@@ -783,7 +784,7 @@ function groupOrder(group: string): number {
  * const text = formatCsv([{ name: "Bob", house: "12", street: "High St", town: "", postcode: "",
  *   phones: [{ label: "mobile", number: "555-0100" }, { label: "", number: "555-0199" }],
  *   emails: [], notes: "Line 1\nLine 2", uid: "u1", extra: {} }]);
- * if (!text.includes('Bob,12,High St,,,mobile:555-0100; 555-0199,,"Line 1\nLine 2",u1')) {
+ * if (!text.includes('Bob,12,High St,,,"mobile:555-0100; 555-0199",,"Line 1\nLine 2",u1')) {
  *   throw new Error(text);
  * }
  * if (parseCsv(text).contacts[0]!.phones[1]!.number !== "555-0199") throw new Error();

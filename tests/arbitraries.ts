@@ -5,7 +5,7 @@
  * @module
  */
 
-import fc from "npm:fast-check@^4";
+import fc from "fast-check";
 import { CONTACT_LIMITS, type ContactFields, validateContact } from "../lib/contact.ts";
 import { multiLine, oneLine } from "../lib/interop.ts";
 
