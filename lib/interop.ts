@@ -321,7 +321,14 @@ export function finishDraft(
   draft: Draft,
   warn: (reason: string, extraLine?: string) => void,
 ): ContactFields | string {
-  const candidate: Draft = structuredClone(draft);
+  // A copy deep enough for what the repairs change: fields, lists, extra's keys and lines.
+  const candidate: Draft = {
+    ...draft,
+    phones: [...draft.phones],
+    emails: [...draft.emails],
+    extra: { ...draft.extra },
+  };
+  if (Array.isArray(candidate.extra.vcard)) candidate.extra.vcard = [...candidate.extra.vcard];
   // Entries that are wrong on their own go first, so that the count cap keeps good ones.
   candidate.phones = candidate.phones.filter((phone) => entryOk({ phones: [phone] }, warn));
   candidate.emails = candidate.emails.filter((email) => entryOk({ emails: [email] }, warn));

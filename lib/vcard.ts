@@ -317,14 +317,27 @@ interface Reader {
   warn: (reason: string) => void;
 }
 
+const decoders = new Map<string, TextDecoder | null>();
+
+/** A fatal decoder for a charset label, or null for a label no decoder knows. */
+function decoderFor(label: string): TextDecoder | null {
+  const key = label.toLowerCase();
+  if (!decoders.has(key)) {
+    try {
+      decoders.set(key, new TextDecoder(key, { fatal: true }));
+    } catch {
+      decoders.set(key, null);
+    }
+  }
+  return decoders.get(key)!;
+}
+
 function decodeBytes(bytes: Uint8Array, property: Property, reader: Reader): string {
   const label = param(property, "CHARSET") || "utf-8";
-  let decoder: TextDecoder;
-  try {
-    decoder = new TextDecoder(label, { fatal: true });
-  } catch {
+  let decoder = decoderFor(label);
+  if (!decoder) {
     reader.warn(`${property.written} has an unknown CHARSET ${quote(label)}: read as UTF-8`);
-    decoder = new TextDecoder("utf-8", { fatal: true });
+    decoder = decoderFor("utf-8")!;
   }
   try {
     return decoder.decode(bytes);
