@@ -89,13 +89,14 @@ function checkStoreAccess(config: ServerConfig): void {
 }
 
 async function openStore(config: ServerConfig): Promise<ContactStore> {
-  if (isFileStore(config.db)) {
-    const folder = isInside(config.db, config.data) ? config.data : parentFolder(config.db);
+  // The data folder (token, certificates) and the store's own folder, which may be below it.
+  const folders = isFileStore(config.db) ? [config.data, parentFolder(config.db)] : [];
+  for (const folder of folders) {
     try {
       await Deno.mkdir(folder, { recursive: true });
     } catch (error) {
       if (isPermissionError(error)) fail(permissionMessage(error));
-      fail(`Cannot create the data folder ${JSON.stringify(folder)}: ${errorText(error)}`);
+      fail(`Cannot create the folder ${JSON.stringify(folder)}: ${errorText(error)}`);
     }
   }
   try {
@@ -186,6 +187,7 @@ async function setUpSecurity(config: ServerConfig, log: Logger): Promise<Securit
     const path = `${config.data}/${TOKEN_FILE}`;
     let loaded;
     try {
+      await Deno.mkdir(config.data, { recursive: true });
       loaded = await loadOrCreateToken(path);
     } catch (error) {
       if (isPermissionError(error)) fail(permissionMessage(error));
