@@ -3,7 +3,7 @@
  * behave exactly as one bound to a LAN address (the address test is in lib/auth_test.ts).
  */
 import assert from "node:assert/strict";
-import { classic, TestServer } from "./helpers.ts";
+import { classic, tempDir, TestServer } from "./helpers.ts";
 
 const READ_TOKEN = "read-only-token-for-tests-0123";
 const WRITE_TOKEN = "read-write-token-for-tests-0123";
@@ -14,10 +14,10 @@ function unauthorized(response: { error?: { code: number; data: { reason: string
 }
 
 Deno.test("protected mode: a generated token, printed once, stored with mode 0600", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
+  await using data = await tempDir();
+  const dataDir = data.path;
   let token: string;
   {
-    // Not `await using`: that would delete the data folder the second start needs.
     const server = await TestServer.start({ dataDir, args: ["--require-auth"] });
     try {
       const printed = server.logs.filter((line) => line.includes("shown only this once"));
@@ -29,7 +29,7 @@ Deno.test("protected mode: a generated token, printed once, stored with mode 060
       assert.equal((await Deno.stat(`${dataDir}/token`)).mode! & 0o777, 0o600);
       assert.ok(server.logs.some((line) => / listening on .*auth required/.test(line)));
     } finally {
-      await server.close(true);
+      await server.close();
     }
   }
   {
@@ -201,5 +201,37 @@ Deno.test("a bad --token is refused at startup in one sentence", async () => {
     assert.match(stderr, /^addressbook: --token is shorter than 16 characters/m);
   } finally {
     await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+/** Compares a reply with the documented one; `"$_"` matches anything. */
+function sameShape(expected: unknown, actual: unknown, path = "reply"): void {
+  if (expected === "$_") return;
+  if (typeof expected === "object" && expected !== null) {
+    assert.ok(typeof actual === "object" && actual !== null, `${path}: expected an object`);
+    const e = expected as Record<string, unknown>, a = actual as Record<string, unknown>;
+    assert.deepEqual(Object.keys(a).sort(), Object.keys(e).sort(), `${path}: keys differ`);
+    for (const key of Object.keys(e)) sameShape(e[key], a[key], `${path}.${key}`);
+    return;
+  }
+  assert.deepEqual(actual, expected, path);
+}
+
+Deno.test("PROTOCOL.md's protected-mode conversation holds against a real server", async () => {
+  const text = await Deno.readTextFile(new URL("../PROTOCOL.md", import.meta.url));
+  const blocks = [...text.matchAll(/```protected\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  assert.equal(blocks.length, 1);
+  await using server = await TestServer.start({
+    args: ["--require-auth"],
+    env: {
+      ADDRESSBOOK_TOKEN: "rw-token-0123456789",
+      ADDRESSBOOK_READ_TOKEN: "ro-token-0123456789",
+    },
+  });
+  using client = await server.connect();
+  for (const line of blocks[0]!.split("\n").filter(Boolean)) {
+    if (line.startsWith("--> ")) await client.send(line.slice(4) + "\n");
+    else if (line.startsWith("<-- ")) sameShape(JSON.parse(line.slice(4)), await client.readJson());
+    else assert.fail(`neither --> nor <--: ${line}`);
   }
 });

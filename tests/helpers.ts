@@ -64,6 +64,17 @@ export async function runServerToExit(
   }
 }
 
+/** A temp folder removed (with its contents) when disposed: `await using dir = await tempDir()`. */
+export async function tempDir(
+  prefix = "addressbook-test-",
+): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }).catch(() => {}),
+  };
+}
+
 /** A server child process under test. */
 export class TestServer {
   readonly process: Deno.ChildProcess;

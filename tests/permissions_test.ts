@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { SERVER_OPTIONS } from "../lib/server_config.ts";
-import { runServerToExit, TestServer } from "./helpers.ts";
+import { runServerToExit, tempDir, TestServer } from "./helpers.ts";
 
 function reportOf(logs: string[]): Record<string, string> {
   const line = logs.find((l) => l.includes(" Permissions: "));
@@ -56,7 +56,8 @@ Deno.test("a --db outside the data folder fails in one sentence naming the flags
 });
 
 Deno.test("the same server still serves a --db inside its data folder", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
+  await using data = await tempDir();
+  const dataDir = data.path;
   await using server = await TestServer.start({
     dataDir,
     args: ["--db", `${dataDir}/books/office.kv`],

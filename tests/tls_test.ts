@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { connect, TransportError } from "../lib/transport.ts";
-import { RpcConnection, runServerToExit, TestServer } from "./helpers.ts";
+import { RpcConnection, runServerToExit, tempDir, TestServer } from "./helpers.ts";
 
 /**
  * Makes `cert.pem` and `key.pem` in `dir` with openssl, as the README shows. `ca: true`
@@ -37,14 +37,17 @@ async function makeCertificate(dir: string, options: { ca?: boolean } = {}): Pro
   return await Deno.readTextFile(`${dir}/cert.pem`);
 }
 
-async function dataWithCertificate(options: { ca?: boolean } = {}): Promise<string> {
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
-  await makeCertificate(dataDir, options);
-  return dataDir;
+async function dataWithCertificate(
+  options: { ca?: boolean } = {},
+): Promise<{ path: string } & AsyncDisposable> {
+  const dir = await tempDir();
+  await makeCertificate(dir.path, options);
+  return dir;
 }
 
 Deno.test("TLS round trip: cert.pem and key.pem in the data folder, client with --ca", async () => {
-  const dataDir = await dataWithCertificate();
+  await using data = await dataWithCertificate();
+  const dataDir = data.path;
   await using server = await TestServer.start({ dataDir });
   assert.ok(
     server.logs.some((line) => / listening on .*TLS with .*cert\.pem/.test(line)),
@@ -62,7 +65,8 @@ Deno.test("TLS round trip: cert.pem and key.pem in the data folder, client with 
 });
 
 Deno.test("TLS: the CA may be given as PEM text (a compiled client reads no files)", async () => {
-  const dataDir = await dataWithCertificate();
+  await using data = await dataWithCertificate();
+  const dataDir = data.path;
   await using server = await TestServer.start({ dataDir });
   const pem = await Deno.readTextFile(`${dataDir}/cert.pem`);
   using client = RpcConnection.wrap(
@@ -72,7 +76,8 @@ Deno.test("TLS: the CA may be given as PEM text (a compiled client reads no file
 });
 
 Deno.test("TLS: a client that does not trust the certificate gets one clear sentence", async () => {
-  const dataDir = await dataWithCertificate();
+  await using data = await dataWithCertificate();
+  const dataDir = data.path;
   await using server = await TestServer.start({ dataDir });
   const error = await connect({ host: "127.0.0.1", port: server.port, tls: true }).then(
     (conn) => {
@@ -96,7 +101,8 @@ Deno.test("TLS: a client that does not trust the certificate gets one clear sent
 });
 
 Deno.test("TLS: a plain openssl req -x509 certificate (CA:TRUE) is refused with the fix", async () => {
-  const dataDir = await dataWithCertificate({ ca: true });
+  await using data = await dataWithCertificate({ ca: true });
+  const dataDir = data.path;
   await using server = await TestServer.start({ dataDir });
   const error = await connect({
     host: "127.0.0.1",
@@ -137,7 +143,7 @@ Deno.test("TLS: --cert and --key by environment; a half pair and a key outside f
       );
       assert.equal((await client.result("count")).count, 0);
     } finally {
-      await server.close(true); // keeps the data folder for the runs below
+      await server.close(); // a data folder given is kept for the runs below
     }
   }
   // Only cert.pem in the data folder.
