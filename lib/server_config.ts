@@ -113,20 +113,19 @@ export const SERVER_OPTIONS: readonly Option[] = [
     flag: "token",
     env: "ADDRESSBOOK_TOKEN",
     default: "<data>/token",
-    help: "read-write token required off loopback; unset: generated into <data>/token " +
-      "(mode 0600) on first start; prefer the variable (flags show in ps)",
+    help: "token needed off loopback; unset: generated into <data>/token (mode 0600)",
   },
   {
     flag: "read-token",
     env: "ADDRESSBOOK_READ_TOKEN",
     default: "none",
-    help: "a second token that may only read (hello, find, get, list, search, count, ...)",
+    help: "a second token that may only read (no add, update, remove)",
   },
   {
     flag: "cert",
     env: "ADDRESSBOOK_CERT",
     default: "<data>/cert.pem",
-    help: "TLS certificate (PEM); with --key the server speaks TLS only; used when present",
+    help: "TLS certificate (PEM); TLS is on when it and the key exist",
   },
   {
     flag: "key",
@@ -138,14 +137,14 @@ export const SERVER_OPTIONS: readonly Option[] = [
     flag: "classic-lan",
     env: "ADDRESSBOOK_CLASSIC_LAN",
     default: "off",
-    help: "off loopback, serve the classic protocol read-only (fnd: only) instead of refusing it",
+    help: "off loopback, serve the classic protocol read-only (fnd: only)",
     boolean: true,
   },
   {
     flag: "require-auth",
     env: "ADDRESSBOOK_REQUIRE_AUTH",
     default: "off",
-    help: "require a token on loopback too (for tests and shared multi-user machines)",
+    help: "require a token on loopback too (tests, multi-user machines)",
     boolean: true,
   },
 ];
