@@ -111,10 +111,18 @@ export function formatClassicEntry(
 
 /**
  * Runs one classic message against the store and returns the plain-text reply.
- * Never throws for bad input: every case has its reply.
+ * Never throws for bad input: every case has its reply. With `readOnly` (the classic
+ * protocol served off loopback by `--classic-lan`), only `fnd:` runs.
  */
-export async function runClassic(message: string, store: ContactStore): Promise<string> {
+export async function runClassic(
+  message: string,
+  store: ContactStore,
+  options: { readOnly?: boolean } = {},
+): Promise<string> {
   const command = parseClassic(message);
+  if (options.readOnly && (command.op === "add" || command.op === "rem")) {
+    return `ERROR: Read-only: only fnd: is served on this address, not ${command.op}:`;
+  }
   switch (command.op) {
     case "unknown":
       return `ERROR: Unrecognised command: ${command.command}`;

@@ -6,10 +6,11 @@
  * @module
  */
 
+import type { Access, Authenticator } from "./auth.ts";
 import { couldBeClassicStart, isClassicStart, runClassic } from "./classic.ts";
 import { LineFramer, LineTooLongError } from "./framing.ts";
 import type { Logger } from "./log.ts";
-import { dispatch, type MethodContext } from "./methods.ts";
+import { dispatch, type MethodContext, type SessionAuth } from "./methods.ts";
 import {
   ErrorCode,
   errorResponse,
@@ -17,6 +18,7 @@ import {
   isResponse,
   parseLine,
   type Response,
+  RpcError,
   tooLargeError,
 } from "./protocol.ts";
 import type { ContactStore } from "./store.ts";
@@ -48,7 +50,22 @@ export interface ConnectionContext {
   /** Called with the number of requests read, for server-wide stats. */
   onRequests(n: number): void;
   serverStats: MethodContext["serverStats"];
+  /** The client's address, for the log (`192.168.1.20:50412`). */
+  peer?: string;
+  /** Set in protected mode: every connection must call `auth` with one of its tokens. */
+  auth?: Authenticator;
+  /**
+   * The classic protocol (which cannot authenticate): served in full, read-only (`fnd:`
+   * only), or refused. Default `full`.
+   */
+  classic?: "full" | "read-only" | "off";
 }
+
+/** Pause before answering a failed `auth` (milliseconds). */
+export const AUTH_FAILURE_DELAY_MS = 1000;
+
+/** Failed `auth` calls after which a connection is closed. */
+export const MAX_AUTH_FAILURES = 5;
 
 /** Size of the buffer each read fills. */
 const READ_BUFFER = 16 * 1024;
@@ -95,11 +112,47 @@ class Session {
   #closed = false;
   #busy = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #authFailures = 0;
+  readonly #sessionAuth: { -readonly [K in keyof SessionAuth]: SessionAuth[K] };
   closeReason = "client left";
 
   constructor(conn: Deno.Conn, context: ConnectionContext) {
     this.#conn = conn;
     this.#context = context;
+    this.#sessionAuth = {
+      required: context.auth !== undefined,
+      access: context.auth ? "none" : "write",
+      authenticate: (token) => this.#authenticate(token),
+    };
+  }
+
+  /** Checks a token; a failure is logged with the peer address and answered after a pause. */
+  async #authenticate(token: string): Promise<Access> {
+    const { auth, log, id, peer } = this.#context;
+    if (!auth) return "write";
+    const access = await auth.check(token);
+    if (access !== "none") {
+      this.#sessionAuth.access = access;
+      log.info(
+        `Connection ${id} from ${peer ?? "?"}: authenticated ` +
+          (access === "write" ? "(read-write)" : "(read-only)"),
+      );
+      return access;
+    }
+    this.#authFailures++;
+    log.warn(
+      `Connection ${id} from ${peer ?? "?"}: failed auth attempt ${this.#authFailures} ` +
+        `of ${MAX_AUTH_FAILURES}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, AUTH_FAILURE_DELAY_MS));
+    throw new RpcError(
+      ErrorCode.UNAUTHORIZED,
+      "UNAUTHORIZED",
+      "Unauthorized: the token is not valid" +
+        (this.#authFailures >= MAX_AUTH_FAILURES
+          ? `; closing the connection after ${MAX_AUTH_FAILURES} failed attempts`
+          : ""),
+    );
   }
 
   get requests(): number {
@@ -123,6 +176,11 @@ class Session {
         const more = await this.#read();
         if (more === null) return;
         first = joinBytes(held, more);
+      }
+      if (first[0] === 0x16) {
+        // A TLS ClientHello on a plain-TCP port: no line will ever come; close at once.
+        this.closeReason = "TLS handshake on a plain TCP server (no --cert/--key)";
+        return;
       }
       if (isClassicStart(latin1(first))) {
         await this.#runClassic(first);
@@ -197,6 +255,10 @@ class Session {
     } else if (responses[0]) {
       text = formatResponse(responses[0]);
     }
+    if (this.#authFailures >= MAX_AUTH_FAILURES) {
+      this.closeReason = `${MAX_AUTH_FAILURES} failed auth attempts`;
+      return { text, stop: true };
+    }
     if (!parsed.malformed) {
       this.#badLines = 0;
       return { text, stop: false };
@@ -215,6 +277,20 @@ class Session {
 
   /** The tutorial's protocol: each read is one message (or several, one per line). */
   async #runClassic(first: Uint8Array): Promise<void> {
+    const mode = this.#context.classic ?? "full";
+    if (mode === "off") {
+      this.#countRequests(1);
+      this.closeReason = "classic protocol refused off loopback";
+      this.#context.log.warn(
+        `Connection ${this.#context.id} from ${this.#context.peer ?? "?"}: classic protocol ` +
+          "refused (it cannot authenticate; --classic-lan serves it read-only)",
+      );
+      await this.#write(
+        "ERROR: The classic protocol is not served on this address because it cannot " +
+          "authenticate; use the addressbook client\n",
+      );
+      return;
+    }
     let chunk: Uint8Array | null = first;
     while (chunk !== null && !this.#closed) {
       this.#busy = true;
@@ -224,7 +300,9 @@ class Session {
       for (const message of messages) {
         this.#countRequests(1);
         try {
-          replies.push(await runClassic(message, this.#context.store));
+          replies.push(
+            await runClassic(message, this.#context.store, { readOnly: mode === "read-only" }),
+          );
         } catch (error) {
           this.#context.log.error(
             `Connection ${this.#context.id}: classic ${JSON.stringify(message.slice(0, 40))} ` +
@@ -250,7 +328,14 @@ class Session {
 
   #methodContext(): MethodContext {
     const { store, id, serverStats, log } = this.#context;
-    return { store, connection: id, requests: this.#requests, serverStats, log };
+    return {
+      store,
+      connection: id,
+      requests: this.#requests,
+      serverStats,
+      log,
+      session: this.#sessionAuth,
+    };
   }
 
   /** The next chunk, or null once the client has finished or the connection is closed. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { Access } from "./auth.ts";
 import { validateContact } from "./contact.ts";
 import { isId } from "./ids.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -36,6 +37,21 @@ export interface MethodContext {
   /** Server-wide figures for `stats`. */
   serverStats(): { open: number; total: number; requests: number; uptime: number };
   log: Logger;
+  /** The connection's auth state; absent means an open server (loopback, no token). */
+  session?: SessionAuth;
+}
+
+/** A connection's auth state as methods see it. */
+export interface SessionAuth {
+  /** Whether this server requires a token (protected mode). */
+  readonly required: boolean;
+  /** What the connection may do now. */
+  readonly access: Access;
+  /**
+   * Checks a token and upgrades the connection; throws an UNAUTHORIZED {@link RpcError}
+   * (after a pause, logged with the peer address) if no token matches.
+   */
+  authenticate(token: string): Promise<Access>;
 }
 
 type Params = Record<string, unknown>;
@@ -44,8 +60,20 @@ type Method = (params: Params, context: MethodContext) => Promise<unknown>;
 const page = ["cursor", "limit"];
 
 /** Each method: the params it accepts, and what it does. */
-const METHODS: Record<string, { params: string[]; run: Method }> = {
+const METHODS: Record<
+  string,
+  {
+    params: string[];
+    run: Method;
+    /** Only reads: allowed on a read-only connection. Unmarked methods count as writes. */
+    readOnly?: true;
+    /** Allowed before `auth` on a protected server. */
+    open?: true;
+  }
+> = {
   hello: {
+    open: true,
+    readOnly: true,
     params: [],
     run: (_, context) =>
       Promise.resolve({
@@ -53,10 +81,21 @@ const METHODS: Record<string, { params: string[]; run: Method }> = {
         version: VERSION,
         protocol: PROTOCOL_VERSION,
         connection: context.connection,
-        auth: false,
+        auth: context.session?.required ?? false,
       }),
   },
+  auth: {
+    open: true,
+    readOnly: true,
+    params: ["token"],
+    run: async (params, { session }) => {
+      const token = text(params, "token");
+      const access = session?.required ? await session.authenticate(token) : "write";
+      return { access: access === "write" ? "read-write" : "read-only" };
+    },
+  },
   ping: {
+    readOnly: true,
     params: [],
     run: (_, context) =>
       Promise.resolve({
@@ -70,10 +109,12 @@ const METHODS: Record<string, { params: string[]; run: Method }> = {
     run: (params, { store }) => store.add(validateContact(params.contact)),
   },
   get: {
+    readOnly: true,
     params: ["id"],
     run: (params, { store }) => store.get(id(params)),
   },
   find: {
+    readOnly: true,
     params: ["name", ...page],
     run: (params, { store }) => store.find(text(params, "name"), pageOptions(params)),
   },
@@ -96,26 +137,32 @@ const METHODS: Record<string, { params: string[]; run: Method }> = {
     },
   },
   list: {
+    readOnly: true,
     params: page,
     run: (params, { store }) => store.list(pageOptions(params)),
   },
   search: {
+    readOnly: true,
     params: ["query", ...page],
     run: (params, { store }) => store.search(text(params, "query"), pageOptions(params)),
   },
   export: {
+    readOnly: true,
     params: page,
     run: (params, { store }) => store.export(pageOptions(params)),
   },
   check: {
+    readOnly: true,
     params: [],
     run: (_, { store }) => store.check(),
   },
   count: {
+    readOnly: true,
     params: [],
     run: async (_, { store }) => ({ count: await store.count() }),
   },
   stats: {
+    readOnly: true,
     params: [],
     run: async (_, { store, serverStats }) => {
       const { open, total, requests, uptime } = serverStats();
@@ -158,6 +205,25 @@ export async function dispatch(
         `Method ${JSON.stringify(request.method.slice(0, 40))} not found; ` +
           `methods are ${METHOD_NAMES.join(", ")}`,
       );
+    }
+    const session = context.session;
+    if (session?.required && !method.open && session.access !== "write") {
+      if (session.access === "none") {
+        throw new RpcError(
+          ErrorCode.UNAUTHORIZED,
+          "UNAUTHORIZED",
+          `Unauthorized: this server requires a token; call auth {token} before ` +
+            `${JSON.stringify(request.method)} (client: --token or ADDRESSBOOK_TOKEN)`,
+        );
+      }
+      if (!method.readOnly) {
+        throw new RpcError(
+          ErrorCode.UNAUTHORIZED,
+          "UNAUTHORIZED",
+          `Unauthorized: this connection is read-only; ${JSON.stringify(request.method)} ` +
+            "needs the read-write token",
+        );
+      }
     }
     for (const key of Object.keys(request.params)) {
       if (!method.params.includes(key)) {

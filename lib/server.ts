@@ -6,7 +6,8 @@
  * @module
  */
 
-import { type ConnectionLimits, serveConnection } from "./connection.ts";
+import type { Authenticator } from "./auth.ts";
+import { type ConnectionLimits, isConnectionGone, serveConnection } from "./connection.ts";
 import type { Logger } from "./log.ts";
 import { busyError, errorResponse, formatResponse } from "./protocol.ts";
 import type { ContactStore } from "./store.ts";
@@ -21,7 +22,16 @@ export interface ServerOptions {
   limits: ConnectionLimits;
   /** How long shutdown waits for connections to finish before closing them (ms). */
   shutdownGraceMs?: number;
+  /** PEM certificate chain and private key: listen with TLS (`Deno.listenTls`). */
+  tls?: { cert: string; key: string };
+  /** Protected mode: every connection must `auth` with one of these tokens. */
+  auth?: Authenticator;
+  /** The classic protocol: full (default), read-only (`fnd:` only) or refused. */
+  classic?: "full" | "read-only" | "off";
 }
+
+/** How long a TLS client has to finish its handshake (ms). */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 const encoder = new TextEncoder();
 
@@ -60,10 +70,21 @@ export class AddressBookServer {
     this.#acceptLoop = this.#accept();
   }
 
-  /** Starts listening. Throws what `Deno.listen` throws (address in use, not allowed). */
+  /**
+   * Starts listening (with TLS when `options.tls` is set). Throws what `Deno.listen` and
+   * `Deno.listenTls` throw (address in use, not allowed, a bad certificate or key).
+   */
   static listen(options: ServerOptions): AddressBookServer {
-    const listener = Deno.listen({ hostname: options.hostname, port: options.port });
+    const address = { hostname: options.hostname, port: options.port };
+    const listener = options.tls
+      ? Deno.listenTls({ ...address, cert: options.tls.cert, key: options.tls.key })
+      : Deno.listen(address);
     return new AddressBookServer(listener, options);
+  }
+
+  /** Whether the server speaks TLS. */
+  get tls(): boolean {
+    return this.#options.tls !== undefined;
   }
 
   /** Connections open now, connections since start, requests served, seconds up. */
@@ -98,23 +119,52 @@ export class AddressBookServer {
       }
       log.info(`Connection ${id} from ${peer}`);
       try {
+        // TLS connections have no setNoDelay.
         if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
       } catch {
         // already gone
       }
-      const done = serveConnection(conn, {
-        id,
-        store: this.#options.store,
-        log,
-        limits: this.#options.limits,
-        shutdown: this.#stop.signal,
-        onRequests: (n) => this.#requests += n,
-        serverStats: () => this.stats(),
-      }).then(({ requests, reason }) => {
+      const done = this.#handshake(conn, id, peer).then((ok) =>
+        ok
+          ? serveConnection(conn, {
+            id,
+            peer,
+            store: this.#options.store,
+            log,
+            limits: this.#options.limits,
+            shutdown: this.#stop.signal,
+            onRequests: (n) => this.#requests += n,
+            serverStats: () => this.stats(),
+            ...(this.#options.auth ? { auth: this.#options.auth } : {}),
+            classic: this.#options.classic ?? "full",
+          })
+          : { requests: 0, reason: "TLS handshake failed" }
+      ).then(({ requests, reason }) => {
         this.#open.delete(id);
         log.info(`Connection ${id} closed: ${reason} (${requests} requests)`);
       });
       this.#open.set(id, { conn, done });
+    }
+  }
+
+  /** Completes a TLS handshake within a time limit; true for plain TCP. Never throws. */
+  async #handshake(conn: Deno.Conn, id: number, peer: string): Promise<boolean> {
+    if (!("handshake" in conn)) return true;
+    const timer = setTimeout(() => close(conn), TLS_HANDSHAKE_TIMEOUT_MS);
+    try {
+      await (conn as Deno.TlsConn).handshake();
+      return true;
+    } catch (error) {
+      const detail = isConnectionGone(error)
+        ? "closed by the client or timed out"
+        : error instanceof Error
+        ? error.message
+        : String(error);
+      this.#options.log.warn(`Connection ${id} from ${peer}: TLS handshake failed: ${detail}`);
+      close(conn);
+      return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

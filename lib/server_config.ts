@@ -6,6 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { checkToken } from "./auth.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 
 /** The server's settings once flags, environment and defaults are merged. */
@@ -25,6 +26,16 @@ export interface ServerConfig {
   logLevel: LogLevel;
   /** Verify (and if needed rebuild) the indexes before serving. */
   check: boolean;
+  /** Read-write token from `--token` / `ADDRESSBOOK_TOKEN` (else the token file is used). */
+  token?: string;
+  /** Read-only token from `--read-token` / `ADDRESSBOOK_READ_TOKEN`. */
+  readToken?: string;
+  /** Require a token even on loopback (for tests and for multi-user machines). */
+  requireAuth: boolean;
+  /** Off loopback, serve the classic protocol read-only (`fnd:` only) instead of refusing it. */
+  classicLan: boolean;
+  /** PEM certificate and key; `explicit` when given by flag or environment. */
+  tls: { cert: string; key: string; explicit: boolean };
 }
 
 /** What the command line asks for. */
@@ -38,6 +49,8 @@ interface Option {
   env: string;
   default: string;
   help: string;
+  /** A switch: the flag takes no value; its variable is 1/true/yes or 0/false/no. */
+  boolean?: true;
 }
 
 /** Every option: its flag, its environment variable, its default. */
@@ -96,6 +109,44 @@ export const SERVER_OPTIONS: readonly Option[] = [
     default: "info",
     help: `one of ${LOG_LEVELS.join(", ")}`,
   },
+  {
+    flag: "token",
+    env: "ADDRESSBOOK_TOKEN",
+    default: "<data>/token",
+    help: "token needed off loopback; unset: generated into <data>/token (mode 0600)",
+  },
+  {
+    flag: "read-token",
+    env: "ADDRESSBOOK_READ_TOKEN",
+    default: "none",
+    help: "a second token that may only read (no add, update, remove)",
+  },
+  {
+    flag: "cert",
+    env: "ADDRESSBOOK_CERT",
+    default: "<data>/cert.pem",
+    help: "TLS certificate (PEM); TLS is on when it and the key exist",
+  },
+  {
+    flag: "key",
+    env: "ADDRESSBOOK_KEY",
+    default: "<data>/key.pem",
+    help: "TLS private key (PEM) for --cert",
+  },
+  {
+    flag: "classic-lan",
+    env: "ADDRESSBOOK_CLASSIC_LAN",
+    default: "off",
+    help: "off loopback, serve the classic protocol read-only (fnd: only)",
+    boolean: true,
+  },
+  {
+    flag: "require-auth",
+    env: "ADDRESSBOOK_REQUIRE_AUTH",
+    default: "off",
+    help: "require a token on loopback too (tests, multi-user machines)",
+    boolean: true,
+  },
 ];
 
 /** The `--help` text. */
@@ -103,6 +154,14 @@ export function serverHelp(): string {
   const rows = SERVER_OPTIONS.map((o) =>
     `  --${o.flag.padEnd(16)} ${o.help}\n  ${"".padEnd(18)} env ${o.env}, default ${o.default}`
   );
+  const security = [
+    "",
+    "Security: on a loopback address (127.0.0.1, ::1) no token is needed. On any other",
+    "address every connection must call auth {token} first; the first start prints the",
+    "generated token once. Rotate it: stop the server, delete <data>/token, start again",
+    "(or set a new ADDRESSBOOK_TOKEN); connected clients keep their session until they",
+    "reconnect. Put cert.pem and key.pem in the data folder to serve TLS (see README).",
+  ];
   return [
     "addressbook server: a shared address book for the LAN",
     "",
@@ -118,6 +177,7 @@ export function serverHelp(): string {
     "Protocols on one port: JSON-RPC 2.0, one message per line (see PROTOCOL.md), and the",
     "classic tutorial protocol (add:name,details  rem:name  fnd:name).",
     "Stop with Ctrl-C or SIGTERM: requests already read are answered, then it exits 0.",
+    ...security,
   ].join("\n");
 }
 
@@ -149,7 +209,9 @@ export function parseServerCommand(
   let values: Record<string, string | boolean | undefined>;
   try {
     const options = Object.fromEntries(
-      SERVER_OPTIONS.map((o) => [o.flag, { type: "string" as const }]),
+      SERVER_OPTIONS.map((
+        o,
+      ) => [o.flag, { type: o.boolean ? "boolean" as const : "string" as const }]),
     );
     ({ values } = parseArgs({
       args,
@@ -172,6 +234,27 @@ export function parseServerCommand(
     const value = values[flag];
     return typeof value === "string" ? value : env(option.env) ?? option.default;
   };
+  const flag = (name: string): boolean => {
+    const option = SERVER_OPTIONS.find((o) => o.flag === name)!;
+    if (values[name] === true) return true;
+    const text = (env(option.env) ?? "").trim().toLowerCase();
+    if (["", "0", "false", "no", "off"].includes(text)) return false;
+    if (["1", "true", "yes", "on"].includes(text)) return true;
+    throw new ConfigError(
+      `${option.env} ${JSON.stringify(text)} is not one of 1, true, yes, 0, false, no`,
+    );
+  };
+  const secret = (name: string): string | undefined => {
+    const option = SERVER_OPTIONS.find((o) => o.flag === name)!;
+    const value = values[name];
+    const text = typeof value === "string" ? value : env(option.env);
+    if (text === undefined || text === "") return undefined;
+    try {
+      return checkToken(text, typeof value === "string" ? `--${name}` : option.env);
+    } catch (error) {
+      throw new ConfigError(error instanceof Error ? error.message : String(error));
+    }
+  };
   const data = get("data").replace(/\/+$/, "") || "/";
   const db = get("db").replace("<data>", data);
   const logLevel = get("log-level");
@@ -180,8 +263,22 @@ export function parseServerCommand(
       `Log level ${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(", ")}`,
     );
   }
-  const host = get("host");
-  if (host.trim() === "") throw new ConfigError("Host is empty");
+  // `[::1]` is accepted (and needed by --allow-net for IPv6); Deno.listen wants `::1`.
+  const host = get("host").trim().replace(/^\[(.*)\]$/, "$1");
+  if (host === "") throw new ConfigError("Host is empty");
+  const token = secret("token");
+  const readToken = secret("read-token");
+  if (readToken !== undefined && readToken === token) {
+    throw new ConfigError("--read-token must differ from --token");
+  }
+  const explicit = (name: string) =>
+    typeof values[name] === "string" ||
+    env(SERVER_OPTIONS.find((o) => o.flag === name)!.env) !== undefined;
+  const tls = {
+    cert: get("cert").replace("<data>", data),
+    key: get("key").replace("<data>", data),
+    explicit: explicit("cert") || explicit("key"),
+  };
   return {
     kind: "serve",
     config: {
@@ -195,6 +292,11 @@ export function parseServerCommand(
       maxLine: integer(get("max-line"), "max-line", 1024, 64 * 1024 * 1024),
       logLevel: logLevel as LogLevel,
       check: values.check === true,
+      ...(token === undefined ? {} : { token }),
+      ...(readToken === undefined ? {} : { readToken }),
+      requireAuth: flag("require-auth"),
+      classicLan: flag("classic-lan"),
+      tls,
     },
   };
 }

@@ -21,6 +21,9 @@ Deno.test({
         maxLine: 65536,
         logLevel: "info",
         check: false,
+        requireAuth: false,
+        classicLan: false,
+        tls: { cert: "./data/cert.pem", key: "./data/key.pem", explicit: false },
       },
     });
   },

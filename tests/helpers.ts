@@ -34,6 +34,47 @@ export async function serveCommand(env: Record<string, string>): Promise<string[
   return [Deno.execPath(), ...words.slice(1)];
 }
 
+/**
+ * Runs the server with the serve task's flags until it exits (for startups that must fail);
+ * kills it after `timeoutMs`. Returns its exit code and output.
+ */
+export async function runServerToExit(
+  options: { dataDir: string; args?: string[]; env?: Record<string, string>; timeoutMs?: number },
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { ADDRESSBOOK_DATA: options.dataDir, ...options.env };
+  const [cmd, ...args] = await serveCommand(env);
+  const process = new Deno.Command(cmd!, {
+    args: [...args, "--port", "0", ...(options.args ?? [])],
+    cwd: ROOT,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => process.kill("SIGKILL"), options.timeoutMs ?? 20_000);
+  try {
+    const output = await process.output();
+    return {
+      code: output.code,
+      stdout: decoder.decode(output.stdout),
+      stderr: decoder.decode(output.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A temp folder removed (with its contents) when disposed: `await using dir = await tempDir()`. */
+export async function tempDir(
+  prefix = "addressbook-test-",
+): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }).catch(() => {}),
+  };
+}
+
 /** A server child process under test. */
 export class TestServer {
   readonly process: Deno.ChildProcess;
@@ -167,6 +208,11 @@ export class RpcConnection {
 
   static async open(port: number): Promise<RpcConnection> {
     return new RpcConnection(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  /** Wraps a connection opened elsewhere (a TLS one from lib/transport.ts, say). */
+  static wrap(conn: Deno.Conn): RpcConnection {
+    return new RpcConnection(conn as Deno.TcpConn);
   }
 
   /** Writes raw text or bytes. */

@@ -1,0 +1,106 @@
+/**
+ * Least privilege, tried as a new user would: the server started with the exact flags of
+ * `deno task serve` reports what it may do, refuses a store outside its data folder in one
+ * sentence, and still serves a store inside it.
+ */
+import assert from "node:assert/strict";
+import { SERVER_OPTIONS } from "../lib/server_config.ts";
+import { runServerToExit, tempDir, TestServer } from "./helpers.ts";
+
+function reportOf(logs: string[]): Record<string, string> {
+  const line = logs.find((l) => l.includes(" Permissions: "));
+  assert.ok(line, `no permission report in:\n${logs.join("\n")}`);
+  return Object.fromEntries(
+    line.slice(line.indexOf("Permissions: ") + 13).split(" ").map((part) => part.split("=")),
+  );
+}
+
+Deno.test("server started with the serve task's flags reports least privilege", async () => {
+  await using server = await TestServer.start();
+  const report = reportOf(server.logs);
+  assert.deepEqual(report, {
+    net: "127.0.0.1",
+    read: server.dataDir,
+    write: server.dataDir,
+    env: `${SERVER_OPTIONS.length}/${SERVER_OPTIONS.length}-documented`,
+    run: "denied",
+    ffi: "denied",
+    sys: "denied",
+  });
+  using client = await server.connect();
+  assert.equal((await client.result("count")).count, 0);
+});
+
+Deno.test("a --db outside the data folder fails in one sentence naming the flags", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
+  const outside = await Deno.makeTempDir({ prefix: "addressbook-outside-" });
+  try {
+    const { code, stderr } = await runServerToExit({
+      dataDir,
+      args: ["--db", `${outside}/book.kv`],
+    });
+    assert.equal(code, 1);
+    const errors = stderr.split("\n").filter((line) => line.startsWith("addressbook: "));
+    assert.deepEqual(errors, [
+      `addressbook: Not allowed to open the store "${outside}/book.kv": it is outside the ` +
+      `data folder "${dataDir}", the only folder the server may use; move it inside ` +
+      `(--db ${dataDir}/addressbook.kv) or add --allow-read=${outside}/book.kv ` +
+      `--allow-write=${outside}/book.kv`,
+    ]);
+    assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
+    assert.deepEqual([...Deno.readDirSync(outside)], [], "nothing written outside");
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+    await Deno.remove(outside, { recursive: true });
+  }
+});
+
+Deno.test("the same server still serves a --db inside its data folder", async () => {
+  await using data = await tempDir();
+  const dataDir = data.path;
+  await using server = await TestServer.start({
+    dataDir,
+    args: ["--db", `${dataDir}/books/office.kv`],
+  });
+  using client = await server.connect();
+  await client.result("add", { contact: { name: "Ada" } });
+  assert.equal((await client.result("count")).count, 1);
+  assert.ok(Deno.statSync(`${dataDir}/books/office.kv`).isFile);
+});
+
+Deno.test("listening where the task grants no net access is one sentence naming the fix", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
+  try {
+    const { code, stderr } = await runServerToExit({ dataDir, args: ["--host", "127.0.0.2"] });
+    assert.equal(code, 1);
+    const errors = stderr.split("\n").filter((line) => line.startsWith("addressbook: "));
+    assert.equal(errors.length, 1, stderr);
+    assert.match(
+      errors[0]!,
+      /^addressbook: Not allowed to listen on 127\.0\.0\.2:0: add --allow-net=127\.0\.0\.2 .*ADDRESSBOOK_HOST=127\.0\.0\.2 deno task serve/,
+    );
+    assert.doesNotMatch(stderr, /^\s+at /m);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("a data folder the server may not write is one sentence naming the flag", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
+  try {
+    // The task grants $ADDRESSBOOK_DATA; --data points elsewhere, as a confused user might.
+    const { code, stderr } = await runServerToExit({
+      dataDir,
+      args: ["--data", `${dataDir}-elsewhere`],
+    });
+    assert.equal(code, 1);
+    const errors = stderr.split("\n").filter((line) => line.startsWith("addressbook: "));
+    assert.deepEqual(errors, [
+      `addressbook: Not allowed to open the store "${dataDir}-elsewhere/addressbook.kv": add ` +
+      `--allow-read=${dataDir}-elsewhere --allow-write=${dataDir}-elsewhere (the data folder ` +
+      "holds the store, the token and the certificates)",
+    ]);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
