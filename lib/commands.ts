@@ -7,7 +7,13 @@
 
 import type { ClientCommand, ClientConfig } from "./client_config.ts";
 import type { Contact } from "./contact.ts";
-import { applyPatch, blankContact, type ContactPage, userFields } from "./contact_edit.ts";
+import {
+  applyPatch,
+  blankContact,
+  cleanMessage,
+  type ContactPage,
+  userFields,
+} from "./contact_edit.ts";
 import { formatCard, formatTable, plural } from "./format.ts";
 import { isId } from "./ids.ts";
 import { ErrorCode } from "./protocol.ts";
@@ -92,7 +98,7 @@ export function reportError(error: unknown, json: boolean, io: Output): number {
   }
   if (!(error instanceof RemoteError)) throw error;
   if (json) io.out(JSON.stringify({ error: error.toObject() }));
-  io.err(`addressbook: ${error.message} (${error.reason})`);
+  io.err(`addressbook: ${cleanMessage(error.message)} (${error.reason})`);
   const candidates = error.data.candidates;
   if (error.reason === "AMBIGUOUS" && Array.isArray(candidates)) {
     for (const candidate of candidates as Array<{ id: string; name: string; town: string }>) {

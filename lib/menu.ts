@@ -8,7 +8,13 @@
 
 import type { Contact, ContactFields } from "./contact.ts";
 import { parseEmails, parsePhones } from "./client_config.ts";
-import { blankContact, checkFields, type ContactPage, userFields } from "./contact_edit.ts";
+import {
+  blankContact,
+  checkFields,
+  cleanMessage,
+  type ContactPage,
+  userFields,
+} from "./contact_edit.ts";
 import {
   formatCard,
   formatDifferences,
@@ -163,7 +169,7 @@ class Menu {
   async #recover(error: ConnectionError | RemoteError): Promise<boolean> {
     const p = this.#p;
     if (error instanceof RemoteError) {
-      p.print(`The server refused: ${error.message} (${error.reason}).`);
+      p.print(`The server refused: ${cleanMessage(error.message)} (${error.reason}).`);
       if (!this.#client.closed) return true;
     } else {
       p.print(`${error.message}.`);
