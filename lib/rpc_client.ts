@@ -66,9 +66,12 @@ export class ConnectionError extends Error {
     detail: string,
     options?: ErrorOptions & { connected?: boolean },
   ) {
+    const where = `the server at ${JSON.stringify(address)}`;
     const lead = options?.connected
-      ? `Lost the connection to the server at ${JSON.stringify(address)}`
-      : `Cannot reach the server at ${JSON.stringify(address)}`;
+      ? `Lost the connection to ${where}`
+      : problem === "protocol"
+      ? `Cannot talk to ${where}`
+      : `Cannot reach ${where}`;
     super(`${lead}: ${detail}`, options);
     this.name = "ConnectionError";
     this.problem = problem;
@@ -164,7 +167,7 @@ function describeSocketError(
   if (/lookup address|Name or service not known|nodename nor servname/i.test(message)) {
     return { problem: "unresolved", detail: "the host name does not resolve" };
   }
-  return { problem: "failed", detail: message.charAt(0).toLowerCase() + message.slice(1) };
+  return { problem: "failed", detail: lowerFirst(message) };
 }
 
 /**
@@ -194,6 +197,10 @@ export async function openConnection(options: ConnectOptions): Promise<Deno.Conn
   } finally {
     clearTimeout(timer);
   }
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
 }
 
 function seconds(options: { timeoutMs: number }): string {
@@ -307,7 +314,7 @@ export class RpcClient {
             "timeout",
             this.address,
             `no reply to ${quote(method)} within ${seconds({ timeoutMs: this.#timeoutMs })}`,
-            { connected: true },
+            { connected: this.#hello !== undefined },
           ),
         );
       }, this.#timeoutMs);
@@ -321,7 +328,10 @@ export class RpcClient {
         if (!this.#failure) {
           const { problem, detail } = describeSocketError(error);
           this.#fail(
-            new ConnectionError(problem, this.address, detail, { cause: error, connected: true }),
+            new ConnectionError(problem, this.address, detail, {
+              cause: error,
+              connected: this.#hello !== undefined,
+            }),
           );
         }
       });
@@ -343,7 +353,7 @@ export class RpcClient {
         if (n === null) {
           this.#fail(
             new ConnectionError("closed", this.address, "the server closed the connection", {
-              connected: true,
+              connected: this.#hello !== undefined,
             }),
           );
           return;
@@ -358,14 +368,17 @@ export class RpcClient {
             "protocol",
             this.address,
             `a reply is longer than ${MAX_REPLY_BYTES} bytes`,
-            { connected: true },
+            { connected: this.#hello !== undefined },
           ),
         );
         return;
       }
       const { problem, detail } = describeSocketError(error);
       this.#fail(
-        new ConnectionError(problem, this.address, detail, { cause: error, connected: true }),
+        new ConnectionError(problem, this.address, detail, {
+          cause: error,
+          connected: this.#hello !== undefined,
+        }),
       );
     }
   }
@@ -381,7 +394,9 @@ export class RpcClient {
           "protocol",
           this.address,
           `it does not speak the addressbook protocol (${
-            error instanceof Error ? error.message : error
+            lowerFirst(
+              error instanceof Error ? error.message : String(error),
+            )
           })`,
           { connected: this.#hello !== undefined },
         ),

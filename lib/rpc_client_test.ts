@@ -169,6 +169,10 @@ Deno.test("RpcClient.connect() times out on a peer that never greets", async () 
       );
       assert.ok(error instanceof ConnectionError);
       assert.equal(error.problem, "timeout");
+      assert.equal(
+        error.message,
+        `Cannot reach the server at "127.0.0.1:${port}": no reply to "hello" within 0.2 s`,
+      );
     },
   );
 });
@@ -203,7 +207,10 @@ Deno.test("RpcClient.connect() says a peer does not speak the protocol", async (
       );
       assert.ok(error instanceof ConnectionError);
       assert.equal(error.problem, "protocol");
-      assert.match(error.message, /does not speak the addressbook protocol/);
+      assert.match(
+        error.message,
+        /^Cannot talk to the server at .*: it does not speak the addressbook protocol/,
+      );
       assert.match(error.message, /HTTP\/1\.1 400/);
     },
   );
