@@ -70,7 +70,20 @@ export const SUBCOMMANDS = [
   "ping",
 ] as const;
 
-/** A mistake on the command line (exit code 2); the message says what is wrong. */
+/**
+ * A mistake on the command line (exit code 2); the message says what is wrong.
+ *
+ * @example
+ * ```ts
+ * import { parseClientCommand, UsageError } from "./client_config.ts";
+ * try {
+ *   parseClientCommand(["frobnicate"], () => undefined);
+ *   throw new Error("no usage error");
+ * } catch (error) {
+ *   if (!(error instanceof UsageError)) throw error;
+ * }
+ * ```
+ */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);
@@ -128,7 +141,16 @@ const SUBCOMMAND_FLAGS: Record<(typeof SUBCOMMANDS)[number], readonly string[]> 
   ping: ["count", "interval"],
 };
 
-/** The `--help` text. */
+/**
+ * The `--help` text: commands, every option with its environment variable and default, and
+ * the exit codes.
+ *
+ * @example
+ * ```ts
+ * import { clientHelp } from "./client_config.ts";
+ * if (!clientHelp().includes("Exit codes:")) throw new Error();
+ * ```
+ */
 export function clientHelp(): string {
   const options = CLIENT_OPTIONS.map((o) =>
     `  --${(o.flag + " " + o.value).padEnd(18)} ${o.help}\n  ${"".padEnd(20)} env ${o.env}, ` +
@@ -247,7 +269,16 @@ export function parsePhones(text: string): Phone[] {
   });
 }
 
-/** Parses a list of labelled emails typed as `label: address, address`. */
+/**
+ * Parses a list of labelled emails typed as `label: address, address`.
+ *
+ * @example
+ * ```ts
+ * import { parseEmails } from "./client_config.ts";
+ * const emails = parseEmails("work: bob@example.com; bob@home.example");
+ * if (emails[0]!.label !== "work" || emails[1]!.address !== "bob@home.example") throw new Error();
+ * ```
+ */
 export function parseEmails(text: string): Email[] {
   return splitList(text).map((item) => {
     const { label, value } = parseLabelled(item);

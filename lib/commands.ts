@@ -45,7 +45,16 @@ export interface Output {
 /** A command that talks to a server (not help, version or the menu). */
 export type ServerCommand = Exclude<ClientCommand, { kind: "help" | "version" | "menu" }>;
 
-/** The connect options of a configuration. */
+/**
+ * The connect options of a configuration.
+ *
+ * @example
+ * ```ts
+ * import { connectOptions } from "./commands.ts";
+ * const options = connectOptions({ host: "::1", port: 2007, timeoutMs: 5000, json: true });
+ * if (options.host !== "::1" || "json" in options) throw new Error();
+ * ```
+ */
 export function connectOptions(config: ClientConfig): ConnectOptions {
   return { host: config.host, port: config.port, timeoutMs: config.timeoutMs };
 }
@@ -90,6 +99,18 @@ export function connectionAdvice(error: ConnectionError): string {
  * Prints an error the way the exit codes promise and returns the code: 3 for a connection
  * failure, 1 for NOT_FOUND, 4 for any other server refusal (with `--json`, the error object
  * is also printed on standard output). Other errors are rethrown.
+ *
+ * @example A conflict, for a script
+ * ```ts
+ * import { reportError } from "./commands.ts";
+ * import { RemoteError } from "./rpc_client.ts";
+ * const out: string[] = [], err: string[] = [];
+ * const io = { out: (line: string) => out.push(line), err: (line: string) => err.push(line) };
+ * const error = new RemoteError({ code: -32002, message: "Changed", data: { reason: "CONFLICT" } });
+ * if (reportError(error, true, io) !== 4) throw new Error();
+ * if (JSON.parse(out[0]!).error.data.reason !== "CONFLICT") throw new Error();
+ * if (err[0] !== "addressbook: Changed (CONFLICT)") throw new Error(err[0]);
+ * ```
  */
 export function reportError(error: unknown, json: boolean, io: Output): number {
   if (error instanceof ConnectionError) {
@@ -108,7 +129,24 @@ export function reportError(error: unknown, json: boolean, io: Output): number {
   return error.reason === "NOT_FOUND" ? ExitCode.NOTHING_FOUND : ExitCode.REFUSED;
 }
 
-/** Runs a subcommand and returns its exit code. Never throws for a server's refusal. */
+/**
+ * Runs a subcommand and returns its exit code. Never throws for a server's refusal or an
+ * unreachable server.
+ *
+ * @example Nothing listens: exit code 3 and one sentence
+ * ```ts
+ * import { runCommand } from "./commands.ts";
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const port = listener.addr.port;
+ * listener.close();
+ * const err: string[] = [];
+ * const code = await runCommand(
+ *   { kind: "count", config: { host: "127.0.0.1", port, timeoutMs: 5000, json: false } },
+ *   { out: () => {}, err: (line) => err.push(line) },
+ * );
+ * if (code !== 3 || !err[0]!.includes("deno task serve")) throw new Error(err[0]);
+ * ```
+ */
 export async function runCommand(command: ServerCommand, io: Output): Promise<number> {
   const { json } = command.config;
   if (command.kind === "ping") return await ping(command, io);

@@ -44,7 +44,15 @@ export function formatPhone(phone: Phone): string {
   return phone.label ? `${phone.number} (${phone.label})` : phone.number;
 }
 
-/** An email as `address (label)`, or the address alone. */
+/**
+ * An email as `address (label)`, or the address alone.
+ *
+ * @example
+ * ```ts
+ * import { formatEmail } from "./format.ts";
+ * if (formatEmail({ label: "", address: "bob@example.com" }) !== "bob@example.com") throw new Error();
+ * ```
+ */
 export function formatEmail(email: Email): string {
   return email.label ? `${email.address} (${email.label})` : email.address;
 }

@@ -87,6 +87,20 @@ type TextField = "name" | "house" | "street" | "town" | "postcode" | "notes";
  * Runs the menu on a connected client until the user quits or the input ends. Returns the
  * exit code: 0, or 3 when the connection was lost and the user chose not to reconnect.
  * Closes whichever client it holds at the end.
+ *
+ * @example Piped answers (needs a running server)
+ * ```ts ignore
+ * import { runMenu } from "./menu.ts";
+ * import { LineReader, Prompter, writeStdout } from "./line_input.ts";
+ * import { RpcClient } from "./rpc_client.ts";
+ * const options = { host: "127.0.0.1", port: 2007, timeoutMs: 5000 };
+ * const input = new LineReader(ReadableStream.from([new TextEncoder().encode("4\nq\n")]));
+ * const prompter = new Prompter(input, writeStdout, true);
+ * const code = await runMenu(
+ *   { prompter, connect: () => RpcClient.connect(options) },
+ *   await RpcClient.connect(options),
+ * );
+ * ```
  */
 export async function runMenu(options: MenuOptions, client: RpcClient): Promise<number> {
   const menu = new Menu(options, client);

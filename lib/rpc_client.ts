@@ -173,6 +173,16 @@ function describeSocketError(
 /**
  * Opens the transport to the server, giving up after the timeout. This is where a TLS branch
  * (`Deno.connectTls`) belongs.
+ *
+ * @example Nothing listens there
+ * ```ts
+ * import { ConnectionError, openConnection } from "./rpc_client.ts";
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const port = listener.addr.port;
+ * listener.close();
+ * const error = await openConnection({ host: "127.0.0.1", port, timeoutMs: 5000 }).catch((e) => e);
+ * if (!(error instanceof ConnectionError) || error.problem !== "refused") throw new Error();
+ * ```
  */
 export async function openConnection(options: ConnectOptions): Promise<Deno.Conn> {
   const address = formatAddress(options.host, options.port);
