@@ -239,8 +239,9 @@ Deno.test("client menu: a conflict during edit offers re-edit, mine and theirs",
 });
 
 Deno.test("client menu: a server that goes away is reported, and the menu reconnects", async () => {
-  const first = await TestServer.start();
-  const { port, dataDir } = first;
+  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
+  const first = await TestServer.start({ dataDir });
+  const port = first.port;
   let second: TestServer | undefined;
   try {
     {
@@ -249,7 +250,7 @@ Deno.test("client menu: a server that goes away is reported, and the menu reconn
     }
     await using session = await ClientSession.start([], { server: `127.0.0.1:${port}` });
     await session.waitFor(MENU_PROMPT);
-    await first.close(true);
+    await first.close();
     await session.send("4\n");
     const lost = await session.waitFor("Reconnect? [Y/n]: ");
     assert.match(
@@ -273,8 +274,8 @@ Deno.test("client menu: a server that goes away is reported, and the menu reconn
     await session.waitFor("Bye.");
     assert.equal(await session.finish(), 3);
   } finally {
-    await first.close(true);
-    await second?.close(true);
+    await first.close();
+    await second?.close();
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   }
 });
