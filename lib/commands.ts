@@ -211,7 +211,9 @@ async function run(
       const page = await client.call<ContactPage>(command.kind, params);
       if (json) io.out(JSON.stringify(page));
       else printPage(page, io);
-      if (page.contacts.length === 0 && command.kind !== "list") {
+      if (page.contacts.length === 0 && command.kind === "list") {
+        if (!json && !command.page.cursor) io.err("addressbook: The address book is empty");
+      } else if (page.contacts.length === 0 && command.kind !== "list") {
         if (!json) {
           io.err(
             command.kind === "find"

@@ -128,8 +128,16 @@ class Menu {
     return this.#client.dispose();
   }
 
-  #call<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
-    return this.#client.call<T>(method, params);
+  async #call<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+    if (this.#client.closed) {
+      // The server closed the connection between requests (an idle timeout, a restart):
+      // nothing was under way, so connect again and say so.
+      const client = await this.#options.connect();
+      await this.#client.dispose();
+      this.#client = client;
+      this.#p.print(`(The server had closed the connection; reconnected to ${client.address}.)`);
+    }
+    return await this.#client.call<T>(method, params);
   }
 
   async run(): Promise<number> {
@@ -187,7 +195,7 @@ class Menu {
       if (!this.#client.closed) return true;
     } else {
       p.print(`${error.message}.`);
-      p.print("The last action may not have finished.");
+      if (error.connected) p.print("What you were doing may not have been saved.");
     }
     while (true) {
       const answer = await p.ask("Reconnect? [Y/n]: ");
@@ -414,7 +422,7 @@ class Menu {
     if (page.cursor) p.print("  (and more: type a fuller name to narrow it down)");
     while (true) {
       const pick = await this.#ask(`Which one? [1-${candidates.length}, Enter to cancel]: `);
-      if (pick === "") {
+      if (pick === "" || pick.toLowerCase() === "q") {
         p.print("Cancelled.");
         return null;
       }
@@ -504,7 +512,7 @@ class Menu {
           return;
         }
         if (choice === "re-edit") {
-          p.print("Editing their version: press Enter to keep a value, - to clear it.");
+          p.print(`Editing their version of ${current.name}.`);
           draft = await this.#editFields(userFields(current));
         }
         // "mine": save the draft over their version.
@@ -528,7 +536,8 @@ class Menu {
 
   /** Asks for every field, showing its value; Enter keeps it, `-` clears it. */
   async #editFields(fields: ContactFields): Promise<ContactFields> {
-    this.#p.print("Press Enter to keep a value, or type - to clear it.");
+    this.#p.print("Press Enter to keep a value, or type - to clear it. For phones and emails,");
+    this.#p.print("type the whole list: mobile: 555-0123, work: 555-0199.");
     let draft = fields;
     const ask = async (field: TextField | "phones" | "emails", label: string) => {
       const value = draft[field];

@@ -59,6 +59,8 @@ export class ConnectionError extends Error {
   readonly address: string;
   /** The reason alone, without the address: "connection refused". */
   readonly detail: string;
+  /** Whether the connection had been made (so a request may have been under way). */
+  readonly connected: boolean;
 
   constructor(
     problem: ConnectionProblem,
@@ -77,6 +79,7 @@ export class ConnectionError extends Error {
     this.problem = problem;
     this.address = address;
     this.detail = detail;
+    this.connected = options?.connected ?? false;
   }
 }
 

@@ -253,10 +253,8 @@ Deno.test("client menu: a server that goes away is reported, and the menu reconn
     await first.close();
     await session.send("4\n");
     const lost = await session.waitFor("Reconnect? [Y/n]: ");
-    assert.match(
-      lost,
-      /Lost the connection to the server at "127\.0\.0\.1:\d+": the server closed/,
-    );
+    assert.match(lost, /^Cannot reach the server at "127\.0\.0\.1:\d+": connection refused\.$/m);
+    assert.ok(!lost.includes("may not have been saved"), "nothing was under way");
     await session.send("y\n"); // still down
     const down = await session.waitFor("Reconnect? [Y/n]: ");
     assert.match(down, /Cannot reach the server at "127\.0\.0\.1:\d+": connection refused\./);
@@ -278,6 +276,31 @@ Deno.test("client menu: a server that goes away is reported, and the menu reconn
     await second?.close();
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   }
+});
+
+Deno.test("client menu: after the server closes an idle connection, the next action reconnects", async () => {
+  await using server = await TestServer.start({ args: ["--idle-timeout", "1"] });
+  {
+    using rpc = await server.connect();
+    await rpc.result("add", contact({ name: "Bob", town: "Springfield" }));
+  }
+  await using session = await ClientSession.start([], { server: `127.0.0.1:${server.port}` });
+  await session.waitFor(MENU_PROMPT);
+  const deadline = Date.now() + 20_000;
+  while (!server.logs.some((line) => / closed: idle timeout/.test(line))) {
+    assert.ok(Date.now() < deadline, `no idle close in the log:\n${server.logs.join("\n")}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await session.send("4\n");
+  const list = await session.waitFor(MENU_PROMPT);
+  assert.match(
+    list,
+    /^\(The server had closed the connection; reconnected to 127\.0\.0\.1:\d+\.\)$/m,
+  );
+  assert.ok(list.includes("Bob\n  Address  Springfield\n"), list);
+  assert.ok(!list.includes("Reconnect?"), list);
+  await session.send("q\n");
+  assert.equal(await session.finish(), 0);
 });
 
 Deno.test("client subcommands with --json: add, get, find, search, list, edit, rm, count, stats, ping", async () => {
