@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { TestServer } from "./helpers.ts";
-import { ClientSession, runClient } from "./client_helpers.ts";
+import { clientCommand, ClientSession, runClient } from "./client_helpers.ts";
 
 const MENU_PROMPT = "Choose an option [1-7, q to quit]: ";
 
@@ -475,4 +475,21 @@ Deno.test("client: usage errors exit 2; --help and --version exit 0", async () =
   assert.match(help.stdout, /--timeout SECONDS/);
   const version = await runClient(["--version"], { server });
   assert.match(version.stdout, /^addressbook client \d+\.\d+\.\d+\n$/);
+});
+
+Deno.test("the client task has least privilege: net, and two named variables", async () => {
+  const [, ...flags] = await clientCommand();
+  assert.deepEqual(flags, [
+    "run",
+    "--no-prompt",
+    "--allow-net",
+    "--allow-env=ADDRESSBOOK_SERVER,ADDRESSBOOK_TOKEN",
+    "client.ts",
+  ]);
+  for (const flag of flags) {
+    assert.doesNotMatch(
+      flag,
+      /^(-A|--allow-all|--allow-run|--allow-ffi|--allow-sys|--allow-read|--allow-write)/,
+    );
+  }
 });
