@@ -315,3 +315,113 @@ export function busyError(limit: number): RpcErrorObject {
     data: { reason: "BUSY", limit },
   };
 }
+
+/** What one line from the server holds: responses (a batch flattened) and notifications. */
+export interface ParsedReply {
+  responses: Response[];
+  /** Messages without an id that carry a method: server push events. */
+  notifications: Request[];
+}
+
+const REASON_BY_CODE: Record<number, Reason> = {
+  [ErrorCode.PARSE_ERROR]: "BAD_REQUEST",
+  [ErrorCode.INVALID_REQUEST]: "BAD_REQUEST",
+  [ErrorCode.METHOD_NOT_FOUND]: "BAD_REQUEST",
+  [ErrorCode.INVALID_PARAMS]: "BAD_REQUEST",
+  [ErrorCode.NOT_FOUND]: "NOT_FOUND",
+  [ErrorCode.CONFLICT]: "CONFLICT",
+  [ErrorCode.AMBIGUOUS]: "AMBIGUOUS",
+  [ErrorCode.TOO_LARGE]: "TOO_LARGE",
+  [ErrorCode.BUSY]: "BUSY",
+  [ErrorCode.UNAUTHORIZED]: "UNAUTHORIZED",
+};
+
+/**
+ * Parses one line the server sent (without its `\n`): the client's half of the protocol.
+ * Throws a `SyntaxError` naming the line when it is not JSON-RPC 2.0 responses. An error
+ * without `data.reason` (from another JSON-RPC server) gets the reason its code implies.
+ *
+ * @example A result, an error, and a line that is not JSON-RPC
+ * ```ts
+ * import { parseReply } from "./protocol.ts";
+ * const ok = parseReply('{"jsonrpc":"2.0","id":1,"result":{"count":2}}');
+ * if (ok.responses.length !== 1 || !("result" in ok.responses[0]!)) throw new Error();
+ * const err = parseReply('{"jsonrpc":"2.0","id":2,"error":{"code":-32001,"message":"No"}}');
+ * const first = err.responses[0]!;
+ * if (!("error" in first) || first.error.data.reason !== "NOT_FOUND") throw new Error();
+ * let threw = false;
+ * try {
+ *   parseReply("HTTP/1.1 400 Bad Request");
+ * } catch (error) {
+ *   threw = error instanceof SyntaxError;
+ * }
+ * if (!threw) throw new Error();
+ * ```
+ */
+export function parseReply(line: string | Uint8Array): ParsedReply {
+  let text: string;
+  try {
+    text = typeof line === "string" ? line : decoder.decode(line);
+  } catch {
+    throw new SyntaxError("Cannot parse reply: the line is not valid UTF-8");
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new SyntaxError(`Cannot parse reply ${quote(text)}: not JSON`);
+  }
+  const items = Array.isArray(value) ? value : [value];
+  if (items.length === 0) throw new SyntaxError("Cannot parse reply: an empty batch");
+  const reply: ParsedReply = { responses: [], notifications: [] };
+  for (const item of items) {
+    if (typeof item !== "object" || item === null || Array.isArray(item)) {
+      throw new SyntaxError(`Cannot parse reply ${quote(text)}: expected a JSON-RPC object`);
+    }
+    const object = item as Record<string, unknown>;
+    if (object.jsonrpc !== "2.0") {
+      throw new SyntaxError(`Cannot parse reply ${quote(text)}: "jsonrpc" must be "2.0"`);
+    }
+    if (typeof object.method === "string" && !("id" in object)) {
+      const params = object.params;
+      reply.notifications.push({
+        method: object.method,
+        params: typeof params === "object" && params !== null && !Array.isArray(params)
+          ? params as Record<string, unknown>
+          : {},
+      });
+      continue;
+    }
+    const id = object.id;
+    if (id !== null && typeof id !== "string" && typeof id !== "number") {
+      throw new SyntaxError(`Cannot parse reply ${quote(text)}: bad id`);
+    }
+    if ("result" in object === "error" in object) {
+      throw new SyntaxError(
+        `Cannot parse reply ${quote(text)}: a response has exactly one of result and error`,
+      );
+    }
+    if ("result" in object) {
+      reply.responses.push(resultResponse(id, object.result));
+      continue;
+    }
+    const error = object.error as Record<string, unknown> | null;
+    if (
+      typeof error !== "object" || error === null || typeof error.code !== "number" ||
+      typeof error.message !== "string"
+    ) {
+      throw new SyntaxError(`Cannot parse reply ${quote(text)}: bad error object`);
+    }
+    const data = typeof error.data === "object" && error.data !== null &&
+        !Array.isArray(error.data)
+      ? error.data as Record<string, unknown>
+      : {};
+    const reason = typeof data.reason === "string"
+      ? data.reason as Reason
+      : REASON_BY_CODE[error.code] ?? "INTERNAL";
+    reply.responses.push(
+      errorResponse(id, { code: error.code, message: error.message, data: { ...data, reason } }),
+    );
+  }
+  return reply;
+}

@@ -1,0 +1,92 @@
+/**
+ * addressbook client: config -> connect -> one subcommand, or the interactive menu.
+ * Run it with `deno task client`; `--help` lists the commands, options and exit codes.
+ *
+ * @module
+ */
+
+import { clientHelp, parseClientCommand, UsageError } from "./lib/client_config.ts";
+import { connectOptions, ExitCode, reportError, runCommand } from "./lib/commands.ts";
+import { Prompter, writeStdout } from "./lib/line_input.ts";
+import { runMenu } from "./lib/menu.ts";
+import { RpcClient } from "./lib/rpc_client.ts";
+import { VERSION } from "./lib/version.ts";
+
+/** Reads an environment variable if this process may; unset otherwise (never prompts). */
+function readEnv(name: string): string | undefined {
+  const status = Deno.permissions.querySync({ name: "env", variable: name });
+  return status.state === "granted" ? Deno.env.get(name) : undefined;
+}
+
+const encoder = new TextEncoder();
+const output = {
+  out: (line: string) => writeStdout(line + "\n"),
+  err: (line: string) => {
+    let bytes = encoder.encode(line + "\n");
+    while (bytes.length > 0) bytes = bytes.subarray(Deno.stderr.writeSync(bytes));
+  },
+};
+
+/** Rows and columns of the terminal, when there is one. */
+function screen(): { rows?: number; columns?: number } {
+  if (!Deno.stdout.isTerminal()) return {};
+  try {
+    const { rows, columns } = Deno.consoleSize();
+    return { rows: rows || undefined, columns: columns || undefined };
+  } catch {
+    return {};
+  }
+}
+
+async function main(args: string[]): Promise<number> {
+  let command;
+  try {
+    command = parseClientCommand(args, readEnv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    output.err(`addressbook: ${error.message}\nRun with --help to see the commands and options.`);
+    return ExitCode.USAGE;
+  }
+  if (command.kind === "help") {
+    output.out(clientHelp());
+    return ExitCode.OK;
+  }
+  if (command.kind === "version") {
+    output.out(`addressbook client ${VERSION}`);
+    return ExitCode.OK;
+  }
+  if (command.kind !== "menu") return await runCommand(command, output);
+
+  const options = connectOptions(command.config);
+  let client: RpcClient;
+  try {
+    client = await RpcClient.connect(options);
+  } catch (error) {
+    return reportError(error, false, output);
+  }
+  const prompter = Prompter.stdio();
+  Deno.addSignalListener("SIGINT", () => {
+    prompter.write("\nBye.\n");
+    Deno.exit(ExitCode.OK);
+  });
+  const { rows, columns } = screen();
+  try {
+    return await runMenu({
+      prompter,
+      connect: () => RpcClient.connect(options),
+      pageSize: rows ? rows - 6 : undefined,
+      columns,
+    }, client);
+  } finally {
+    await prompter.input.close();
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exitCode = await main(Deno.args);
+  } catch (error) {
+    if (error instanceof Deno.errors.BrokenPipe) Deno.exit(0); // output closed: `| head`
+    throw error;
+  }
+}

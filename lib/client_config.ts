@@ -1,0 +1,497 @@
+/**
+ * The client's command line: options (each with its environment variable and default), the
+ * subcommands with their arguments and contact-field flags, and the `--help` text.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import type { ContactFields, Email, Phone } from "./contact.ts";
+
+/** The default server port: the tutorial's. */
+export const DEFAULT_PORT = 2007;
+/** The default server host. */
+export const DEFAULT_HOST = "127.0.0.1";
+/** The default seconds to wait to connect, and then for each reply. */
+export const DEFAULT_TIMEOUT = 5;
+
+/** Where the server is and how long to wait for it. */
+export interface ClientConfig {
+  host: string;
+  port: number;
+  /** Milliseconds to wait to connect, and then for each reply. */
+  timeoutMs: number;
+  /** Machine output: JSON (JSON Lines for commands that stream). */
+  json: boolean;
+  // Reserved for auth and TLS: token (ADDRESSBOOK_TOKEN, --token), tls (--tls), ca (--ca).
+}
+
+/** Contact fields given on the command line; only the flags given are present. */
+export type FieldFlags = Partial<
+  Pick<
+    ContactFields,
+    "name" | "house" | "street" | "town" | "postcode" | "notes" | "phones" | "emails"
+  >
+>;
+
+/** Paging flags for find, search and list. */
+export interface PageFlags {
+  limit?: number;
+  cursor?: string;
+}
+
+/** What the command line asks for. */
+export type ClientCommand =
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "menu"; config: ClientConfig }
+  | { kind: "add"; config: ClientConfig; fields: FieldFlags }
+  | { kind: "get"; config: ClientConfig; target: string }
+  | { kind: "find"; config: ClientConfig; name: string; page: PageFlags }
+  | { kind: "search"; config: ClientConfig; query: string; page: PageFlags }
+  | { kind: "list"; config: ClientConfig; page: PageFlags }
+  | { kind: "edit"; config: ClientConfig; target: string; fields: FieldFlags }
+  | { kind: "rm"; config: ClientConfig; target: string }
+  | { kind: "count"; config: ClientConfig }
+  | { kind: "stats"; config: ClientConfig }
+  | { kind: "ping"; config: ClientConfig; count: number; intervalMs: number };
+
+/** The subcommand names, in help order. */
+export const SUBCOMMANDS = [
+  "add",
+  "get",
+  "find",
+  "search",
+  "list",
+  "edit",
+  "rm",
+  "count",
+  "stats",
+  "ping",
+] as const;
+
+/**
+ * A mistake on the command line (exit code 2); the message says what is wrong.
+ *
+ * @example
+ * ```ts
+ * import { parseClientCommand, UsageError } from "./client_config.ts";
+ * try {
+ *   parseClientCommand(["frobnicate"], () => undefined);
+ *   throw new Error("no usage error");
+ * } catch (error) {
+ *   if (!(error instanceof UsageError)) throw error;
+ * }
+ * ```
+ */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+interface Option {
+  flag: string;
+  value: string;
+  env: string;
+  default: string;
+  help: string;
+}
+
+/** Every connection option: its flag, its environment variable, its default. */
+export const CLIENT_OPTIONS: readonly Option[] = [
+  {
+    flag: "host",
+    value: "HOST",
+    env: "ADDRESSBOOK_SERVER (host:port)",
+    default: DEFAULT_HOST,
+    help: "server host name or address (names resolve: bookserver.local)",
+  },
+  {
+    flag: "port",
+    value: "PORT",
+    env: "ADDRESSBOOK_SERVER (host:port)",
+    default: String(DEFAULT_PORT),
+    help: "server TCP port",
+  },
+  {
+    flag: "timeout",
+    value: "SECONDS",
+    env: "none",
+    default: String(DEFAULT_TIMEOUT),
+    help: "seconds to wait to connect, and then for each reply",
+  },
+];
+
+const FIELD_FLAGS = ["name", "house", "street", "town", "postcode", "notes"] as const;
+const LIST_FLAGS = ["phone", "email"] as const;
+
+/** Which flags each subcommand takes, beyond the connection options and --json. */
+const SUBCOMMAND_FLAGS: Record<(typeof SUBCOMMANDS)[number], readonly string[]> = {
+  add: [...FIELD_FLAGS, ...LIST_FLAGS],
+  get: [],
+  find: ["limit", "cursor"],
+  search: ["limit", "cursor"],
+  list: ["limit", "cursor"],
+  edit: [...FIELD_FLAGS, ...LIST_FLAGS],
+  rm: [],
+  count: [],
+  stats: [],
+  ping: ["count", "interval"],
+};
+
+/**
+ * The `--help` text: commands, every option with its environment variable and default, and
+ * the exit codes.
+ *
+ * @example
+ * ```ts
+ * import { clientHelp } from "./client_config.ts";
+ * if (!clientHelp().includes("Exit codes:")) throw new Error();
+ * ```
+ */
+export function clientHelp(): string {
+  const options = CLIENT_OPTIONS.map((o) =>
+    `  --${(o.flag + " " + o.value).padEnd(18)} ${o.help}\n  ${"".padEnd(20)} env ${o.env}, ` +
+    `default ${o.default}`
+  );
+  return [
+    "addressbook client: a shared address book on the LAN",
+    "",
+    "Usage:",
+    "  deno task client [options]                      the menu, for people",
+    "  deno task client [options] COMMAND [args]       one command, for scripts",
+    "",
+    "Commands:",
+    "  add [NAME] [fields]           add a contact (--name or NAME is required)",
+    "  get ID|NAME                   show one contact",
+    "  find NAME                     contacts with exactly this name (case and accents ignored)",
+    "  search QUERY                  word prefixes of name, street, town, email; or phone digits",
+    "  list                          every contact, sorted by name",
+    "  edit ID|NAME [fields]         change the fields given, keep the rest",
+    "  rm ID|NAME                    delete a contact (a name must match exactly one)",
+    "  count                         the number of contacts",
+    "  stats                         the server's figures",
+    "  ping [--count N] [--interval SECONDS]",
+    "                                greet the server N times (default 1), SECONDS apart",
+    "                                (default 1), each time on a new connection",
+    "",
+    "Contact fields (add, edit):",
+    "  --name TEXT  --house TEXT  --street TEXT  --town TEXT  --postcode TEXT  --notes TEXT",
+    "  --phone [LABEL:]NUMBER        repeatable: --phone mobile:555-0123 --phone 555-0199",
+    "  --email [LABEL:]ADDRESS       repeatable; in edit, --phone/--email replace the whole",
+    '                                list and "" empties it; --notes "" clears the notes',
+    "Paging (find, search, list): --limit N (1-100) results per page; --cursor CURSOR goes on",
+    "  from where the previous page ended (the cursor is printed when there is more).",
+    "",
+    "Options (a flag beats the environment variable, which beats the default):",
+    ...options,
+    "  --json               machine output: add, get, edit print the contact; find, search,",
+    "                       list print the server's result ({contacts, cursor}); rm, count,",
+    "                       stats print the server's result; ping prints JSON Lines; a server",
+    '                       error prints {"error": {code, message, data: {reason, ...}}}',
+    "  --help               show this help",
+    "  --version            print the version",
+    "",
+    "Exit codes:",
+    "  0  success",
+    "  1  nothing found (find or search matched nothing; get, edit or rm: no such contact)",
+    "  2  usage error (unknown command, option or value)",
+    "  3  cannot reach or talk to the server (refused, unknown host, timeout, closed)",
+    "  4  the server refused the request (CONFLICT, AMBIGUOUS, UNAUTHORIZED, BUSY,",
+    "     BAD_REQUEST, ...); its reason is printed",
+    "",
+    "In the menu, end of input (Ctrl-D) and Ctrl-C quit cleanly (exit 0).",
+    "Start a server with: deno task serve",
+  ].join("\n");
+}
+
+/**
+ * Splits `host:port`, `host`, `[v6]:port` or a bare IPv6 address.
+ *
+ * @example
+ * ```ts
+ * import { parseServerAddress } from "./client_config.ts";
+ * const a = parseServerAddress("bookserver.local:2008");
+ * if (a.host !== "bookserver.local" || a.port !== "2008") throw new Error();
+ * const b = parseServerAddress("[::1]:2007");
+ * if (b.host !== "::1" || b.port !== "2007") throw new Error();
+ * if (parseServerAddress("::1").port !== undefined) throw new Error();
+ * ```
+ */
+export function parseServerAddress(text: string): { host?: string; port?: string } {
+  const value = text.trim();
+  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(value);
+  if (bracketed) return { host: bracketed[1], port: bracketed[2] };
+  const colons = value.split(":").length - 1;
+  if (colons === 1) {
+    const [host, port] = value.split(":") as [string, string];
+    return { host: host || undefined, port };
+  }
+  return { host: value || undefined };
+}
+
+/**
+ * Parses `label:value` (a label is a short word or phrase) or a bare value.
+ *
+ * @example
+ * ```ts
+ * import { parseLabelled } from "./client_config.ts";
+ * const a = parseLabelled("mobile: 555-0123");
+ * if (a.label !== "mobile" || a.value !== "555-0123") throw new Error();
+ * const b = parseLabelled("+44 20 7946 0958");
+ * if (b.label !== "" || b.value !== "+44 20 7946 0958") throw new Error();
+ * ```
+ */
+export function parseLabelled(text: string): { label: string; value: string } {
+  const match = /^\s*(\p{L}[\p{L}\p{N} _.-]{0,49}?)\s*:\s*(.*)$/u.exec(text);
+  if (match) return { label: match[1]!, value: match[2]!.trim() };
+  return { label: "", value: text.trim() };
+}
+
+/**
+ * Parses a list of labelled phones typed as `label: number, number` (the menu's form).
+ *
+ * @example
+ * ```ts
+ * import { parsePhones } from "./client_config.ts";
+ * const phones = parsePhones("mobile: 555-0123, 555-0199");
+ * if (phones.length !== 2 || phones[0]!.label !== "mobile" || phones[1]!.number !== "555-0199") {
+ *   throw new Error();
+ * }
+ * ```
+ */
+export function parsePhones(text: string): Phone[] {
+  return splitList(text).map((item) => {
+    const { label, value } = parseLabelled(item);
+    return { label, number: value };
+  });
+}
+
+/**
+ * Parses a list of labelled emails typed as `label: address, address`.
+ *
+ * @example
+ * ```ts
+ * import { parseEmails } from "./client_config.ts";
+ * const emails = parseEmails("work: bob@example.com; bob@home.example");
+ * if (emails[0]!.label !== "work" || emails[1]!.address !== "bob@home.example") throw new Error();
+ * ```
+ */
+export function parseEmails(text: string): Email[] {
+  return splitList(text).map((item) => {
+    const { label, value } = parseLabelled(item);
+    return { label, address: value };
+  });
+}
+
+function splitList(text: string): string[] {
+  return text.split(/[,;]/).map((item) => item.trim()).filter((item) => item !== "");
+}
+
+/**
+ * Parses the command line and environment. `env` returns a variable's value or undefined.
+ * Throws {@link UsageError} naming what is wrong.
+ *
+ * @example A subcommand with fields; flags beat ADDRESSBOOK_SERVER
+ * ```ts
+ * import { parseClientCommand } from "./client_config.ts";
+ * const env = (name: string) => name === "ADDRESSBOOK_SERVER" ? "book.lan:2008" : undefined;
+ * const command = parseClientCommand(["add", "Bob", "--phone", "work:555", "--port", "9000"], env);
+ * if (command.kind !== "add" || command.fields.name !== "Bob") throw new Error();
+ * if (command.config.host !== "book.lan" || command.config.port !== 9000) throw new Error();
+ * if (command.fields.phones?.[0]?.label !== "work") throw new Error();
+ * ```
+ */
+export function parseClientCommand(
+  args: string[],
+  env: (name: string) => string | undefined,
+): ClientCommand {
+  let values: Record<string, string | boolean | string[] | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args,
+      options: {
+        host: { type: "string" },
+        port: { type: "string" },
+        timeout: { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean" },
+        ...Object.fromEntries(FIELD_FLAGS.map((flag) => [flag, { type: "string" as const }])),
+        phone: { type: "string", multiple: true },
+        email: { type: "string", multiple: true },
+        limit: { type: "string" },
+        cursor: { type: "string" },
+        count: { type: "string" },
+        interval: { type: "string" },
+      },
+      strict: true,
+      allowPositionals: true,
+    }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help) return { kind: "help" };
+  if (values.version) return { kind: "version" };
+
+  const config = parseConfig(values, env);
+  const [name, ...rest] = positionals;
+  if (name === undefined) {
+    const extra = Object.keys(values).filter((key) => !["host", "port", "timeout"].includes(key));
+    if (extra.length > 0) {
+      throw new UsageError(`Option --${extra[0]} needs a command; commands are ${commandList()}`);
+    }
+    return { kind: "menu", config };
+  }
+  if (!(SUBCOMMANDS as readonly string[]).includes(name)) {
+    throw new UsageError(`Unknown command ${JSON.stringify(name)}; commands are ${commandList()}`);
+  }
+  const kind = name as (typeof SUBCOMMANDS)[number];
+  for (const key of Object.keys(values)) {
+    if (["host", "port", "timeout", "json"].includes(key)) continue;
+    if (!SUBCOMMAND_FLAGS[kind].includes(key)) {
+      throw new UsageError(`Option --${key} does not apply to ${kind}`);
+    }
+  }
+  const text = (what: string) => {
+    const joined = rest.join(" ").trim();
+    if (joined === "") throw new UsageError(`${kind} needs ${what}`);
+    return joined;
+  };
+  const none = () => {
+    if (rest.length > 0) {
+      throw new UsageError(`${kind} takes no argument, got ${JSON.stringify(rest.join(" "))}`);
+    }
+  };
+  switch (kind) {
+    case "add": {
+      const fields = fieldFlags(values);
+      if (rest.length > 0) {
+        if (fields.name !== undefined) {
+          throw new UsageError(`add takes the name once: as --name or as NAME, not both`);
+        }
+        fields.name = rest.join(" ");
+      }
+      if (fields.name === undefined || fields.name.trim() === "") {
+        throw new UsageError('add needs a name: add "Bob Smith" or add --name "Bob Smith"');
+      }
+      return { kind, config, fields };
+    }
+    case "edit": {
+      const target = text("the id or name of the contact to edit");
+      const fields = fieldFlags(values);
+      if (Object.keys(fields).length === 0) {
+        throw new UsageError(
+          "edit needs at least one field to change, for example --town Springfield",
+        );
+      }
+      return { kind, config, target, fields };
+    }
+    case "get":
+    case "rm":
+      return { kind, config, target: text("the id or name of a contact") };
+    case "find":
+      return { kind, config, name: text("a name"), page: pageFlags(values) };
+    case "search":
+      return { kind, config, query: text("a query"), page: pageFlags(values) };
+    case "list":
+      none();
+      return { kind, config, page: pageFlags(values) };
+    case "count":
+    case "stats":
+      none();
+      return { kind, config };
+    case "ping": {
+      none();
+      const count = values.count === undefined
+        ? 1
+        : integer(values.count as string, "--count", 1, 1_000_000);
+      const interval = values.interval === undefined
+        ? 1
+        : decimal(values.interval as string, "--interval", 0, 3600);
+      return { kind, config, count, intervalMs: Math.round(interval * 1000) };
+    }
+  }
+}
+
+function commandList(): string {
+  return SUBCOMMANDS.join(", ");
+}
+
+function parseConfig(
+  values: Record<string, unknown>,
+  env: (name: string) => string | undefined,
+): ClientConfig {
+  const server = env("ADDRESSBOOK_SERVER");
+  const fromEnv = server ? parseServerAddress(server) : {};
+  const host = typeof values.host === "string"
+    ? values.host.trim().replace(/^\[(.*)\]$/, "$1")
+    : fromEnv.host ?? DEFAULT_HOST;
+  if (host === "") throw new UsageError("--host is empty");
+  let port: number;
+  if (typeof values.port === "string") {
+    port = integer(values.port, "--port", 1, 65535);
+  } else if (fromEnv.port !== undefined) {
+    port = integer(fromEnv.port, "The port in ADDRESSBOOK_SERVER", 1, 65535);
+  } else {
+    port = DEFAULT_PORT;
+  }
+  const timeout = typeof values.timeout === "string"
+    ? decimal(values.timeout, "--timeout", 0.001, 3600)
+    : DEFAULT_TIMEOUT;
+  return { host, port, timeoutMs: Math.max(1, Math.round(timeout * 1000)), json: !!values.json };
+}
+
+function fieldFlags(values: Record<string, unknown>): FieldFlags {
+  const fields: FieldFlags = {};
+  for (const flag of FIELD_FLAGS) {
+    const value = values[flag];
+    if (typeof value === "string") fields[flag] = value;
+  }
+  const phones = values.phone as string[] | undefined;
+  if (phones !== undefined) {
+    fields.phones = phones.filter((text) => text.trim() !== "").map((text) => {
+      const { label, value } = parseLabelled(text);
+      return { label, number: value };
+    });
+  }
+  const emails = values.email as string[] | undefined;
+  if (emails !== undefined) {
+    fields.emails = emails.filter((text) => text.trim() !== "").map((text) => {
+      const { label, value } = parseLabelled(text);
+      return { label, address: value };
+    });
+  }
+  return fields;
+}
+
+function pageFlags(values: Record<string, unknown>): PageFlags {
+  const page: PageFlags = {};
+  if (typeof values.limit === "string") page.limit = integer(values.limit, "--limit", 1, 100);
+  if (typeof values.cursor === "string") {
+    if (values.cursor.trim() === "") throw new UsageError("--cursor is empty");
+    page.cursor = values.cursor;
+  }
+  return page;
+}
+
+function integer(text: string, what: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || value < min || value > max) {
+    throw new UsageError(
+      `${what} ${JSON.stringify(text)} is not a whole number from ${min} to ${max}`,
+    );
+  }
+  return value;
+}
+
+function decimal(text: string, what: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(text) || value < min || value > max) {
+    throw new UsageError(`${what} ${JSON.stringify(text)} is not a number from ${min} to ${max}`);
+  }
+  return value;
+}

@@ -1,0 +1,475 @@
+/**
+ * The client's end of the wire: one persistent connection to the server, requests formatted
+ * with the protocol module's `formatRequest`, replies read with a size cap, parsed with its
+ * `parseReply` and matched to their requests by id, each call with a timeout.
+ *
+ * Connecting is three steps, kept apart so that each can grow: open the transport
+ * ({@link openConnection}; a TLS branch goes there), greet the server (`hello`, which checks
+ * the protocol version), then authenticate (once the server asks for it).
+ *
+ * @module
+ */
+
+import { LineFramer, LineTooLongError } from "./framing.ts";
+import {
+  formatRequest,
+  parseReply,
+  quote,
+  type Reason,
+  type Response,
+  type RpcErrorObject,
+} from "./protocol.ts";
+import { PROTOCOL_VERSION } from "./version.ts";
+
+/** Largest reply line accepted: a full page of the largest contacts fits many times over. */
+export const MAX_REPLY_BYTES = 16 * 1024 * 1024;
+
+/** Why the client could not reach or keep talking to the server. */
+export type ConnectionProblem =
+  /** Nothing listens at that address. */
+  | "refused"
+  /** The host name does not resolve. */
+  | "unresolved"
+  /** No answer (to connect, or to a request) within the timeout. */
+  | "timeout"
+  /** The server closed or reset the connection. */
+  | "closed"
+  /** The peer does not speak this protocol (or a newer version of it). */
+  | "protocol"
+  /** This process may not open the connection (Deno permissions). */
+  | "denied"
+  /** Anything else the operating system reported. */
+  | "failed";
+
+/**
+ * The client cannot reach the server, or lost it: exit code 3 territory. The message is one
+ * sentence naming the address and the reason.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionError } from "./rpc_client.ts";
+ * const error = new ConnectionError("refused", "127.0.0.1:2007", "connection refused");
+ * if (error.message !== 'Cannot reach the server at "127.0.0.1:2007": connection refused') {
+ *   throw new Error(error.message);
+ * }
+ * ```
+ */
+export class ConnectionError extends Error {
+  readonly problem: ConnectionProblem;
+  readonly address: string;
+  /** The reason alone, without the address: "connection refused". */
+  readonly detail: string;
+  /** Whether the connection had been made (so a request may have been under way). */
+  readonly connected: boolean;
+
+  constructor(
+    problem: ConnectionProblem,
+    address: string,
+    detail: string,
+    options?: ErrorOptions & { connected?: boolean },
+  ) {
+    const where = `the server at ${JSON.stringify(address)}`;
+    const lead = options?.connected
+      ? `Lost the connection to ${where}`
+      : problem === "protocol"
+      ? `Cannot talk to ${where}`
+      : `Cannot reach ${where}`;
+    super(`${lead}: ${detail}`, options);
+    this.name = "ConnectionError";
+    this.problem = problem;
+    this.address = address;
+    this.detail = detail;
+    this.connected = options?.connected ?? false;
+  }
+}
+
+/**
+ * The server answered with an error: `reason` is its stable word (`NOT_FOUND`, `CONFLICT`,
+ * `AMBIGUOUS`, ...), `data` the rest of its `data` (`current`, `candidates`, `field`, ...).
+ *
+ * @example
+ * ```ts
+ * import { RemoteError } from "./rpc_client.ts";
+ * const error = new RemoteError({ code: -32001, message: "No contact", data: { reason: "NOT_FOUND" } });
+ * if (error.reason !== "NOT_FOUND" || error.message !== "No contact") throw new Error();
+ * ```
+ */
+export class RemoteError extends Error {
+  readonly code: number;
+  readonly reason: Reason;
+  readonly data: Record<string, unknown>;
+
+  constructor(error: RpcErrorObject) {
+    super(error.message);
+    this.name = "RemoteError";
+    this.code = error.code;
+    this.reason = error.data.reason;
+    this.data = error.data;
+  }
+
+  /** The JSON-RPC error object, as the server sent it. */
+  toObject(): RpcErrorObject {
+    return { code: this.code, message: this.message, data: this.data as RpcErrorObject["data"] };
+  }
+}
+
+/** Where and how to connect. */
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  /** Milliseconds to wait for the connection, and then for each reply. */
+  timeoutMs: number;
+  // Reserved: `tls` and `caCerts` (a TLS branch in openConnection), `token` (an auth step
+  // after hello in RpcClient.connect).
+}
+
+/** The `hello` result: who the server is. */
+export interface HelloResult {
+  server: string;
+  version: string;
+  protocol: number;
+  connection: number;
+  auth: boolean;
+}
+
+/**
+ * Formats a host and port as an address, bracketing an IPv6 literal.
+ *
+ * @example
+ * ```ts
+ * import { formatAddress } from "./rpc_client.ts";
+ * if (formatAddress("::1", 2007) !== "[::1]:2007") throw new Error();
+ * if (formatAddress("bookserver.local", 2007) !== "bookserver.local:2007") throw new Error();
+ * ```
+ */
+export function formatAddress(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Describes a socket error from Deno as a problem and a short reason. */
+function describeSocketError(
+  error: unknown,
+): { problem: ConnectionProblem; detail: string } {
+  const message = error instanceof Error ? error.message.replace(/ \(os error \d+\)$/, "") : "";
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return { problem: "refused", detail: "connection refused" };
+  }
+  if (error instanceof Deno.errors.TimedOut) return { problem: "timeout", detail: "timed out" };
+  if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+    return { problem: "denied", detail: `not allowed (${message}); run it with --allow-net` };
+  }
+  if (
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.UnexpectedEof ||
+    error instanceof Deno.errors.NotConnected
+  ) {
+    return { problem: "closed", detail: "the connection was reset" };
+  }
+  if (/lookup address|Name or service not known|nodename nor servname/i.test(message)) {
+    return { problem: "unresolved", detail: "the host name does not resolve" };
+  }
+  return { problem: "failed", detail: lowerFirst(message) };
+}
+
+/**
+ * Opens the transport to the server, giving up after the timeout. This is where a TLS branch
+ * (`Deno.connectTls`) belongs.
+ *
+ * @example Nothing listens there
+ * ```ts
+ * import { ConnectionError, openConnection } from "./rpc_client.ts";
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const port = listener.addr.port;
+ * listener.close();
+ * const error = await openConnection({ host: "127.0.0.1", port, timeoutMs: 5000 }).catch((e) => e);
+ * if (!(error instanceof ConnectionError) || error.problem !== "refused") throw new Error();
+ * ```
+ */
+export async function openConnection(options: ConnectOptions): Promise<Deno.Conn> {
+  const address = formatAddress(options.host, options.port);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), options.timeoutMs);
+  try {
+    const conn = await Deno.connect({
+      hostname: options.host,
+      port: options.port,
+      signal: controller.signal,
+    });
+    conn.setNoDelay(true);
+    return conn;
+  } catch (error) {
+    if (controller.signal.aborted) {
+      throw new ConnectionError("timeout", address, `no answer within ${seconds(options)}`, {
+        cause: error,
+      });
+    }
+    const { problem, detail } = describeSocketError(error);
+    throw new ConnectionError(problem, address, detail, { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+function seconds(options: { timeoutMs: number }): string {
+  const s = options.timeoutMs / 1000;
+  return `${s} s`;
+}
+
+interface Pending {
+  method: string;
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * One connection to an addressbook server. Calls may overlap; each reply is matched to its
+ * request by id. A timeout, a reply that is not JSON-RPC, or the server closing the
+ * connection fails every pending call with a {@link ConnectionError} and closes the client;
+ * a new one must be connected.
+ *
+ * @example Count the contacts (needs a running server)
+ * ```ts ignore
+ * import { RpcClient } from "./rpc_client.ts";
+ * await using client = await RpcClient.connect({ host: "127.0.0.1", port: 2007, timeoutMs: 5000 });
+ * const { count } = await client.call<{ count: number }>("count");
+ * console.log(`${count} contacts at ${client.address}`);
+ * ```
+ */
+export class RpcClient {
+  /** `host:port` of the server. */
+  readonly address: string;
+  readonly #conn: Deno.Conn;
+  readonly #timeoutMs: number;
+  readonly #pending = new Map<number, Pending>();
+  readonly #reading: Promise<void>;
+  #nextId = 1;
+  #writing: Promise<void> = Promise.resolve();
+  #failure: ConnectionError | undefined;
+  #hello: HelloResult | undefined;
+
+  private constructor(conn: Deno.Conn, address: string, timeoutMs: number) {
+    this.#conn = conn;
+    this.address = address;
+    this.#timeoutMs = timeoutMs;
+    this.#reading = this.#readLoop();
+  }
+
+  /**
+   * Connects, greets the server and checks its protocol version. Throws
+   * {@link ConnectionError} (unreachable, timeout, not this protocol) or {@link RemoteError}
+   * (the server refused, for example `BUSY`).
+   */
+  static async connect(options: ConnectOptions): Promise<RpcClient> {
+    const conn = await openConnection(options);
+    const client = new RpcClient(
+      conn,
+      formatAddress(options.host, options.port),
+      options.timeoutMs,
+    );
+    try {
+      const hello = await client.call<HelloResult>("hello");
+      if (hello.protocol !== PROTOCOL_VERSION) {
+        throw new ConnectionError(
+          "protocol",
+          client.address,
+          `the server speaks protocol ${JSON.stringify(hello.protocol)} and this client ` +
+            `speaks ${PROTOCOL_VERSION}; use a client of the server's version`,
+        );
+      }
+      // The auth step goes here: when hello.auth is true, send the token.
+      if (hello.auth) {
+        throw new RemoteError({
+          code: -32006,
+          message: "The server requires a token, which this client cannot send yet",
+          data: { reason: "UNAUTHORIZED" },
+        });
+      }
+      client.#hello = hello;
+      return client;
+    } catch (error) {
+      await client.dispose();
+      throw error;
+    }
+  }
+
+  /** What the server said to `hello`. */
+  get hello(): HelloResult {
+    if (this.#hello === undefined) throw new Error("The client has not greeted the server");
+    return this.#hello;
+  }
+
+  /** Whether the connection is closed (by either side, or after a failure). */
+  get closed(): boolean {
+    return this.#failure !== undefined;
+  }
+
+  /**
+   * Sends a request and resolves with its result. Rejects with {@link RemoteError} when the
+   * server answers with an error, {@link ConnectionError} when the connection fails.
+   */
+  call<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const id = this.#nextId++;
+    const bytes = encoder.encode(formatRequest(id, method, params));
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#fail(
+          new ConnectionError(
+            "timeout",
+            this.address,
+            `no reply to ${quote(method)} within ${seconds({ timeoutMs: this.#timeoutMs })}`,
+            { connected: this.#hello !== undefined },
+          ),
+        );
+      }, this.#timeoutMs);
+      this.#pending.set(id, {
+        method,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        timer,
+      });
+      this.#writing = this.#writing.then(() => this.#writeAll(bytes)).catch((error) => {
+        if (!this.#failure) {
+          const { problem, detail } = describeSocketError(error);
+          this.#fail(
+            new ConnectionError(problem, this.address, detail, {
+              cause: error,
+              connected: this.#hello !== undefined,
+            }),
+          );
+        }
+      });
+    });
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    while (bytes.length > 0 && !this.#failure) {
+      bytes = bytes.subarray(await this.#conn.write(bytes));
+    }
+  }
+
+  async #readLoop(): Promise<void> {
+    const framer = new LineFramer(MAX_REPLY_BYTES);
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      while (!this.#failure) {
+        const n = await this.#conn.read(buffer);
+        if (n === null) {
+          this.#fail(
+            new ConnectionError("closed", this.address, "the server closed the connection", {
+              connected: this.#hello !== undefined,
+            }),
+          );
+          return;
+        }
+        for (const line of framer.push(buffer.subarray(0, n))) this.#onLine(line);
+      }
+    } catch (error) {
+      if (this.#failure) return; // our own close interrupted the read
+      if (error instanceof LineTooLongError) {
+        this.#fail(
+          new ConnectionError(
+            "protocol",
+            this.address,
+            `a reply is longer than ${MAX_REPLY_BYTES} bytes`,
+            { connected: this.#hello !== undefined },
+          ),
+        );
+        return;
+      }
+      const { problem, detail } = describeSocketError(error);
+      this.#fail(
+        new ConnectionError(problem, this.address, detail, {
+          cause: error,
+          connected: this.#hello !== undefined,
+        }),
+      );
+    }
+  }
+
+  #onLine(line: Uint8Array): void {
+    if (line.every((byte) => byte === 32 || byte === 9)) return;
+    let responses: Response[];
+    try {
+      responses = parseReply(line).responses; // notifications: nothing subscribes yet
+    } catch (error) {
+      this.#fail(
+        new ConnectionError(
+          "protocol",
+          this.address,
+          `it does not speak the addressbook protocol (${
+            lowerFirst(
+              error instanceof Error ? error.message : String(error),
+            )
+          })`,
+          { connected: this.#hello !== undefined },
+        ),
+      );
+      return;
+    }
+    for (const response of responses) {
+      const pending = typeof response.id === "number" ? this.#pending.get(response.id) : undefined;
+      if (pending === undefined) {
+        // id null: the server refuses the whole connection (BUSY, TOO_LARGE) and closes it.
+        if ("error" in response && response.id === null) {
+          this.#fail(new RemoteError(response.error));
+        }
+        continue;
+      }
+      this.#pending.delete(response.id as number);
+      clearTimeout(pending.timer);
+      if ("error" in response) pending.reject(new RemoteError(response.error));
+      else pending.resolve(response.result);
+    }
+  }
+
+  /** Fails every pending call with `error`, and closes the connection. */
+  #fail(error: ConnectionError | RemoteError): void {
+    if (this.#failure) return;
+    this.#failure = error instanceof ConnectionError ? error : new ConnectionError(
+      "closed",
+      this.address,
+      `the server refused the connection (${error.reason}: ${error.message})`,
+      { connected: true },
+    );
+    for (const pending of this.#pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(error);
+    }
+    this.#pending.clear();
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Closes the connection; pending calls fail. */
+  close(): void {
+    this.#fail(
+      new ConnectionError("closed", this.address, "the client closed the connection", {
+        connected: true,
+      }),
+    );
+  }
+
+  /** Closes the connection and waits until its reader has stopped. */
+  async dispose(): Promise<void> {
+    this.close();
+    await this.#reading;
+    await this.#writing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+}
