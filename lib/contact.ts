@@ -56,6 +56,31 @@ export const CONTACT_LIMITS = {
   contactBytes: 32 * 1024,
 } as const;
 
+/**
+ * A blank contact with this name.
+ *
+ * @example
+ * ```ts
+ * import { blankContact } from "./contact.ts";
+ * const ann = blankContact("Ann");
+ * if (ann.name !== "Ann" || ann.phones.length !== 0 || ann.town !== "") throw new Error();
+ * ```
+ */
+export function blankContact(name = ""): ContactFields {
+  return {
+    name,
+    house: "",
+    street: "",
+    town: "",
+    postcode: "",
+    phones: [],
+    emails: [],
+    notes: "",
+    uid: "",
+    extra: {},
+  };
+}
+
 /** Fields that the server sets; ignored when a client sends them back. */
 const SERVER_FIELDS = new Set(["id", "version", "created", "updated"]);
 
@@ -100,18 +125,8 @@ export function validateContact(input: unknown, path = "contact"): ContactFields
       field: `${path}.name`,
     });
   }
-  const contact: ContactFields = {
-    name,
-    house: "",
-    street: "",
-    town: "",
-    postcode: "",
-    phones: [],
-    emails: [],
-    notes: text(object.notes, `${path}.notes`, CONTACT_LIMITS.field, true),
-    uid: "",
-    extra: {},
-  };
+  const contact = blankContact(name);
+  contact.notes = text(object.notes, `${path}.notes`, CONTACT_LIMITS.field, true);
   for (const field of TEXT_FIELDS) {
     contact[field] = text(object[field], `${path}.${field}`, CONTACT_LIMITS.field, false);
   }

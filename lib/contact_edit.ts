@@ -49,30 +49,7 @@ export function applyPatch(fields: ContactFields, patch: Partial<ContactFields>)
   return { ...fields, ...patch };
 }
 
-/**
- * A blank contact with this name.
- *
- * @example
- * ```ts
- * import { blankContact } from "./contact_edit.ts";
- * const ann = blankContact("Ann");
- * if (ann.name !== "Ann" || ann.phones.length !== 0 || ann.town !== "") throw new Error();
- * ```
- */
-export function blankContact(name: string): ContactFields {
-  return {
-    name,
-    house: "",
-    street: "",
-    town: "",
-    postcode: "",
-    phones: [],
-    emails: [],
-    notes: "",
-    uid: "",
-    extra: {},
-  };
-}
+export { blankContact } from "./contact.ts";
 
 /**
  * Checks contact fields with the server's validation. Returns the clean fields, or the

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ContactFields } from "./contact.ts";
+import { blankContact, type ContactFields } from "./contact.ts";
 import {
   decodeText,
   type Draft,
@@ -623,18 +623,7 @@ function readRow(
   unused: Map<number, number>,
   warn: (reason: string) => void,
 ): Draft | string {
-  const draft: Draft = {
-    name: "",
-    house: "",
-    street: "",
-    town: "",
-    postcode: "",
-    phones: [],
-    emails: [],
-    notes: "",
-    uid: "",
-    extra: {},
-  };
+  const draft: Draft = blankContact("");
   let name = "";
   let org = "";
   const parts = ["", "", "", "", ""];

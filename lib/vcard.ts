@@ -19,7 +19,6 @@
  * @module
  */
 
-import type { ContactFields } from "./contact.ts";
 import {
   decodeText,
   type Draft,
@@ -36,7 +35,7 @@ import {
   splitStreet,
   uidForContact,
 } from "./interop.ts";
-import { CONTACT_LIMITS } from "./contact.ts";
+import { blankContact, CONTACT_LIMITS, type ContactFields } from "./contact.ts";
 
 /** The vCard versions this module writes. */
 export type VCardVersion = "3.0" | "4.0";
@@ -625,18 +624,7 @@ function buildCard(
     kept.push(text);
     if (!keptAt.has(text)) keptAt.set(text, at);
   };
-  const draft: Draft = {
-    name: "",
-    house: "",
-    street: "",
-    town: "",
-    postcode: "",
-    phones: [],
-    emails: [],
-    notes: "",
-    uid: "",
-    extra: {},
-  };
+  const draft: Draft = blankContact("");
   for (const { property, line } of properties) {
     at = line;
     switch (property.name) {
