@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import type { ContactFields, Email, Phone } from "./contact.ts";
+import { CLIENT_TRANSPORT_OPTIONS, clientTransportConfig } from "./transport.ts";
 
 /** The default server port: the tutorial's. */
 export const DEFAULT_PORT = 2007;
@@ -15,7 +16,7 @@ export const DEFAULT_HOST = "127.0.0.1";
 /** The default seconds to wait to connect, and then for each reply. */
 export const DEFAULT_TIMEOUT = 5;
 
-/** Where the server is and how long to wait for it. */
+/** Where the server is, how to talk to it (TLS, token) and how long to wait for it. */
 export interface ClientConfig {
   host: string;
   port: number;
@@ -23,7 +24,12 @@ export interface ClientConfig {
   timeoutMs: number;
   /** Machine output: JSON (JSON Lines for commands that stream). */
   json: boolean;
-  // Reserved for auth and TLS: token (ADDRESSBOOK_TOKEN, --token), tls (--tls), ca (--ca).
+  /** Speak TLS (`--tls`, `ADDRESSBOOK_TLS`; implied by a CA). */
+  tls?: boolean;
+  /** The certificate to trust: a PEM file's path or its text (`--ca`, `ADDRESSBOOK_CA`). */
+  caFile?: string;
+  /** The token for a server that requires one (`--token`, `ADDRESSBOOK_TOKEN`). */
+  token?: string;
 }
 
 /** Contact fields given on the command line; only the flags given are present. */
@@ -99,7 +105,22 @@ interface Option {
   help: string;
 }
 
-/** Every connection option: its flag, its environment variable, its default. */
+/** What `--help` shows after a transport option's flag. */
+const TRANSPORT_VALUES: Record<string, string> = { token: "TOKEN", ca: "FILE|PEM" };
+
+/**
+ * Every connection option: its flag, its environment variable, its default. The transport
+ * and auth options (`--token`, `--tls`, `--ca`) come from `lib/transport.ts`.
+ *
+ * @example Every documented variable
+ * ```ts
+ * import { CLIENT_OPTIONS } from "./client_config.ts";
+ * const names = CLIENT_OPTIONS.flatMap((o) => o.env.match(/ADDRESSBOOK_\w+/g) ?? []);
+ * if (!names.includes("ADDRESSBOOK_TOKEN") || !names.includes("ADDRESSBOOK_SERVER")) {
+ *   throw new Error(names.join());
+ * }
+ * ```
+ */
 export const CLIENT_OPTIONS: readonly Option[] = [
   {
     flag: "host",
@@ -122,7 +143,17 @@ export const CLIENT_OPTIONS: readonly Option[] = [
     default: String(DEFAULT_TIMEOUT),
     help: "seconds to wait to connect, and then for each reply",
   },
+  ...CLIENT_TRANSPORT_OPTIONS.map((o) => ({
+    flag: o.flag,
+    value: o.boolean ? "" : TRANSPORT_VALUES[o.flag] ?? o.flag.toUpperCase(),
+    env: o.env,
+    default: o.default,
+    help: o.help,
+  })),
 ];
+
+/** The options every command takes (where and how to connect). */
+const CONNECTION_FLAGS: readonly string[] = CLIENT_OPTIONS.map((o) => o.flag);
 
 const FIELD_FLAGS = ["name", "house", "street", "town", "postcode", "notes"] as const;
 const LIST_FLAGS = ["phone", "email"] as const;
@@ -194,13 +225,18 @@ export function clientHelp(): string {
     "  --help               show this help",
     "  --version            print the version",
     "",
+    "A server off loopback requires a token: set ADDRESSBOOK_TOKEN (a --token shows in the",
+    "process list). For TLS with a self-signed certificate, deno task client may read the",
+    'file that ADDRESSBOOK_CA names and no other; or pass the text: --ca "$(cat cert.pem)".',
+    "",
     "Exit codes:",
     "  0  success",
     "  1  nothing found (find or search matched nothing; get, edit or rm: no such contact)",
     "  2  usage error (unknown command, option or value)",
-    "  3  cannot reach or talk to the server (refused, unknown host, timeout, closed)",
+    "  3  cannot reach or talk to the server (refused, unknown host, timeout, closed,",
+    "     TLS failure such as a certificate that is not trusted)",
     "  4  the server refused the request (CONFLICT, AMBIGUOUS, UNAUTHORIZED, BUSY,",
-    "     BAD_REQUEST, ...); its reason is printed",
+    "     BAD_REQUEST, ...), or a token it requires is missing or wrong; its reason is printed",
     "",
     "In the menu, end of input (Ctrl-D) and Ctrl-C quit cleanly (exit 0).",
     "Start a server with: deno task serve",
@@ -312,11 +348,16 @@ export function parseClientCommand(
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
-      args,
+      args: joinPemValues(args),
       options: {
         host: { type: "string" },
         port: { type: "string" },
         timeout: { type: "string" },
+        ...Object.fromEntries(
+          CLIENT_TRANSPORT_OPTIONS.map((
+            o,
+          ) => [o.flag, { type: o.boolean ? "boolean" as const : "string" as const }]),
+        ),
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
@@ -340,7 +381,7 @@ export function parseClientCommand(
   const config = parseConfig(values, env);
   const [name, ...rest] = positionals;
   if (name === undefined) {
-    const extra = Object.keys(values).filter((key) => !["host", "port", "timeout"].includes(key));
+    const extra = Object.keys(values).filter((key) => !CONNECTION_FLAGS.includes(key));
     if (extra.length > 0) {
       throw new UsageError(`Option --${extra[0]} needs a command; commands are ${commandList()}`);
     }
@@ -351,7 +392,7 @@ export function parseClientCommand(
   }
   const kind = name as (typeof SUBCOMMANDS)[number];
   for (const key of Object.keys(values)) {
-    if (["host", "port", "timeout", "json"].includes(key)) continue;
+    if (key === "json" || CONNECTION_FLAGS.includes(key)) continue;
     if (!SUBCOMMAND_FLAGS[kind].includes(key)) {
       throw new UsageError(`Option --${key} does not apply to ${kind}`);
     }
@@ -417,6 +458,24 @@ export function parseClientCommand(
   }
 }
 
+/**
+ * `--ca "$(cat cert.pem)"` passes text that starts with dashes, which parseArgs would take
+ * for an option; join it to its flag (`--ca=-----BEGIN ...`) first.
+ */
+function joinPemValues(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (args[i] === "--ca" && next !== undefined && next.trimStart().startsWith("-----BEGIN")) {
+      out.push(`--ca=${next}`);
+      i++;
+    } else {
+      out.push(args[i]!);
+    }
+  }
+  return out;
+}
+
 function commandList(): string {
   return SUBCOMMANDS.join(", ");
 }
@@ -442,7 +501,26 @@ function parseConfig(
   const timeout = typeof values.timeout === "string"
     ? decimal(values.timeout, "--timeout", 0.001, 3600)
     : DEFAULT_TIMEOUT;
-  return { host, port, timeoutMs: Math.max(1, Math.round(timeout * 1000)), json: !!values.json };
+  let transport;
+  try {
+    transport = clientTransportConfig(values, env);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new UsageError(error.message);
+  }
+  if (typeof values.ca === "string" && values.ca.trim() === "") {
+    throw new UsageError("--ca is empty");
+  }
+  if (typeof values.token === "string" && values.token.trim() === "") {
+    throw new UsageError("--token is empty");
+  }
+  return {
+    host,
+    port,
+    timeoutMs: Math.max(1, Math.round(timeout * 1000)),
+    json: !!values.json,
+    ...transport,
+  };
 }
 
 function fieldFlags(values: Record<string, unknown>): FieldFlags {

@@ -16,8 +16,39 @@ Deno.test("parseClientCommand() with no command opens the menu on the defaults",
   const command = parseClientCommand([], noEnv);
   assert.deepEqual(command, {
     kind: "menu",
-    config: { host: "127.0.0.1", port: 2007, timeoutMs: 5000, json: false },
+    config: { host: "127.0.0.1", port: 2007, timeoutMs: 5000, json: false, tls: false },
   });
+});
+
+Deno.test("parseClientCommand() takes --token, --tls and --ca, or their variables", () => {
+  const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  const flags = parseClientCommand(
+    ["--token", "flag-token-0123456789", "--ca", pem, "count"],
+    env({ ADDRESSBOOK_TOKEN: "env-token-0123456789" }),
+  );
+  if (flags.kind !== "count") throw new Error(flags.kind);
+  assert.equal(flags.config.token, "flag-token-0123456789", "the flag beats the variable");
+  assert.equal(flags.config.caFile, pem, "PEM text starting with dashes is a value, not a flag");
+  assert.equal(flags.config.tls, true, "--ca implies TLS");
+  const vars = parseClientCommand(
+    ["list"],
+    env({ ADDRESSBOOK_TOKEN: "env-token-0123456789", ADDRESSBOOK_TLS: "1" }),
+  );
+  if (vars.kind !== "list") throw new Error(vars.kind);
+  assert.equal(vars.config.token, "env-token-0123456789");
+  assert.equal(vars.config.tls, true);
+  assert.equal(vars.config.caFile, undefined);
+  const menu = parseClientCommand(["--tls", "--ca", "/etc/ab/ca.pem", "--token", "t"], noEnv);
+  assert.equal(menu.kind, "menu", "the connection options need no command");
+  if (menu.kind !== "menu") return;
+  assert.equal(menu.config.caFile, "/etc/ab/ca.pem");
+  assert.throws(
+    () => parseClientCommand(["count"], env({ ADDRESSBOOK_TLS: "maybe" })),
+    (error: unknown) =>
+      error instanceof UsageError && /ADDRESSBOOK_TLS "maybe" is not one of/.test(error.message),
+  );
+  usage(["--token", "", "count"], /--token is empty/);
+  usage(["--ca", "", "count"], /--ca is empty/);
 });
 
 Deno.test("parseClientCommand() reads ADDRESSBOOK_SERVER, and flags beat it", () => {
@@ -137,7 +168,9 @@ Deno.test("parseClientCommand() names the mistake in a usage error", () => {
 
 Deno.test("clientHelp() lists every option with its default and every exit code", () => {
   const help = clientHelp();
-  for (const flag of ["--host", "--port", "--timeout", "--json", "--help", "--version"]) {
+  for (
+    const flag of ["--host", "--port", "--timeout", "--token", "--tls", "--ca", "--json", "--help"]
+  ) {
     assert.ok(help.includes(flag), flag);
   }
   for (const command of ["add", "get", "find", "search", "list", "edit", "rm", "count", "stats"]) {
@@ -147,5 +180,8 @@ Deno.test("clientHelp() lists every option with its default and every exit code"
   assert.match(help, /env ADDRESSBOOK_SERVER \(host:port\), default 127\.0\.0\.1/);
   assert.match(help, /default 2007/);
   assert.match(help, /env none, default 5/);
+  assert.match(help, /--token TOKEN .*\n +env ADDRESSBOOK_TOKEN, default none/);
+  assert.match(help, /--tls .*\n +env ADDRESSBOOK_TLS, default off/);
+  assert.match(help, /--ca FILE\|PEM .*\n +env ADDRESSBOOK_CA, default system roots/);
   for (const code of [0, 1, 2, 3, 4]) assert.match(help, new RegExp(`^  ${code}  `, "m"));
 });

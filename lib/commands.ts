@@ -46,17 +46,29 @@ export interface Output {
 export type ServerCommand = Exclude<ClientCommand, { kind: "help" | "version" | "menu" }>;
 
 /**
- * The connect options of a configuration.
+ * The connect options of a configuration: where, how long, TLS and the token.
  *
  * @example
  * ```ts
  * import { connectOptions } from "./commands.ts";
  * const options = connectOptions({ host: "::1", port: 2007, timeoutMs: 5000, json: true });
- * if (options.host !== "::1" || "json" in options) throw new Error();
+ * if (options.host !== "::1" || "json" in options || "token" in options) throw new Error();
+ * const secure = connectOptions({
+ *   host: "book.lan", port: 2007, timeoutMs: 5000, json: false, tls: true, token: "t0ken",
+ * });
+ * if (!secure.tls || secure.token !== "t0ken") throw new Error();
  * ```
  */
 export function connectOptions(config: ClientConfig): ConnectOptions {
-  return { host: config.host, port: config.port, timeoutMs: config.timeoutMs };
+  const options: ConnectOptions = {
+    host: config.host,
+    port: config.port,
+    timeoutMs: config.timeoutMs,
+  };
+  if (config.tls) options.tls = true;
+  if (config.caFile !== undefined) options.caFile = config.caFile;
+  if (config.token !== undefined) options.token = config.token;
+  return options;
 }
 
 /**
@@ -89,8 +101,11 @@ export function connectionAdvice(error: ConnectionError): string {
       return `${error.message}; check that --port is the addressbook server's port (2007 ` +
         "unless it was started with another)";
     case "closed":
+      // Closed before the greeting: the detail already says what to try (--tls).
+      if (!error.connected && error.detail.includes("--tls")) return error.message;
       return `${error.message}; try again, and see the server's log if it keeps happening`;
     case "denied":
+    case "tls":
       return error.message;
   }
 }

@@ -145,8 +145,9 @@ class Menu {
     try {
       const { count } = await this.#call<{ count: number }>("count");
       const { server, version } = this.#client.hello;
+      const readOnly = this.#client.access === "read-only" ? " (read-only token)" : "";
       p.print(
-        `Connected to ${server} ${version} at ${this.#client.address}: ` +
+        `Connected to ${server} ${version} at ${this.#client.address}${readOnly}: ` +
           `${plural(count, "entry", "entries")}.`,
       );
     } catch (error) {

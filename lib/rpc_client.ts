@@ -3,15 +3,16 @@
  * with the protocol module's `formatRequest`, replies read with a size cap, parsed with its
  * `parseReply` and matched to their requests by id, each call with a timeout.
  *
- * Connecting is three steps, kept apart so that each can grow: open the transport
- * ({@link openConnection}; a TLS branch goes there), greet the server (`hello`, which checks
- * the protocol version), then authenticate (once the server asks for it).
+ * Connecting is three steps: open the transport ({@link openConnection}: plain TCP or TLS,
+ * through `lib/transport.ts`), greet the server (`hello`, which checks the protocol version),
+ * then authenticate with the token when `hello` says the server requires one.
  *
  * @module
  */
 
 import { LineFramer, LineTooLongError } from "./framing.ts";
 import {
+  ErrorCode,
   formatRequest,
   parseReply,
   quote,
@@ -19,6 +20,8 @@ import {
   type Response,
   type RpcErrorObject,
 } from "./protocol.ts";
+import { connect, loadCa, TransportError } from "./transport.ts";
+import { isPermissionError } from "./permissions.ts";
 import { PROTOCOL_VERSION } from "./version.ts";
 
 /** Largest reply line accepted: a full page of the largest contacts fits many times over. */
@@ -38,6 +41,11 @@ export type ConnectionProblem =
   | "protocol"
   /** This process may not open the connection (Deno permissions). */
   | "denied"
+  /**
+   * TLS did not work out: the certificate is not trusted, the server does not speak TLS, or
+   * the CA file cannot be read.
+   */
+  | "tls"
   /** Anything else the operating system reported. */
   | "failed";
 
@@ -119,9 +127,16 @@ export interface ConnectOptions {
   port: number;
   /** Milliseconds to wait for the connection, and then for each reply. */
   timeoutMs: number;
-  // Reserved: `tls` and `caCerts` (a TLS branch in openConnection), `token` (an auth step
-  // after hello in RpcClient.connect).
+  /** Speak TLS (implied by `caFile`). */
+  tls?: boolean;
+  /** The certificate to trust: a PEM file's path, or the PEM text itself. */
+  caFile?: string;
+  /** The token sent with `auth` when the server requires one (`hello` says `auth: true`). */
+  token?: string;
 }
+
+/** What an `auth` granted: everything, or reading only. */
+export type Access = "read-write" | "read-only";
 
 /** The `hello` result: who the server is. */
 export interface HelloResult {
@@ -174,8 +189,9 @@ function describeSocketError(
 }
 
 /**
- * Opens the transport to the server, giving up after the timeout. This is where a TLS branch
- * (`Deno.connectTls`) belongs.
+ * Opens the transport to the server (TLS when `tls` or `caFile` is set, the handshake done),
+ * giving up after the timeout. Every failure is a {@link ConnectionError} whose message is
+ * one sentence.
  *
  * @example Nothing listens there
  * ```ts
@@ -189,26 +205,84 @@ function describeSocketError(
  */
 export async function openConnection(options: ConnectOptions): Promise<Deno.Conn> {
   const address = formatAddress(options.host, options.port);
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), options.timeoutMs);
-  try {
-    const conn = await Deno.connect({
-      hostname: options.host,
-      port: options.port,
-      signal: controller.signal,
-    });
-    conn.setNoDelay(true);
-    return conn;
-  } catch (error) {
-    if (controller.signal.aborted) {
-      throw new ConnectionError("timeout", address, `no answer within ${seconds(options)}`, {
-        cause: error,
-      });
+  const tls = options.tls === true || options.caFile !== undefined;
+  let ca: string | undefined;
+  if (options.caFile !== undefined) {
+    try {
+      ca = await loadCa(options.caFile);
+    } catch (error) {
+      throw caFileError(error, address, options.caFile);
     }
-    const { problem, detail } = describeSocketError(error);
+  }
+  let conn: Deno.Conn;
+  try {
+    conn = await connect({
+      host: options.host,
+      port: options.port,
+      tls,
+      ...(ca === undefined ? {} : { caFile: ca }),
+      timeoutMs: options.timeoutMs,
+    });
+  } catch (error) {
+    if (!(error instanceof TransportError)) {
+      const { problem, detail } = describeSocketError(error);
+      throw new ConnectionError(problem, address, detail, { cause: error });
+    }
+    const { problem, detail } = describeTransportError(error, options, tls);
     throw new ConnectionError(problem, address, detail, { cause: error });
-  } finally {
-    clearTimeout(timer);
+  }
+  // TLS connections have no setNoDelay (nor setKeepAlive).
+  const tcp = conn as Partial<Deno.TcpConn>;
+  if (typeof tcp.setNoDelay === "function") tcp.setNoDelay(true);
+  return conn;
+}
+
+/** A CA file that cannot be used, as a connection failure naming the way out. */
+function caFileError(error: unknown, address: string, ca: string): ConnectionError {
+  if (
+    isPermissionError(error) || (error instanceof TransportError && error.reason === "not-allowed")
+  ) {
+    return new ConnectionError(
+      "denied",
+      address,
+      `not allowed to read the CA file ${JSON.stringify(ca)}; "deno task client" may read ` +
+        "only the file that ADDRESSBOOK_CA names (not one given with --ca), a compiled client " +
+        "only the one named when it was built; or pass the certificate itself: " +
+        'ADDRESSBOOK_CA="$(cat cert.pem)"',
+      { cause: error },
+    );
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new ConnectionError("tls", address, lowerFirst(message), { cause: error });
+}
+
+/** Maps the transport's failure onto a problem and a reason without the address. */
+function describeTransportError(
+  error: TransportError,
+  options: ConnectOptions,
+  tls: boolean,
+): { problem: ConnectionProblem; detail: string } {
+  // The transport's message is "Cannot connect to HOST:PORT[ over TLS]: why"; keep the why.
+  const prefix = `Cannot connect to ${formatAddress(options.host, options.port)}` +
+    `${tls ? " over TLS" : ""}: `;
+  const why = error.message.startsWith(prefix)
+    ? error.message.slice(prefix.length)
+    : lowerFirst(error.message);
+  switch (error.reason) {
+    case "refused":
+      return { problem: "refused", detail: "connection refused" };
+    case "timeout":
+      return { problem: "timeout", detail: `no answer within ${seconds(options)}` };
+    case "unknown-host":
+      return { problem: "unresolved", detail: "the host name does not resolve" };
+    case "not-allowed":
+      return { problem: "denied", detail: lowerFirst(error.message) };
+    case "untrusted":
+    case "tls":
+    case "ca-file":
+      return { problem: "tls", detail: why };
+    case "other":
+      return { problem: "failed", detail: why.replace(/ \(os error \d+\)$/, "") };
   }
 }
 
@@ -255,18 +329,22 @@ export class RpcClient {
   #writing: Promise<void> = Promise.resolve();
   #failure: ConnectionError | undefined;
   #hello: HelloResult | undefined;
+  #access: Access = "read-write";
+  readonly #tls: boolean;
 
-  private constructor(conn: Deno.Conn, address: string, timeoutMs: number) {
+  private constructor(conn: Deno.Conn, address: string, timeoutMs: number, tls: boolean) {
     this.#conn = conn;
+    this.#tls = tls;
     this.address = address;
     this.#timeoutMs = timeoutMs;
     this.#reading = this.#readLoop();
   }
 
   /**
-   * Connects, greets the server and checks its protocol version. Throws
-   * {@link ConnectionError} (unreachable, timeout, not this protocol) or {@link RemoteError}
-   * (the server refused, for example `BUSY`).
+   * Connects, greets the server, checks its protocol version and, when the server requires
+   * it, authenticates with `options.token`. Throws {@link ConnectionError} (unreachable,
+   * timeout, TLS, not this protocol) or {@link RemoteError} (the server refused, for example
+   * `BUSY`; `UNAUTHORIZED` when a token is needed and missing or not accepted).
    */
   static async connect(options: ConnectOptions): Promise<RpcClient> {
     const conn = await openConnection(options);
@@ -274,6 +352,7 @@ export class RpcClient {
       conn,
       formatAddress(options.host, options.port),
       options.timeoutMs,
+      options.tls === true || options.caFile !== undefined,
     );
     try {
       const hello = await client.call<HelloResult>("hello");
@@ -285,20 +364,43 @@ export class RpcClient {
             `speaks ${PROTOCOL_VERSION}; use a client of the server's version`,
         );
       }
-      // The auth step goes here: when hello.auth is true, send the token.
-      if (hello.auth) {
-        throw new RemoteError({
-          code: -32006,
-          message: "The server requires a token, which this client cannot send yet",
-          data: { reason: "UNAUTHORIZED" },
-        });
-      }
+      if (hello.auth) client.#access = await client.#authenticate(options.token);
       client.#hello = hello;
       return client;
     } catch (error) {
       await client.dispose();
       throw error;
     }
+  }
+
+  /** Sends `auth {token}`; a missing or refused token becomes a sentence saying what to do. */
+  async #authenticate(token: string | undefined): Promise<Access> {
+    const where = `The server at ${JSON.stringify(this.address)}`;
+    if (token === undefined) {
+      throw new RemoteError({
+        code: ErrorCode.UNAUTHORIZED,
+        message: `${where} requires a token; set ADDRESSBOOK_TOKEN or pass --token, with the ` +
+          "token from the server's data folder or from its admin",
+        data: { reason: "UNAUTHORIZED" },
+      });
+    }
+    try {
+      const { access } = await this.call<{ access: Access }>("auth", { token });
+      return access === "read-only" ? "read-only" : "read-write";
+    } catch (error) {
+      if (!(error instanceof RemoteError) || error.reason !== "UNAUTHORIZED") throw error;
+      throw new RemoteError({
+        code: error.code,
+        message: `${where} did not accept the token; check ADDRESSBOOK_TOKEN or --token: it ` +
+          "must be the server's read-write token or its read-only one",
+        data: { ...error.data, reason: "UNAUTHORIZED" } as RpcErrorObject["data"],
+      });
+    }
+  }
+
+  /** What the connection may do: `read-only` after auth with the server's read-only token. */
+  get access(): Access {
+    return this.#access;
   }
 
   /** What the server said to `hello`. */
@@ -364,8 +466,13 @@ export class RpcClient {
       while (!this.#failure) {
         const n = await this.#conn.read(buffer);
         if (n === null) {
+          // A TLS server closes a plain connection before answering its hello.
+          const hint = this.#hello === undefined && !this.#tls
+            ? " before answering; if it serves TLS (its log says so), add --tls, and --ca for " +
+              "a self-signed certificate"
+            : "";
           this.#fail(
-            new ConnectionError("closed", this.address, "the server closed the connection", {
+            new ConnectionError("closed", this.address, `the server closed the connection${hint}`, {
               connected: this.#hello !== undefined,
             }),
           );

@@ -255,3 +255,89 @@ Deno.test("RpcClient.connect() passes on a BUSY refusal sent with id null", asyn
     },
   );
 });
+
+/** A peer in protected mode: hello says auth, and `auth` accepts only the given tokens. */
+function protectedPeer(seen: string[], tokens: Record<string, string>) {
+  return async (conn: Deno.Conn, lines: AsyncGenerator<Record<string, unknown>>) => {
+    for await (const request of lines) {
+      seen.push(String(request.method));
+      const id = request.id;
+      if (request.method === "hello") {
+        await send(conn, { jsonrpc: "2.0", id, result: { ...HELLO, auth: true } });
+      } else if (request.method === "auth") {
+        const access = tokens[(request.params as { token: string }).token];
+        await send(
+          conn,
+          access ? { jsonrpc: "2.0", id, result: { access } } : {
+            jsonrpc: "2.0",
+            id,
+            error: {
+              code: -32006,
+              message: "Unauthorized: the token is not valid",
+              data: { reason: "UNAUTHORIZED" },
+            },
+          },
+        );
+      } else {
+        await send(conn, { jsonrpc: "2.0", id, result: { count: 0 } });
+      }
+    }
+  };
+}
+
+Deno.test("RpcClient.connect() sends auth {token} when hello asks, and keeps the access", async () => {
+  const seen: string[] = [];
+  await withPeer(protectedPeer(seen, { "ro-token": "read-only" }), async (port) => {
+    await using client = await RpcClient.connect({
+      host: "127.0.0.1",
+      port,
+      timeoutMs: 5000,
+      token: "ro-token",
+    });
+    assert.equal(client.access, "read-only");
+    assert.deepEqual(await client.call("count"), { count: 0 });
+  });
+  assert.deepEqual(seen, ["hello", "auth", "count"]);
+});
+
+Deno.test("RpcClient.connect() without a token, or with a wrong one, says what to set", async () => {
+  const seen: string[] = [];
+  await withPeer(protectedPeer(seen, { "rw-token": "read-write" }), async (port) => {
+    const where = `The server at "127.0.0.1:${port}"`;
+    const missing = await RpcClient.connect({ host: "127.0.0.1", port, timeoutMs: 5000 })
+      .then(() => null, (e) => e);
+    assert.ok(missing instanceof RemoteError, String(missing));
+    assert.equal(missing.reason, "UNAUTHORIZED");
+    assert.equal(
+      missing.message,
+      `${where} requires a token; set ADDRESSBOOK_TOKEN or pass --token, with the token from ` +
+        "the server's data folder or from its admin",
+    );
+    const wrong = await RpcClient.connect({
+      host: "127.0.0.1",
+      port,
+      timeoutMs: 5000,
+      token: "nope",
+    }).then(() => null, (e) => e);
+    assert.ok(wrong instanceof RemoteError, String(wrong));
+    assert.equal(wrong.reason, "UNAUTHORIZED");
+    assert.match(wrong.message, /did not accept the token; check ADDRESSBOOK_TOKEN or --token/);
+  });
+  assert.deepEqual(seen, ["hello", "hello", "auth"], "no token: no auth request");
+});
+
+Deno.test("RpcClient.connect() hints at --tls when a server closes before answering", async () => {
+  await withPeer(
+    async (conn, lines) => {
+      await lines.next();
+      conn.close(); // what a TLS server does with a plain hello
+    },
+    async (port) => {
+      const error = await RpcClient.connect({ host: "127.0.0.1", port, timeoutMs: 5000 })
+        .then(() => null, (e) => e);
+      assert.ok(error instanceof ConnectionError, String(error));
+      assert.equal(error.problem, "closed");
+      assert.match(error.message, /closed the connection before answering; if it serves TLS/);
+    },
+  );
+});

@@ -9,14 +9,55 @@
 const ROOT = new URL("../", import.meta.url);
 const encoder = new TextEncoder();
 
-/** The command `deno task client` runs: `[denoPath, ...args]`. */
-export async function clientCommand(): Promise<string[]> {
+/**
+ * The command `deno task client` runs with the environment `env`: `[denoPath, ...args]`.
+ * The task's shell statements are evaluated as the task shell would (only the forms it uses:
+ * `export NAME=VALUE`, `[ -z "$X" ] || export ...`, `[ -n "$X" ] || export ...`), so the
+ * flags are exactly the task's, such as `--allow-read=$ADDRESSBOOK_CA` when that is set.
+ */
+export async function clientCommand(env: Record<string, string> = {}): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
   const task: string = config.tasks.client;
-  if (/[;$|&]/.test(task)) throw new Error(`The client task is not a plain command: ${task}`);
-  const words = task.trim().split(/\s+/);
+  const vars: Record<string, string> = { ...env };
+  const expand = (text: string) => text.replace(/\$(\w+)/g, (_, name) => vars[name] ?? "");
+  const value = (text: string) => expand(text.replace(/^"(.*)"$/, "$1"));
+  const statements = task.split(";").map((s) => s.trim()).filter(Boolean);
+  for (const statement of statements.slice(0, -1)) {
+    const match = /^(?:\[ -([zn]) "\$(\w+)" \] \|\| )?export (\w+)=(\S*)$/.exec(statement);
+    if (!match) throw new Error(`Unexpected client task part: ${statement}`);
+    const [, test, tested, name, text] = match as unknown as [
+      string,
+      string | undefined,
+      string,
+      string,
+      string,
+    ];
+    const empty = (vars[tested] ?? "") === "";
+    // `[ -z X ] || cmd` runs cmd when X is not empty; `[ -n X ] || cmd` when it is empty.
+    if (test === undefined || (test === "z" ? !empty : empty)) vars[name] = value(text);
+  }
+  const words: string[] = [];
+  for (const match of statements.at(-1)!.matchAll(/"([^"]*)"|(\S+)/g)) {
+    if (match[1] !== undefined) words.push(expand(match[1]));
+    else if (expand(match[2]!) !== "") words.push(expand(match[2]!)); // unquoted: split away
+  }
   if (words[0] !== "deno") throw new Error(`The client task does not start with deno: ${task}`);
   return [Deno.execPath(), ...words.slice(1)];
+}
+
+/**
+ * The client's environment in tests: its own variables always set (empty means unset to the
+ * client), so that the caller's cannot leak in.
+ */
+function clientEnv(server: string, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    ADDRESSBOOK_SERVER: server,
+    ADDRESSBOOK_TOKEN: "",
+    ADDRESSBOOK_TLS: "",
+    ADDRESSBOOK_CA: "",
+    NO_COLOR: "1",
+    ...env,
+  };
 }
 
 /** What a finished client run printed, and its exit code. */
@@ -30,6 +71,8 @@ export interface ClientResult {
 export interface ClientOptions {
   /** The value of ADDRESSBOOK_SERVER (always set, so the caller's own cannot leak in). */
   server: string;
+  /** More environment: ADDRESSBOOK_TOKEN, ADDRESSBOOK_TLS, ADDRESSBOOK_CA. */
+  env?: Record<string, string>;
   /** Everything standard input holds; it ends after this. */
   stdin?: string;
   /** Milliseconds before the run is killed and the test fails. */
@@ -38,11 +81,12 @@ export interface ClientOptions {
 
 /** Runs the client once with `args` and waits for it to exit. */
 export async function runClient(args: string[], options: ClientOptions): Promise<ClientResult> {
-  const [cmd, ...flags] = await clientCommand();
+  const env = clientEnv(options.server, options.env);
+  const [cmd, ...flags] = await clientCommand(env);
   const child = new Deno.Command(cmd!, {
     args: [...flags, ...args],
     cwd: ROOT,
-    env: { ADDRESSBOOK_SERVER: options.server, NO_COLOR: "1" },
+    env,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -107,10 +151,10 @@ export class ClientSession {
   /** Starts the client with `args`; `output` holds standard output and error together. */
   static async start(
     args: string[],
-    options: { server: string; terminal?: boolean },
+    options: { server: string; terminal?: boolean; env?: Record<string, string> },
   ): Promise<ClientSession> {
-    const [cmd, ...flags] = await clientCommand();
-    const env = { ADDRESSBOOK_SERVER: options.server, NO_COLOR: "1" };
+    const env = clientEnv(options.server, options.env);
+    const [cmd, ...flags] = await clientCommand(env);
     const command = options.terminal
       ? new Deno.Command("script", {
         // script runs the client in a new pseudo-terminal and copies our pipe to it.

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { TestServer } from "./helpers.ts";
 import { clientCommand, ClientSession, runClient } from "./client_helpers.ts";
+import { CLIENT_OPTIONS } from "../lib/client_config.ts";
 
 const MENU_PROMPT = "Choose an option [1-7, q to quit]: ";
 
@@ -477,19 +478,34 @@ Deno.test("client: usage errors exit 2; --help and --version exit 0", async () =
   assert.match(version.stdout, /^addressbook client \d+\.\d+\.\d+\n$/);
 });
 
-Deno.test("the client task has least privilege: net, and two named variables", async () => {
+Deno.test("the client task has least privilege: net, its own variables, a CA file if named", async () => {
   const [, ...flags] = await clientCommand();
-  assert.deepEqual(flags, [
+  const env = "--allow-env=ADDRESSBOOK_SERVER,ADDRESSBOOK_TOKEN,ADDRESSBOOK_TLS,ADDRESSBOOK_CA";
+  assert.deepEqual(flags, ["run", "--no-prompt", "--allow-net", env, "client.ts"]);
+  const [, ...withCa] = await clientCommand({ ADDRESSBOOK_CA: "/etc/addressbook/ca.pem" });
+  assert.deepEqual(withCa, [
     "run",
     "--no-prompt",
     "--allow-net",
-    "--allow-env=ADDRESSBOOK_SERVER,ADDRESSBOOK_TOKEN",
+    "--allow-read=/etc/addressbook/ca.pem",
+    env,
     "client.ts",
   ]);
-  for (const flag of flags) {
+  for (const flag of [...flags, ...withCa]) {
     assert.doesNotMatch(
       flag,
-      /^(-A|--allow-all|--allow-run|--allow-ffi|--allow-sys|--allow-read|--allow-write)/,
+      /^(-A|--allow-all|--allow-run|--allow-ffi|--allow-sys|--allow-write|--allow-read$)/,
     );
   }
+});
+
+Deno.test("the client task grants exactly the variables --help documents", async () => {
+  const documented = CLIENT_OPTIONS.flatMap((o) => o.env.match(/ADDRESSBOOK_\w+/g) ?? []);
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  for (const task of ["client", "compile:client"]) {
+    const granted = /--allow-env=([\w,]+)/.exec(config.tasks[task])?.[1]?.split(",");
+    assert.deepEqual(granted?.sort(), [...new Set(documented)].sort(), task);
+  }
+  const help = (await runClient(["--help"], { server: "127.0.0.1:1" })).stdout;
+  for (const name of documented) assert.ok(help.includes(`env ${name}`), name);
 });

@@ -64,6 +64,42 @@ export async function runServerToExit(
   }
 }
 
+/**
+ * Makes `cert.pem` and `key.pem` in `dir` with openssl, as the README shows. `ca: true`
+ * makes the plain `openssl req -x509` kind (CA:TRUE) that TLS refuses for a server.
+ */
+export async function makeCertificate(
+  dir: string,
+  options: { ca?: boolean } = {},
+): Promise<string> {
+  const args = [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-days",
+    "30",
+    "-subj",
+    "/CN=localhost",
+    "-keyout",
+    `${dir}/key.pem`,
+    "-out",
+    `${dir}/cert.pem`,
+    "-addext",
+    "subjectAltName=DNS:localhost,IP:127.0.0.1",
+  ];
+  if (!options.ca) args.push("-addext", "basicConstraints=critical,CA:FALSE");
+  const output = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" })
+    .output();
+  if (output.code !== 0) {
+    throw new Error(`openssl failed: ${new TextDecoder().decode(output.stderr)}`);
+  }
+  return await Deno.readTextFile(`${dir}/cert.pem`);
+}
+
 /** A temp folder removed (with its contents) when disposed: `await using dir = await tempDir()`. */
 export async function tempDir(
   prefix = "addressbook-test-",

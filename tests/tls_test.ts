@@ -4,38 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { connect, TransportError } from "../lib/transport.ts";
-import { RpcConnection, runServerToExit, tempDir, TestServer } from "./helpers.ts";
-
-/**
- * Makes `cert.pem` and `key.pem` in `dir` with openssl, as the README shows. `ca: true`
- * makes the plain `openssl req -x509` kind (CA:TRUE) that TLS refuses for a server.
- */
-async function makeCertificate(dir: string, options: { ca?: boolean } = {}): Promise<string> {
-  const args = [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "30",
-    "-subj",
-    "/CN=localhost",
-    "-keyout",
-    `${dir}/key.pem`,
-    "-out",
-    `${dir}/cert.pem`,
-    "-addext",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1",
-  ];
-  if (!options.ca) args.push("-addext", "basicConstraints=critical,CA:FALSE");
-  const output = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" })
-    .output();
-  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-  return await Deno.readTextFile(`${dir}/cert.pem`);
-}
+import { makeCertificate, RpcConnection, runServerToExit, tempDir, TestServer } from "./helpers.ts";
 
 async function dataWithCertificate(
   options: { ca?: boolean } = {},
