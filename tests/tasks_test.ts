@@ -274,6 +274,10 @@ Deno.test({
         ADDRESSBOOK_CA: "/etc/addressbook/ca.pem",
       });
       assert.equal(run.code, 0, run.output);
+      // The client reaches the server through the transport module (TLS, --ca, timeouts).
+      for (const file of ["client.ts", "rpc_client.ts", "transport.ts", "menu.ts"]) {
+        assert.ok(run.output.includes(file), `${file} not in the client's graph:\n${run.output}`);
+      }
       p = (await bakedMetadata(`${dist}/addressbook`)).permissions;
       assert.deepEqual(p.allow_read, ["/etc/addressbook/ca.pem"]);
     } finally {
