@@ -1,0 +1,850 @@
+/**
+ * `deno task bench`: drives the real server (started with the serve task's flags on a temp
+ * KV file) and four baselines over real TCP with a closed-loop load generator that runs in
+ * its own processes, and prints a table and one JSON record per scenario: ops/s, p50, p99
+ * and p99.9 latency, errors, server CPU and peak RSS, and the ratios the targets are set in.
+ * `--help` lists the scenarios and options.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { Generator, Target, type TargetKind } from "./child.ts";
+import { Histogram } from "./histogram.ts";
+import type { LoadConfig, LoadResult, Op } from "./load.ts";
+import { sample } from "./proc.ts";
+import { seedClassic, type Seeded, seedJsonRpc } from "./seed.ts";
+
+/** The settings of one bench invocation. */
+interface Settings {
+  quick: boolean;
+  runs: number;
+  warmupMs: number;
+  durationMs: number;
+  generators: number;
+  contacts: number;
+  idle: number;
+  big: number;
+}
+
+/** The figures of one run of one target. */
+export interface Figures {
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  errors: number;
+  serverCpuPct: number;
+  generatorCpuPct: number;
+  peakRssMiB: number;
+  /** Closed-loop check: mean requests in flight / requests meant to be in flight (about 1). */
+  inFlightRatio: number;
+  ops: number;
+  windowS: number;
+  [extra: string]: number;
+}
+
+/** One scenario's record: figures per target (medians of the runs), ratios, goals. */
+interface ScenarioRecord {
+  scenario: string;
+  what: string;
+  settings: Record<string, unknown>;
+  results: Record<string, Figures & { runs: Figures[] }>;
+  ratios: Record<string, number>;
+  goals: Array<{ goal: string; value: number; met: boolean }>;
+  errorSamples: string[];
+}
+
+interface Scenario {
+  name: string;
+  what: string;
+  run(settings: Settings): Promise<ScenarioRecord>;
+}
+
+const HELP = `deno task bench [options]: load the addressbook server and its baselines over TCP
+
+Options:
+  --scenario NAME   run only this scenario (repeat, or separate with commas); default all
+  --quick           a short smoke run: small data, short runs, one run each
+  --runs N          runs per target; figures are medians (default 3, quick 1)
+  --duration S      measured seconds per run (default 10, quick 1)
+  --warmup S        warm-up seconds before measuring (default 2, quick 0.5)
+  --generators N    load-generator processes (default 1)
+  --contacts N      contacts loaded before a run (default 1000, quick 200)
+  --idle N          idle connections in idle-10k (default 10000, quick 200)
+  --big N           contacts in big-100k (default 100000, quick 2000)
+  --help            show this help
+
+Scenarios:
+`;
+
+const encoder = new TextEncoder();
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function median(values: number[]): number {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function round(value: number, digits = 3): number {
+  if (!Number.isFinite(value)) return value;
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+/** Prints a progress line on stderr (rewritten in place on a terminal). */
+function progress(text: string): void {
+  const line = Deno.stderr.isTerminal() ? `\r\x1b[2K${text}` : `${text}\n`;
+  Deno.stderr.writeSync(encoder.encode(line));
+}
+
+function endProgress(): void {
+  if (Deno.stderr.isTerminal()) Deno.stderr.writeSync(encoder.encode("\r\x1b[2K"));
+}
+
+/** Splits `total` into `parts` near-equal whole numbers (none zero unless total is small). */
+function split(total: number, parts: number): number[] {
+  const out: number[] = [];
+  for (let k = 0; k < parts; k++) {
+    out.push(Math.floor(total / parts) + (k < total % parts ? 1 : 0));
+  }
+  return out.filter((n) => n > 0);
+}
+
+interface LoadPlan {
+  protocol: LoadConfig["protocol"];
+  connections: number;
+  depth: number;
+  mix: Partial<Record<Op, number>>;
+  contacts: number;
+  seeded?: Seeded[];
+  maxOps?: number;
+  warmupMs?: number;
+  durationMs?: number;
+  addBase?: number;
+}
+
+/** Runs generators against a started target and gathers the figures. */
+async function drive(
+  label: string,
+  settings: Settings,
+  target: Target,
+  plan: LoadPlan,
+  errorSamples: string[],
+): Promise<Figures> {
+  const counts = split(plan.connections, Math.min(settings.generators, plan.connections));
+  const seeded = plan.seeded ?? [];
+  const maxOps = plan.maxOps ?? 1e9;
+  const before = await sample(target.pid);
+  const started = performance.now();
+  const generators = counts.map((connections, g) =>
+    Generator.load({
+      port: target.port,
+      protocol: target.kind === "echo" ? "echo" : plan.protocol,
+      mode: "run",
+      connections,
+      depth: plan.depth,
+      warmupMs: plan.warmupMs ?? settings.warmupMs,
+      durationMs: plan.durationMs ?? settings.durationMs,
+      maxOps: Math.ceil(maxOps / counts.length),
+      mix: plan.mix,
+      contacts: plan.contacts,
+      ids: seeded.slice(0, 20_000).map((s) => s.id),
+      owned: seeded.filter((_, k) => k % counts.length === g),
+      addBase: (plan.addBase ?? 1_000_000) + g * Math.ceil(maxOps / counts.length),
+      seed: 1 + g,
+      holdMs: 0,
+    })
+  );
+  return await collect(
+    label,
+    generators,
+    target.pid,
+    before.cpuSeconds,
+    started,
+    plan,
+    errorSamples,
+  );
+}
+
+async function collect(
+  label: string,
+  generators: Generator[],
+  pid: number,
+  cpuBefore: number,
+  started: number,
+  plan: { connections: number; depth: number },
+  errorSamples: string[],
+): Promise<Figures> {
+  let lastOps = 0, lastTime = performance.now();
+  const ticker = setInterval(() => {
+    const ops = generators.reduce((sum, g) => sum + (g.progress?.ops ?? 0), 0);
+    const errors = generators.reduce((sum, g) => sum + (g.progress?.errors ?? 0), 0);
+    const phase = generators[0]?.progress?.phase ?? "starting";
+    const now = performance.now();
+    const rate = (ops - lastOps) / ((now - lastTime) / 1000);
+    lastOps = ops;
+    lastTime = now;
+    progress(
+      `${label}: ${phase} ${((now - started) / 1000).toFixed(0)} s, ` +
+        `${phase === "measure" ? Math.round(rate).toLocaleString("en") : "-"} ops/s, ` +
+        `${errors} errors`,
+    );
+  }, 1000);
+  let results: LoadResult[];
+  let server, generatorCpu = 0;
+  try {
+    results = await Promise.all(generators.map((g) => g.done));
+    server = await sample(pid);
+    for (const g of generators) {
+      const cpu = (await sample(g.process.pid)).cpuSeconds;
+      generatorCpu += 100 * cpu / ((performance.now() - g.started) / 1000);
+    }
+  } finally {
+    clearInterval(ticker);
+    endProgress();
+    for (const g of generators) g.release();
+    await Promise.all(generators.map((g) => g.exited));
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  return figures(results, {
+    cpuPct: 100 * (server.cpuSeconds - cpuBefore) / elapsed,
+    generatorCpuPct: generatorCpu,
+    peakRssMiB: server.hwmKiB / 1024,
+    inFlight: plan.connections * plan.depth,
+    errorSamples,
+  });
+}
+
+function figures(
+  results: LoadResult[],
+  extra: {
+    cpuPct: number;
+    generatorCpuPct: number;
+    peakRssMiB: number;
+    inFlight: number;
+    errorSamples: string[];
+  },
+): Figures {
+  const histogram = new Histogram();
+  let ops = 0, opsPerSec = 0, errors = 0, meanInFlight = 0, windowMs = 0;
+  for (const result of results) {
+    histogram.merge(Histogram.fromJSON(result.histogram));
+    ops += result.ops;
+    opsPerSec += result.windowMs > 0 ? result.ops / (result.windowMs / 1000) : 0;
+    errors += result.errors;
+    meanInFlight += result.meanInFlight;
+    windowMs = Math.max(windowMs, result.windowMs);
+    for (const sample of result.errorSamples) {
+      if (extra.errorSamples.length < 10) extra.errorSamples.push(sample);
+    }
+  }
+  return {
+    opsPerSec: round(opsPerSec, 0),
+    p50Ms: round(histogram.percentile(50)),
+    p99Ms: round(histogram.percentile(99)),
+    p999Ms: round(histogram.percentile(99.9)),
+    errors,
+    serverCpuPct: round(extra.cpuPct, 0),
+    generatorCpuPct: round(extra.generatorCpuPct, 0),
+    peakRssMiB: round(extra.peakRssMiB, 1),
+    inFlightRatio: round(meanInFlight / extra.inFlight, 2),
+    ops,
+    windowS: round(windowMs / 1000, 2),
+  };
+}
+
+/** Medians over runs, field by field. */
+function medians(runs: Figures[]): Figures & { runs: Figures[] } {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(runs[0] ?? {})) {
+    out[key] = key === "errors"
+      ? runs.reduce((sum, r) => sum + r[key]!, 0) // errors: the total, never hidden by a median
+      : round(median(runs.map((r) => r[key]!)), 3);
+  }
+  out.runs = runs;
+  return out as Figures & { runs: Figures[] };
+}
+
+/** Starts a target, seeds it, drives it with `plan`, stops it: one run. */
+async function loadRun(
+  kind: TargetKind,
+  label: string,
+  settings: Settings,
+  plan: LoadPlan & { seed?: "jsonrpc" | "classic" | "none" },
+  errorSamples: string[],
+): Promise<Figures> {
+  const target = await Target.start(kind, kind === "server" ? serverArgs() : []);
+  try {
+    if (plan.seed !== "none") progress(`${label}: loading ${plan.contacts} contacts`);
+    let seeded: Seeded[] = [];
+    if (plan.seed === "classic") await seedClassic(target.port, plan.contacts);
+    else if (plan.seed !== "none") seeded = await seedJsonRpc(target.port, 0, plan.contacts);
+    return await drive(label, settings, target, { ...plan, seeded }, errorSamples);
+  } finally {
+    await target.stop();
+    if (target.logs.some((line) => / (error|warn) /.test(line))) {
+      const shown = target.logs.filter((line) => / (error|warn) /.test(line)).slice(0, 5);
+      console.error(`${label}: the server logged:\n  ${shown.join("\n  ")}`);
+    }
+  }
+}
+
+function serverArgs(): string[] {
+  return ["--max-connections", "20000"];
+}
+
+/** A scenario comparing targets under one load plan, run `settings.runs` times each. */
+function compare(
+  name: string,
+  what: string,
+  targets: Array<{ kind: TargetKind; seed: "jsonrpc" | "classic" | "none" }>,
+  plan: (s: Settings) => Omit<LoadPlan, "contacts"> & { contacts?: number },
+  goals: (results: ScenarioRecord["results"]) => {
+    ratios: Record<string, number>;
+    goals: ScenarioRecord["goals"];
+  },
+): Scenario {
+  return {
+    name,
+    what,
+    async run(settings) {
+      const errorSamples: string[] = [];
+      const runs: Record<string, Figures[]> = {};
+      const p = { contacts: settings.contacts, ...plan(settings) };
+      for (let r = 1; r <= settings.runs; r++) {
+        for (const { kind, seed } of targets) {
+          const label = `[${name}] ${kind} run ${r}/${settings.runs}`;
+          (runs[kind] ??= []).push(
+            await loadRun(kind, label, settings, { ...p, seed }, errorSamples),
+          );
+        }
+      }
+      const results = Object.fromEntries(
+        Object.entries(runs).map(([kind, list]) => [kind, medians(list)]),
+      );
+      return {
+        scenario: name,
+        what,
+        settings: {
+          connections: p.connections,
+          depth: p.depth,
+          mix: p.mix,
+          contacts: p.contacts,
+          protocol: p.protocol,
+          runs: settings.runs,
+          warmupS: settings.warmupMs / 1000,
+          durationS: settings.durationMs / 1000,
+          generators: settings.generators,
+        },
+        results,
+        ...goals(results),
+        errorSamples,
+      };
+    },
+  };
+}
+
+function ratio(a: Figures | undefined, b: Figures | undefined, key = "opsPerSec"): number {
+  if (!a || !b || !b[key]) return NaN;
+  return round(a[key]! / b[key]!, 2);
+}
+
+const FIND: Partial<Record<Op, number>> = { find: 1 };
+
+const SCENARIOS: Scenario[] = [
+  compare(
+    "find-16",
+    "find by name, 16 connections, no pipelining",
+    [
+      { kind: "server", seed: "jsonrpc" },
+      { kind: "jsonrpc_map", seed: "jsonrpc" },
+      { kind: "echo", seed: "none" },
+    ],
+    () => ({ protocol: "jsonrpc", connections: 16, depth: 1, mix: FIND }),
+    (r) => {
+      const vsMap = ratio(r.server, r.jsonrpc_map), vsEcho = ratio(r.server, r.echo);
+      return {
+        ratios: { "server/jsonrpc_map": vsMap, "server/echo": vsEcho },
+        goals: [
+          { goal: "ops/s >= 1.0x jsonrpc_map (c)", value: vsMap, met: vsMap >= 1.0 },
+          { goal: "p99 <= 2 ms", value: r.server?.p99Ms ?? NaN, met: (r.server?.p99Ms ?? 99) <= 2 },
+        ],
+      };
+    },
+  ),
+  compare(
+    "find-64x16",
+    "find by name, 64 connections, 16 pipelined requests each",
+    [
+      { kind: "server", seed: "jsonrpc" },
+      { kind: "jsonrpc_map", seed: "jsonrpc" },
+      { kind: "echo", seed: "none" },
+    ],
+    () => ({ protocol: "jsonrpc", connections: 64, depth: 16, mix: FIND }),
+    (r) => {
+      const vsMap = ratio(r.server, r.jsonrpc_map), vsEcho = ratio(r.server, r.echo);
+      return {
+        ratios: { "server/jsonrpc_map": vsMap, "server/echo": vsEcho },
+        goals: [{ goal: "ops/s >= 0.8x jsonrpc_map (c)", value: vsMap, met: vsMap >= 0.8 }],
+      };
+    },
+  ),
+  {
+    name: "add-64",
+    what: "durable add, 64 connections, no pipelining, vs one kv.atomic() per write in-process",
+    async run(settings) {
+      const errorSamples: string[] = [];
+      const server: Figures[] = [], kv: Figures[] = [];
+      const plan: LoadPlan = {
+        protocol: "jsonrpc",
+        connections: 64,
+        depth: 1,
+        mix: { add: 1 },
+        contacts: 0,
+      };
+      for (let r = 1; r <= settings.runs; r++) {
+        server.push(
+          await loadRun("server", `[add-64] server run ${r}/${settings.runs}`, settings, {
+            ...plan,
+            seed: "none",
+          }, errorSamples),
+        );
+        kv.push(await kvBaseline(`[add-64] kv_atomic run ${r}/${settings.runs}`, settings));
+      }
+      const results = { server: medians(server), kv_atomic: medians(kv) };
+      const vsKv = ratio(results.server, results.kv_atomic);
+      return {
+        scenario: "add-64",
+        what: this.what,
+        settings: { connections: 64, depth: 1, mix: plan.mix, runs: settings.runs },
+        results,
+        ratios: { "server/kv_atomic": vsKv },
+        goals: [{ goal: "ops/s >= 3x kv_atomic (b)", value: vsKv, met: vsKv >= 3 }],
+        errorSamples,
+      };
+    },
+  },
+  compare(
+    "mix-16",
+    "a mix of find 50, get 20, search 15, add 10, update 5 at 16 connections",
+    [{ kind: "server", seed: "jsonrpc" }, { kind: "jsonrpc_map", seed: "jsonrpc" }],
+    () => ({
+      protocol: "jsonrpc",
+      connections: 16,
+      depth: 1,
+      mix: { find: 50, get: 20, search: 15, add: 10, update: 5 },
+    }),
+    (r) => ({ ratios: { "server/jsonrpc_map": ratio(r.server, r.jsonrpc_map) }, goals: [] }),
+  ),
+  compare(
+    "classic-16",
+    "the classic fnd: protocol, 16 clients, one connection per message (the tutorial's client)",
+    [{ kind: "server", seed: "jsonrpc" }, { kind: "tutorial", seed: "classic" }],
+    () => ({ protocol: "classic", connections: 16, depth: 1, mix: FIND }),
+    (r) => {
+      const vsTutorial = ratio(r.server, r.tutorial);
+      return {
+        ratios: { "server/tutorial": vsTutorial },
+        goals: [{ goal: "ops/s >= 8x tutorial (d)", value: vsTutorial, met: vsTutorial >= 8 }],
+      };
+    },
+  ),
+  {
+    name: "idle-10k",
+    what: "idle connections (each pinged once, then held): server memory per connection",
+    async run(settings) {
+      const errorSamples: string[] = [];
+      const runs: Record<string, Figures[]> = { server: [], echo: [] };
+      for (let r = 1; r <= settings.runs; r++) {
+        for (const kind of ["server", "echo"] as const) {
+          runs[kind]!.push(
+            await idleRun(
+              kind,
+              `[idle-10k] ${kind} run ${r}/${settings.runs}`,
+              settings,
+              errorSamples,
+            ),
+          );
+        }
+      }
+      const results = { server: medians(runs.server!), echo: medians(runs.echo!) };
+      const perConn = ratio(results.server, results.echo, "kibPerConnection");
+      return {
+        scenario: "idle-10k",
+        what: this.what,
+        settings: { connections: settings.idle, runs: settings.runs },
+        results,
+        ratios: { "server/echo KiB per connection": perConn },
+        goals: [{
+          goal: "memory per connection <= 1.5x echo (a)",
+          value: perConn,
+          met: perConn <= 1.5,
+        }],
+        errorSamples,
+      };
+    },
+  },
+  {
+    name: "big-100k",
+    what: "load contacts in bulk through the protocol, then search at 1 connection, then " +
+      "page through them all with list",
+    async run(settings) {
+      const errorSamples: string[] = [];
+      const runs: Figures[] = [];
+      for (let r = 1; r <= settings.runs; r++) {
+        runs.push(
+          await bigRun(`[big-100k] server run ${r}/${settings.runs}`, settings, errorSamples),
+        );
+      }
+      const server = medians(runs);
+      return {
+        scenario: "big-100k",
+        what: this.what,
+        settings: { contacts: settings.big, runs: settings.runs },
+        results: { server },
+        ratios: { "list last/first page time": server.listSlowdown! },
+        goals: [
+          { goal: "search p99 <= 5 ms", value: server.p99Ms, met: server.p99Ms <= 5 },
+          { goal: "bulk load <= 20 s", value: server.loadS!, met: server.loadS! <= 20 },
+          {
+            goal: "list does not slow down page by page (last/first <= 1.5)",
+            value: server.listSlowdown!,
+            met: server.listSlowdown! <= 1.5,
+          },
+        ],
+        errorSamples,
+      };
+    },
+  },
+];
+
+/** Baseline (b): the in-process kv.atomic() loop, on a temp KV file. */
+async function kvBaseline(label: string, settings: Settings): Promise<Figures> {
+  const dir = await Deno.makeTempDir({ prefix: "addressbook-bench-kv-" });
+  try {
+    const generator = Generator.kvAtomic(dir, settings.warmupMs, settings.durationMs);
+    // Its own process is the "server" here: its CPU and peak RSS are the figures.
+    return await collect(label, [generator], generator.process.pid, 0, generator.started, {
+      connections: 1,
+      depth: 1,
+    }, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Opens `settings.idle` connections, pings each once, and measures the server's RSS growth. */
+async function idleRun(
+  kind: "server" | "echo",
+  label: string,
+  settings: Settings,
+  errorSamples: string[],
+): Promise<Figures> {
+  const target = await Target.start(kind, kind === "server" ? serverArgs() : []);
+  try {
+    await sleep(500);
+    const before = (await sample(target.pid)).rssKiB;
+    const counts = split(settings.idle, Math.min(settings.generators, settings.idle));
+    progress(`${label}: opening ${settings.idle} connections`);
+    const generators = counts.map((connections, g) =>
+      Generator.load({
+        port: target.port,
+        protocol: kind === "echo" ? "echo" : "jsonrpc",
+        mode: "idle",
+        connections,
+        depth: 1,
+        warmupMs: 0,
+        durationMs: 0,
+        maxOps: connections,
+        mix: {},
+        contacts: 0,
+        ids: [],
+        owned: [],
+        addBase: 0,
+        seed: g + 1,
+        holdMs: 120_000,
+      })
+    );
+    let opened = 0;
+    for (const generator of generators) opened += (await generator.connected).opened;
+    await sleep(1000);
+    const after = await sample(target.pid);
+    for (const generator of generators) generator.release();
+    const results = await Promise.all(generators.map((g) => g.done));
+    await Promise.all(generators.map((g) => g.exited));
+    endProgress();
+    let errors = 0;
+    for (const result of results) {
+      errors += result.errors;
+      for (const sample of result.errorSamples) {
+        if (errorSamples.length < 10) errorSamples.push(sample);
+      }
+    }
+    return {
+      opsPerSec: NaN,
+      p50Ms: NaN,
+      p99Ms: NaN,
+      p999Ms: NaN,
+      errors,
+      serverCpuPct: NaN,
+      generatorCpuPct: NaN,
+      peakRssMiB: round(after.hwmKiB / 1024, 1),
+      inFlightRatio: NaN,
+      ops: opened,
+      windowS: NaN,
+      connections: opened,
+      rssBeforeMiB: round(before / 1024, 1),
+      rssAfterMiB: round(after.rssKiB / 1024, 1),
+      kibPerConnection: round((after.rssKiB - before) / Math.max(1, opened), 2),
+    };
+  } finally {
+    await target.stop();
+  }
+}
+
+/** Bulk load, search p99 at one connection, and a full list walk, on one server. */
+async function bigRun(label: string, settings: Settings, errorSamples: string[]): Promise<Figures> {
+  const target = await Target.start("server", serverArgs());
+  try {
+    const total = settings.big;
+    const load = await drive(`${label} load`, settings, target, {
+      protocol: "jsonrpc",
+      connections: 64,
+      depth: 1,
+      mix: { add: 1 },
+      contacts: 0,
+      maxOps: total,
+      warmupMs: 0,
+      durationMs: 120_000,
+      addBase: 0,
+    }, errorSamples);
+    const search = await drive(`${label} search`, settings, target, {
+      protocol: "jsonrpc",
+      connections: 1,
+      depth: 1,
+      mix: { search: 1 },
+      contacts: total,
+    }, errorSamples);
+    progress(`${label}: listing`);
+    const list = await listAll(target.port, total);
+    endProgress();
+    return {
+      ...search,
+      errors: search.errors + load.errors + list.errors,
+      loaded: load.ops,
+      loadS: load.windowS,
+      loadOpsPerSec: load.opsPerSec,
+      loadP99Ms: load.p99Ms,
+      pages: list.pages,
+      listed: list.listed,
+      listS: list.seconds,
+      firstPagesMs: list.firstMs,
+      lastPagesMs: list.lastMs,
+      listSlowdown: round(list.lastMs / list.firstMs, 2),
+    };
+  } finally {
+    await target.stop();
+  }
+}
+
+/** Pages through every contact with `list` (100 per page) on one connection. */
+async function listAll(port: number, total: number) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  conn.setNoDelay(true);
+  const reader = conn.readable.pipeThrough(new TextDecoderStream()).getReader();
+  const times: number[] = [];
+  let cursor: string | null = null, listed = 0, errors = 0, buffered = "";
+  const deadline = performance.now() + 120_000;
+  try {
+    for (let page = 0; page < total / 100 + 10 && performance.now() < deadline; page++) {
+      const request = { jsonrpc: "2.0", id: page, method: "list", params: { cursor, limit: 100 } };
+      const sent = performance.now();
+      await conn.write(encoder.encode(JSON.stringify(request) + "\n"));
+      while (!buffered.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error("The server closed the connection while listing");
+        buffered += value;
+      }
+      const newline = buffered.indexOf("\n");
+      const reply = JSON.parse(buffered.slice(0, newline));
+      buffered = buffered.slice(newline + 1);
+      times.push(performance.now() - sent);
+      if (!reply.result) {
+        errors++;
+        break;
+      }
+      listed += reply.result.contacts.length;
+      cursor = reply.result.cursor;
+      if (cursor === null) break;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  }
+  const k = Math.max(1, Math.min(10, Math.floor(times.length / 4)));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  return {
+    pages: times.length,
+    listed,
+    errors: errors + (listed === total ? 0 : 1),
+    seconds: round(times.reduce((a, b) => a + b, 0) / 1000, 2),
+    firstMs: round(mean(times.slice(1, k + 1)), 3), // page 0 warms up the code path
+    lastMs: round(mean(times.slice(-k)), 3),
+  };
+}
+
+function table(records: ScenarioRecord[]): string {
+  const head = [
+    "scenario",
+    "target",
+    "ops/s",
+    "p50 ms",
+    "p99 ms",
+    "p99.9 ms",
+    "errors",
+    "srv CPU %",
+    "gen CPU %",
+    "peak RSS MiB",
+    "in-flight",
+  ];
+  const rows: string[][] = [head];
+  const fmt = (v: number | undefined) =>
+    v === undefined || Number.isNaN(v) ? "-" : v.toLocaleString("en", { maximumFractionDigits: 3 });
+  for (const record of records) {
+    for (const [target, f] of Object.entries(record.results)) {
+      rows.push([
+        record.scenario,
+        target,
+        fmt(f.opsPerSec),
+        fmt(f.p50Ms),
+        fmt(f.p99Ms),
+        fmt(f.p999Ms),
+        fmt(f.errors),
+        fmt(f.serverCpuPct),
+        fmt(f.generatorCpuPct),
+        fmt(f.peakRssMiB),
+        fmt(f.inFlightRatio),
+      ]);
+    }
+  }
+  const widths = head.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  const lines = rows.map((row) =>
+    row.map((cell, c) => c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)).join("  ")
+  );
+  lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
+  for (const record of records) {
+    const parts = [
+      ...Object.entries(record.ratios).map(([k, v]) => `${k} ${fmt(v)}`),
+      ...record.goals.map((g) => `${g.met ? "MET" : "MISSED"}: ${g.goal} (${fmt(g.value)})`),
+    ];
+    const extra = Object.entries(record.results).flatMap(([target, f]) =>
+      Object.keys(f).filter((k) => !head.includes(k) && !BASE_KEYS.has(k)).map((k) =>
+        `${target}.${k} ${fmt(f[k] as number)}`
+      )
+    );
+    lines.push(`${record.scenario}: ${[...parts, ...extra].join("; ")}`);
+  }
+  return lines.join("\n");
+}
+
+const BASE_KEYS = new Set([
+  "opsPerSec",
+  "p50Ms",
+  "p99Ms",
+  "p999Ms",
+  "errors",
+  "serverCpuPct",
+  "generatorCpuPct",
+  "peakRssMiB",
+  "inFlightRatio",
+  "runs",
+]);
+
+function parseSettings(args: string[]): { settings: Settings; scenarios: Scenario[] } | null {
+  const { values } = parseArgs({
+    args,
+    options: {
+      scenario: { type: "string", multiple: true },
+      quick: { type: "boolean" },
+      runs: { type: "string" },
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      generators: { type: "string" },
+      contacts: { type: "string" },
+      idle: { type: "string" },
+      big: { type: "string" },
+      help: { type: "boolean" },
+    },
+    strict: true,
+  });
+  if (values.help) return null;
+  const quick = values.quick ?? false;
+  const number = (value: string | undefined, fallback: number, name: string) => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) {
+      throw new RangeError(`--${name} ${JSON.stringify(value)} is not a positive number`);
+    }
+    return n;
+  };
+  const settings: Settings = {
+    quick,
+    runs: Math.round(number(values.runs, quick ? 1 : 3, "runs")),
+    warmupMs: number(values.warmup, quick ? 0.5 : 2, "warmup") * 1000,
+    durationMs: number(values.duration, quick ? 1 : 10, "duration") * 1000,
+    generators: Math.round(number(values.generators, 1, "generators")),
+    contacts: Math.round(number(values.contacts, quick ? 200 : 1000, "contacts")),
+    idle: Math.round(number(values.idle, quick ? 200 : 10_000, "idle")),
+    big: Math.round(number(values.big, quick ? 2000 : 100_000, "big")),
+  };
+  const names = (values.scenario ?? []).flatMap((s) => s.split(",")).map((s) => s.trim())
+    .filter(Boolean);
+  for (const name of names) {
+    if (!SCENARIOS.some((s) => s.name === name)) {
+      throw new RangeError(
+        `Scenario ${JSON.stringify(name)} does not exist; scenarios are ${
+          SCENARIOS.map((s) => s.name).join(", ")
+        }`,
+      );
+    }
+  }
+  const scenarios = names.length ? SCENARIOS.filter((s) => names.includes(s.name)) : SCENARIOS;
+  return { settings, scenarios };
+}
+
+async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseSettings(args);
+  } catch (error) {
+    console.error(`bench: ${error instanceof Error ? error.message : error}`);
+    return 2;
+  }
+  if (parsed === null) {
+    console.log(HELP + SCENARIOS.map((s) => `  ${s.name.padEnd(12)} ${s.what}`).join("\n"));
+    return 0;
+  }
+  const { settings, scenarios } = parsed;
+  const records: ScenarioRecord[] = [];
+  for (const scenario of scenarios) records.push(await scenario.run(settings));
+  console.log(table(records));
+  for (const record of records) console.log(JSON.stringify(record, jsonNumbers));
+  return records.some((r) => Object.values(r.results).some((f) => f.errors > 0)) ? 1 : 0;
+}
+
+/** NaN is not JSON: write null for a figure that does not apply. */
+function jsonNumbers(_key: string, value: unknown): unknown {
+  return typeof value === "number" && !Number.isFinite(value) ? null : value;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
