@@ -287,7 +287,51 @@ export function formatRequest(
  * ```
  */
 export function formatResponse(response: Response | Response[]): string {
-  return JSON.stringify(response) + "\n";
+  if (Array.isArray(response)) {
+    if (!response.some(hasJsonText)) return JSON.stringify(response) + "\n";
+    return `[${response.map((r) => formatOne(r)).join(",")}]\n`;
+  }
+  return formatOne(response) + "\n";
+}
+
+/**
+ * The key of a non-enumerable property that carries an object's JSON text, ready-made: a
+ * reply whose `result` has one is assembled around that text instead of re-stringifying
+ * the object. `JSON.stringify`, spreads and `Object.keys` never see it.
+ *
+ * @example A result with its JSON text attached
+ * ```ts
+ * import { formatResponse, JSON_TEXT, resultResponse, withJsonText } from "./protocol.ts";
+ * const result = withJsonText({ count: 1 }, '{"count":1}');
+ * if (typeof result[JSON_TEXT] !== "string") throw new Error();
+ * const line = formatResponse(resultResponse(7, result));
+ * if (line !== '{"jsonrpc":"2.0","id":7,"result":{"count":1}}\n') throw new Error(line);
+ * ```
+ */
+export const JSON_TEXT: unique symbol = Symbol("jsonText");
+
+/**
+ * Attaches `json` (which must be exactly `JSON.stringify(object)`) to `object` as its
+ * {@link JSON_TEXT}, and returns the object.
+ */
+export function withJsonText<T extends object>(
+  object: T,
+  json: string,
+): T & { [JSON_TEXT]: string } {
+  Object.defineProperty(object, JSON_TEXT, { value: json, enumerable: false });
+  return object as T & { [JSON_TEXT]: string };
+}
+
+function hasJsonText(response: Response): boolean {
+  const result = (response as { result?: unknown }).result;
+  return typeof result === "object" && result !== null &&
+    typeof (result as { [JSON_TEXT]?: unknown })[JSON_TEXT] === "string";
+}
+
+function formatOne(response: Response): string {
+  if (!hasJsonText(response)) return JSON.stringify(response);
+  const text = (response as { result: { [JSON_TEXT]: string } }).result[JSON_TEXT];
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(response.id)},"result":${text}}`;
 }
 
 /** Shortens and quotes a value for an error message. */

@@ -13,15 +13,25 @@
  * Layout history: 1 held only `["contacts", id]` records; 2 added the indexes and the
  * count. Opening a layout-1 store migrates it; a newer layout is refused.
  *
- * Every write is one `kv.atomic()` that checks the record's versionstamp and sets or deletes
- * the record and all of its index entries together, so an index never disagrees with its
- * record, even if the process is killed mid-write.
+ * Every write checks the record's versionstamp and sets or deletes the record and all of its
+ * index entries in one `kv.atomic()`, so an index never disagrees with its record, even if
+ * the process is killed mid-write. Concurrent writes share an atomic (group commit, see
+ * `group_commit.ts`); each caller returns only after the atomic holding its write commits.
+ *
+ * Reads of a file or `:memory:` store are served from a write-through in-memory view
+ * (`contact_view.ts`), filled from KV at open and updated as each write commits, in commit
+ * order: it stays exact because one server process owns the file and every write goes
+ * through this class. A KV Connect URL, which other servers may write, gets no view.
+ * Contacts returned from the view are frozen: copy one before changing it.
  *
  * @module
  */
 
 import type { Contact, ContactFields, StoredContact } from "./contact.ts";
+import { ContactView } from "./contact_view.ts";
+import { GroupCommitter, type Write } from "./group_commit.ts";
 import { newId } from "./ids.ts";
+import { JSON_TEXT, withJsonText } from "./protocol.ts";
 import { contactTerms, fold, parseQuery, type Terms } from "./search_terms.ts";
 
 /** The key layout this code reads and writes. */
@@ -81,7 +91,6 @@ export class LayoutError extends Error {
 
 const LAYOUT_KEY = ["meta", "layout"];
 const COUNT_KEY = ["meta", "count"];
-const MINUS_ONE = 0xffff_ffff_ffff_ffffn; // KvU64 sums wrap: adding 2^64-1 subtracts one
 
 /**
  * Contacts in a Deno KV database: a file path, `:memory:`, or a KV Connect URL.
@@ -99,19 +108,36 @@ const MINUS_ONE = 0xffff_ffff_ffff_ffffn; // KvU64 sums wrap: adding 2^64-1 subt
 export class ContactStore {
   readonly #kv: Deno.Kv;
   #closed = false;
+  readonly #commits: GroupCommitter;
+  /** Undefined for a store that other processes may write (a KV Connect URL). */
+  readonly #view: ContactView | undefined;
   /** The layout the store had when opened (before any migration). */
   readonly openedLayout: number;
 
-  private constructor(kv: Deno.Kv, openedLayout: number) {
+  private constructor(kv: Deno.Kv, openedLayout: number, view: ContactView | undefined) {
     this.#kv = kv;
     this.openedLayout = openedLayout;
+    this.#view = view;
+    this.#commits = new GroupCommitter(kv, { counterKey: COUNT_KEY, commit: commitRetrying });
+  }
+
+  /** Whether reads are served from the in-memory view (a file or `:memory:` store). */
+  get cached(): boolean {
+    return this.#view !== undefined;
+  }
+
+  /** Group-commit figures: batches committed, writes in them, writes retried alone. */
+  get commitStats(): { batches: number; writes: number; retried: number } {
+    return { ...this.#commits.stats };
   }
 
   /**
-   * Opens the store at `path`, creating it if needed, and migrates an older layout.
+   * Opens the store at `path`, creating it if needed, and migrates an older layout. Reads
+   * come from an in-memory view unless `path` is a KV Connect URL or `options.view` is false
+   * (for tools that read a store another process owns).
    * Throws {@link LayoutError} for a layout newer than this code understands.
    */
-  static async open(path: string): Promise<ContactStore> {
+  static async open(path: string, options: { view?: boolean } = {}): Promise<ContactStore> {
     const kv = await Deno.openKv(path);
     try {
       const layout = await readLayout(kv);
@@ -122,7 +148,8 @@ export class ContactStore {
         );
       }
       if (layout < LAYOUT_VERSION) await migrate(kv, layout);
-      return new ContactStore(kv, layout);
+      const view = isRemote(path) || options.view === false ? undefined : await loadView(kv);
+      return new ContactStore(kv, layout, view);
     } catch (error) {
       kv.close();
       throw error;
@@ -146,19 +173,26 @@ export class ContactStore {
     const now = new Date().toISOString();
     const stored: StoredContact = { id: newId(), ...fields, created: now, updated: now };
     const key = ["contacts", stored.id];
-    const op = this.#kv.atomic().check({ key, versionstamp: null }).set(key, stored)
-      .sum(COUNT_KEY, 1n);
-    setIndexes(op, stored.id, fold(stored.name), contactTerms(stored));
-    const result = await commitRetrying(op);
+    let held: Contact | undefined;
+    const result = await this.#commits.submit({
+      group: stored.id,
+      checks: [{ key, versionstamp: null }],
+      mutations: [
+        { type: "set", key, value: stored },
+        ...indexSets(stored.id, fold(stored.name), contactTerms(stored)),
+      ],
+      countDelta: 1,
+      onCommit: (versionstamp) => held = this.#view?.put(stored, versionstamp),
+    });
     if (!result.ok) throw new Error(`Contact id ${stored.id} is already taken`);
-    return { ...stored, version: result.versionstamp };
+    return held ?? { ...stored, version: result.versionstamp };
   }
 
   /** The contact with this id; throws {@link NotFoundError}. */
   async get(id: string): Promise<Contact> {
-    const entry = await this.#kv.get<StoredContact>(["contacts", id]);
-    if (entry.value === null) throw new NotFoundError(`No contact has id ${JSON.stringify(id)}`);
-    return { ...entry.value, version: entry.versionstamp };
+    const contact = await this.#current(id);
+    if (contact === null) throw new NotFoundError(`No contact has id ${JSON.stringify(id)}`);
+    return contact;
   }
 
   /**
@@ -167,24 +201,30 @@ export class ContactStore {
    */
   async update(id: string, version: string, fields: ContactFields): Promise<Contact> {
     const key = ["contacts", id];
-    const entry = await this.#kv.get<StoredContact>(key);
-    if (entry.value === null) throw new NotFoundError(`No contact has id ${JSON.stringify(id)}`);
-    if (entry.versionstamp !== version) throw this.#conflict(entry);
-    const old = entry.value;
+    const old = await this.#current(id);
+    if (old === null) throw new NotFoundError(`No contact has id ${JSON.stringify(id)}`);
+    if (old.version !== version) throw conflict(old);
     const stored: StoredContact = {
       id,
       ...fields,
       created: old.created,
       updated: new Date().toISOString(),
     };
-    const op = this.#kv.atomic().check({ key, versionstamp: version }).set(key, stored);
     const oldName = fold(old.name), newName = fold(stored.name);
     const oldTerms = contactTerms(old), newTerms = contactTerms(stored);
-    deleteIndexes(op, id, oldName, oldTerms, { name: newName, terms: newTerms });
-    setIndexes(op, id, newName, newTerms);
-    const result = await commitRetrying(op);
+    let held: Contact | undefined;
+    const result = await this.#commits.submit({
+      group: id,
+      checks: [{ key, versionstamp: version }],
+      mutations: [
+        { type: "set", key, value: stored },
+        ...indexDeletes(id, oldName, oldTerms, { name: newName, terms: newTerms }),
+        ...indexSets(id, newName, newTerms),
+      ],
+      onCommit: (versionstamp) => held = this.#view?.put(stored, versionstamp),
+    });
     if (!result.ok) throw await this.#conflictNow(id);
-    return { ...stored, version: result.versionstamp };
+    return held ?? { ...stored, version: result.versionstamp };
   }
 
   /**
@@ -194,15 +234,23 @@ export class ContactStore {
   async remove(id: string, version?: string): Promise<Contact> {
     const key = ["contacts", id];
     for (let attempt = 0;; attempt++) {
-      const entry = await this.#kv.get<StoredContact>(key);
-      if (entry.value === null) {
+      const current = await this.#current(id);
+      if (current === null) {
         throw new NotFoundError(`No contact has id ${JSON.stringify(id)}`);
       }
-      if (version !== undefined && entry.versionstamp !== version) throw this.#conflict(entry);
-      const op = this.#kv.atomic().check(entry).delete(key).sum(COUNT_KEY, MINUS_ONE);
-      deleteIndexes(op, id, fold(entry.value.name), contactTerms(entry.value));
-      const result = await commitRetrying(op);
-      if (result.ok) return { ...entry.value, version: entry.versionstamp };
+      if (version !== undefined && current.version !== version) throw conflict(current);
+      const write: Write = {
+        group: id,
+        checks: [{ key, versionstamp: current.version }],
+        mutations: [
+          { type: "delete", key },
+          ...indexDeletes(id, fold(current.name), contactTerms(current)),
+        ],
+        countDelta: -1,
+        onCommit: () => this.#view?.delete(id),
+      };
+      const result = await this.#commits.submit(write);
+      if (result.ok) return current;
       // Changed meanwhile: without a version the caller wants it gone whatever it became.
       if (version !== undefined || attempt >= 5) throw await this.#conflictNow(id);
     }
@@ -233,6 +281,17 @@ export class ContactStore {
   async find(name: string, options: PageOptions = {}): Promise<Page> {
     const folded = fold(name);
     if (folded === "") return { contacts: [], cursor: null };
+    if (this.#view) {
+      const limit = pageLimit(options.limit);
+      const after = decodeCursor(options.cursor);
+      if (after !== null && after[0] !== folded) {
+        throw new RangeError("Cursor does not belong to this query");
+      }
+      const { ids, more } = this.#view.find(folded, after?.[1] ?? null, limit);
+      const contacts = this.#fromView(ids);
+      const last = contacts.at(-1);
+      return page(contacts, more && last ? encodeCursor([folded, last.id]) : null);
+    }
     return await this.#pageOfIndex(["by_name", folded], options);
   }
 
@@ -268,14 +327,12 @@ export class ContactStore {
     const pageKeys = sorted.slice(0, limit);
     const contacts = await this.#getMany(pageKeys.map(([, id]) => id));
     const last = pageKeys.at(-1);
-    return {
-      contacts,
-      cursor: sorted.length > limit && last ? encodeCursor(last) : null,
-    };
+    return page(contacts, sorted.length > limit && last ? encodeCursor(last) : null);
   }
 
   /** The number of contacts. */
   async count(): Promise<number> {
+    if (this.#view) return this.#view.size;
     const entry = await this.#kv.get<Deno.KvU64>(COUNT_KEY);
     return entry.value === null ? 0 : Number(entry.value.value);
   }
@@ -408,11 +465,29 @@ export class ContactStore {
     const pageKeys = keys.slice(0, limit);
     const contacts = await this.#getMany(pageKeys.map(([, id]) => id));
     const last = pageKeys.at(-1);
-    return { contacts, cursor: keys.length > limit && last ? encodeCursor(last) : null };
+    return page(contacts, keys.length > limit && last ? encodeCursor(last) : null);
+  }
+
+  /** The contact as stored now (from the view when there is one), or null. */
+  async #current(id: string): Promise<Contact | null> {
+    if (this.#view) return this.#view.get(id) ?? null;
+    const entry = await this.#kv.get<StoredContact>(["contacts", id]);
+    return entry.value === null ? null : { ...entry.value, version: entry.versionstamp };
+  }
+
+  /** The view's contacts with these ids, in this order, skipping any not there. */
+  #fromView(ids: string[]): Contact[] {
+    const contacts: Contact[] = [];
+    for (const id of ids) {
+      const contact = this.#view!.get(id);
+      if (contact !== undefined) contacts.push(contact);
+    }
+    return contacts;
   }
 
   /** The contacts with these ids, in this order, skipping any removed meanwhile. */
   async #getMany(ids: string[]): Promise<Contact[]> {
+    if (this.#view) return this.#fromView(ids);
     const chunks: string[][] = [];
     for (let i = 0; i < ids.length; i += 10) chunks.push(ids.slice(i, i + 10));
     const results = await Promise.all(
@@ -425,21 +500,13 @@ export class ContactStore {
     return contacts;
   }
 
-  #conflict(entry: Deno.KvEntry<StoredContact>): ConflictError {
-    return new ConflictError(
-      `Contact ${JSON.stringify(entry.value.id)} was changed by someone else ` +
-        `(it is now at version ${JSON.stringify(entry.versionstamp)})`,
-      { ...entry.value, version: entry.versionstamp },
-    );
-  }
-
   /** The error for a failed check: a conflict with what is stored now, or not found. */
   async #conflictNow(id: string): Promise<Error> {
-    const entry = await this.#kv.get<StoredContact>(["contacts", id]);
-    if (entry.value === null) {
+    const current = await this.#current(id);
+    if (current === null) {
       return new NotFoundError(`Contact ${JSON.stringify(id)} was removed by someone else`);
     }
-    return this.#conflict(entry);
+    return conflict(current);
   }
 }
 
@@ -465,26 +532,71 @@ function indexEntries(contact: StoredContact): Array<[Deno.KvKey, string | null]
   ];
 }
 
-function setIndexes(op: Deno.AtomicOperation, id: string, name: string, terms: Terms): void {
-  op.set(["by_name", name, id], null);
-  for (const word of terms.words) op.set(["by_word", word, id], name);
-  for (const phone of terms.phones) op.set(["by_phone", phone, id], name);
+function conflict(current: Contact): ConflictError {
+  return new ConflictError(
+    `Contact ${JSON.stringify(current.id)} was changed by someone else ` +
+      `(it is now at version ${JSON.stringify(current.version)})`,
+    current,
+  );
+}
+
+/** A page, with its JSON text attached when every contact has one (from the view). */
+function page(contacts: Contact[], cursor: string | null): Page {
+  const result: Page = { contacts, cursor };
+  const texts: string[] = [];
+  for (const contact of contacts) {
+    const text = (contact as { [JSON_TEXT]?: string })[JSON_TEXT];
+    if (text === undefined) return result;
+    texts.push(text);
+  }
+  return withJsonText(
+    result,
+    `{"contacts":[${texts.join(",")}],"cursor":${JSON.stringify(cursor)}}`,
+  );
+}
+
+function isRemote(path: string): boolean {
+  return /^https?:\/\//i.test(path);
+}
+
+/** Builds the view from every record in KV. */
+async function loadView(kv: Deno.Kv): Promise<ContactView> {
+  const view = new ContactView();
+  for await (const entry of kv.list<StoredContact>({ prefix: ["contacts"] }, { batchSize: 1000 })) {
+    view.put(entry.value, entry.versionstamp);
+  }
+  return view;
+}
+
+/** The mutations that set a contact's index entries. */
+function indexSets(id: string, name: string, terms: Terms): Deno.KvMutation[] {
+  const out: Deno.KvMutation[] = [{ type: "set", key: ["by_name", name, id], value: null }];
+  for (const word of terms.words) {
+    out.push({ type: "set", key: ["by_word", word, id], value: name });
+  }
+  for (const phone of terms.phones) {
+    out.push({ type: "set", key: ["by_phone", phone, id], value: name });
+  }
+  return out;
 }
 
 /** Deletes a contact's index entries; with `keep`, only those that `keep` will not set again. */
-function deleteIndexes(
-  op: Deno.AtomicOperation,
+function indexDeletes(
   id: string,
   name: string,
   terms: Terms,
   keep?: { name: string; terms: Terms },
-): void {
-  if (keep?.name !== name) op.delete(["by_name", name, id]);
+): Deno.KvMutation[] {
+  const out: Deno.KvMutation[] = [];
+  if (keep?.name !== name) out.push({ type: "delete", key: ["by_name", name, id] });
   const keepWords = new Set(keep?.terms.words), keepPhones = new Set(keep?.terms.phones);
-  for (const word of terms.words) if (!keepWords.has(word)) op.delete(["by_word", word, id]);
-  for (const phone of terms.phones) {
-    if (!keepPhones.has(phone)) op.delete(["by_phone", phone, id]);
+  for (const word of terms.words) {
+    if (!keepWords.has(word)) out.push({ type: "delete", key: ["by_word", word, id] });
   }
+  for (const phone of terms.phones) {
+    if (!keepPhones.has(phone)) out.push({ type: "delete", key: ["by_phone", phone, id] });
+  }
+  return out;
 }
 
 async function readLayout(kv: Deno.Kv): Promise<number> {
@@ -525,7 +637,7 @@ async function rebuildIndexes(kv: Deno.Kv): Promise<void> {
   let op = kv.atomic();
   let inBatch = 0;
   for await (const entry of kv.list<StoredContact>({ prefix: ["contacts"] })) {
-    setIndexes(op, entry.value.id, fold(entry.value.name), contactTerms(entry.value));
+    op.mutate(...indexSets(entry.value.id, fold(entry.value.name), contactTerms(entry.value)));
     count++;
     if (++inBatch === 4) {
       await commitOrThrow(op);
