@@ -67,14 +67,19 @@ export const AUTH_FAILURE_DELAY_MS = 1000;
 /** Failed `auth` calls after which a connection is closed. */
 export const MAX_AUTH_FAILURES = 5;
 
-/** Size of the buffer each read fills. */
-const READ_BUFFER = 16 * 1024;
 /**
  * Replies are gathered and written together, but never more than this many characters are
  * held before they are written: with the write awaited, this caps the memory a client that
  * does not read its replies can make the server hold.
  */
 const FLUSH_AT = 64 * 1024;
+/**
+ * Sizes of the buffer each read fills: a connection starts small (an idle connection holds
+ * its buffer while its read is pending, so this is most of its memory) and the buffer grows
+ * four-fold whenever a read fills it, up to the largest size.
+ */
+const READ_BUFFER_FIRST = 1024;
+const READ_BUFFER_MAX = 64 * 1024;
 
 const encoder = new TextEncoder();
 const classicDecoder = new TextDecoder();
@@ -106,7 +111,7 @@ export async function serveConnection(
 class Session {
   readonly #conn: Deno.Conn;
   readonly #context: ConnectionContext;
-  readonly #buffer = new Uint8Array(READ_BUFFER);
+  #buffer = new Uint8Array(READ_BUFFER_FIRST);
   #requests = 0;
   #badLines = 0;
   #closed = false;
@@ -114,6 +119,8 @@ class Session {
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #authFailures = 0;
   readonly #sessionAuth: { -readonly [K in keyof SessionAuth]: SessionAuth[K] };
+  /** When the last request arrived (performance.now()); the idle timer checks it. */
+  #lastActive = 0;
   closeReason = "client left";
 
   constructor(conn: Deno.Conn, context: ConnectionContext) {
@@ -342,8 +349,15 @@ class Session {
   async #read(): Promise<Uint8Array | null> {
     if (this.#closed) return null;
     try {
-      const n = await this.#conn.read(this.#buffer);
-      return n === null ? null : this.#buffer.subarray(0, n);
+      const buffer = this.#buffer;
+      const n = await this.#conn.read(buffer);
+      if (n === null) return null;
+      // A full read suggests more is coming: read more at once next time. The chunk returned
+      // stays valid: a grown buffer is a new one.
+      if (n === buffer.length && n < READ_BUFFER_MAX) {
+        this.#buffer = new Uint8Array(Math.min(READ_BUFFER_MAX, n * 4));
+      }
+      return buffer.subarray(0, n);
     } catch (error) {
       if (this.#closed || isConnectionGone(error)) return null;
       throw error;
@@ -364,12 +378,30 @@ class Session {
     }
   }
 
+  /**
+   * Notes activity. One timer per connection, not re-armed per request: when it fires, it
+   * closes the connection if it has been idle long enough, or waits out the rest.
+   */
   #armIdleTimer(): void {
-    clearTimeout(this.#idleTimer);
+    this.#lastActive = performance.now();
+    if (this.#idleTimer === undefined && !this.#closed) {
+      this.#startIdleTimer(this.#context.limits.idleTimeoutMs);
+    }
+  }
+
+  #startIdleTimer(ms: number): void {
     this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (this.#closed) return;
+      const idle = performance.now() - this.#lastActive;
+      const timeout = this.#context.limits.idleTimeoutMs;
+      if (idle < timeout) {
+        this.#startIdleTimer(timeout - idle);
+        return;
+      }
       this.closeReason = "idle timeout";
       this.close();
-    }, this.#context.limits.idleTimeoutMs);
+    }, ms);
   }
 
   close(): void {
