@@ -350,8 +350,20 @@ function compare(
   };
 }
 
-function ratio(a: Figures | undefined, b: Figures | undefined, key = "opsPerSec"): number {
+/**
+ * `a[key] / b[key]`. When both have the same number of runs (the targets take turns, run by
+ * run), the median of the per-run ratios: runs close in time share the machine's background
+ * load, so this is steadier than a ratio of medians on a busy machine.
+ */
+function ratio(
+  a: (Figures & { runs?: Figures[] }) | undefined,
+  b: (Figures & { runs?: Figures[] }) | undefined,
+  key = "opsPerSec",
+): number {
   if (!a || !b || !b[key]) return NaN;
+  if (a.runs && b.runs && a.runs.length === b.runs.length && a.runs.length > 1) {
+    return round(median(a.runs.map((run, i) => run[key]! / b.runs![i]![key]!)), 2);
+  }
   return round(a[key]! / b[key]!, 2);
 }
 
