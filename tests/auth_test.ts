@@ -106,7 +106,7 @@ Deno.test("protected mode: five failed auth attempts close the connection", asyn
     unauthorized(reply);
   }
   assert.equal(await client.closedByServer(20_000), true);
-  assert.ok(server.logs.some((line) => line.includes("closed: 5 failed auth attempts")));
+  assert.ok(await server.waitForLog(/closed: 5 failed auth attempts/));
 });
 
 Deno.test("protected mode: a read-only token reads but cannot write", async () => {

@@ -202,6 +202,19 @@ export class TestServer {
     return this.#logs;
   }
 
+  /**
+   * Waits until the server has logged a line matching `pattern` (it logs some events just
+   * after acting on them, so a client can see the effect first); true if it did in time.
+   */
+  async waitForLog(pattern: RegExp, timeoutMs = 5000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#logs.some((line) => pattern.test(line))) {
+      if (Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return true;
+  }
+
   /** Opens a JSON-RPC client connection to this server. */
   connect(): Promise<RpcConnection> {
     return RpcConnection.open(this.port);
