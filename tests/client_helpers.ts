@@ -73,8 +73,8 @@ export interface ClientOptions {
   server: string;
   /** More environment: ADDRESSBOOK_TOKEN, ADDRESSBOOK_TLS, ADDRESSBOOK_CA. */
   env?: Record<string, string>;
-  /** Everything standard input holds; it ends after this. */
-  stdin?: string;
+  /** Everything standard input holds (text, or bytes as they are); it ends after this. */
+  stdin?: string | Uint8Array;
   /** Milliseconds before the run is killed and the test fails. */
   timeoutMs?: number;
 }
@@ -92,7 +92,8 @@ export async function runClient(args: string[], options: ClientOptions): Promise
     stderr: "piped",
   }).spawn();
   const writer = child.stdin.getWriter();
-  await writer.write(encoder.encode(options.stdin ?? "")).catch(() => {});
+  const input = options.stdin ?? "";
+  await writer.write(typeof input === "string" ? encoder.encode(input) : input).catch(() => {});
   await writer.close().catch(() => {});
   const timeoutMs = options.timeoutMs ?? 30_000;
   let timedOut = false;
