@@ -105,8 +105,9 @@ const METHODS: Record<
       }),
   },
   add: {
-    params: ["contact"],
-    run: (params, { store }) => store.add(validateContact(params.contact)),
+    params: ["contact", "id"],
+    run: (params, { store }) =>
+      store.add(validateContact(params.contact), params.id === undefined ? undefined : id(params)),
   },
   get: {
     readOnly: true,

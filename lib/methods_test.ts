@@ -45,3 +45,35 @@ Deno.test("dispatch() remove takes id or name, not both", async () => {
   assert.ok(response && "error" in response);
   assert.equal(response.error.data.field, "name");
 });
+
+Deno.test("dispatch() add with an id restores that id; an id in use is CONFLICT", async () => {
+  await using store = await ContactStore.open(":memory:");
+  const context = standaloneContext(store);
+  const id = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+  const added = await dispatch(
+    { id: 1, method: "add", params: { id, contact: { name: "Ann", id: "ignored" } } },
+    context,
+  );
+  assert.ok(added && "result" in added);
+  assert.equal((added.result as { id: string }).id, id);
+  assert.equal((await store.get(id)).name, "Ann");
+  assert.deepEqual((await store.find("ann")).contacts.map((c) => c.id), [id]);
+  assert.equal(await store.count(), 1);
+
+  const again = await dispatch(
+    { id: 2, method: "add", params: { id, contact: { name: "Bob" } } },
+    context,
+  );
+  assert.ok(again && "error" in again);
+  assert.equal(again.error.data.reason, "CONFLICT");
+  assert.equal((again.error.data.current as { name: string }).name, "Ann");
+  assert.equal(await store.count(), 1);
+
+  const bad = await dispatch(
+    { id: 3, method: "add", params: { id: "not-an-id", contact: { name: "Eve" } } },
+    context,
+  );
+  assert.ok(bad && "error" in bad);
+  assert.equal(bad.error.data.field, "id");
+  assert.equal(await store.count(), 1);
+});

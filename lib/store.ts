@@ -168,10 +168,13 @@ export class ContactStore {
     return Promise.resolve();
   }
 
-  /** Adds a new contact and returns it as stored. */
-  async add(fields: ContactFields): Promise<Contact> {
+  /**
+   * Adds a new contact and returns it as stored. `id` (restoring a backup) gives it that id
+   * instead of a new one; if a contact already has it, {@link ConflictError} with that one.
+   */
+  async add(fields: ContactFields, id?: string): Promise<Contact> {
     const now = new Date().toISOString();
-    const stored: StoredContact = { id: newId(), ...fields, created: now, updated: now };
+    const stored: StoredContact = { id: id ?? newId(), ...fields, created: now, updated: now };
     const key = ["contacts", stored.id];
     let held: Contact | undefined;
     const result = await this.#commits.submit({
@@ -184,7 +187,11 @@ export class ContactStore {
       countDelta: 1,
       onCommit: (versionstamp) => held = this.#view?.put(stored, versionstamp),
     });
-    if (!result.ok) throw new Error(`Contact id ${stored.id} is already taken`);
+    if (!result.ok) {
+      const taken = id === undefined ? null : await this.#current(id);
+      if (taken !== null) throw conflict(taken);
+      throw new Error(`Contact id ${stored.id} is already taken`);
+    }
     return held ?? { ...stored, version: result.versionstamp };
   }
 
