@@ -138,6 +138,42 @@ export interface ConnectOptions {
 /** What an `auth` granted: everything, or reading only. */
 export type Access = "read-write" | "read-only";
 
+/** One request of a {@link RpcClient.batch}. */
+export interface BatchCall {
+  method: string;
+  params?: Record<string, unknown>;
+}
+
+/** What the server answered to one request of a batch. */
+export type BatchOutcome<T = unknown> =
+  | { ok: true; result: T }
+  | { ok: false; error: RemoteError };
+
+/** The most bytes a request id of this client takes in JSON (a safe integer). */
+const MAX_ID_BYTES = String(Number.MAX_SAFE_INTEGER).length;
+
+/**
+ * The UTF-8 bytes a batch of these calls takes on the wire, line end included, whatever ids
+ * the client gives them: an upper bound to keep a batch within the server's line cap.
+ *
+ * @example
+ * ```ts
+ * import { batchLineBytes } from "./rpc_client.ts";
+ * const one = batchLineBytes([{ method: "count" }]);
+ * const line = JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "count", params: {} }]) + "\n";
+ * if (one < line.length || one > line.length + 16) throw new Error(String(one));
+ * ```
+ */
+export function batchLineBytes(calls: readonly BatchCall[]): number {
+  let bytes = 2; // "[" ... "]" and "\n", less the last comma
+  for (const { method, params } of calls) {
+    bytes += encoder.encode(
+      JSON.stringify({ jsonrpc: "2.0", id: 0, method, params: params ?? {} }),
+    ).length - 1 + MAX_ID_BYTES + 1;
+  }
+  return calls.length === 0 ? 0 : bytes;
+}
+
 /** The `hello` result: who the server is. */
 export interface HelloResult {
   server: string;
@@ -451,6 +487,59 @@ export class RpcClient {
         }
       });
     });
+  }
+
+  /**
+   * Sends several requests as one JSON-RPC batch (an array on one line) and resolves with
+   * each outcome, in order: a result, or the {@link RemoteError} the server answered for
+   * that request. Rejects with {@link ConnectionError} when the connection fails. The caller
+   * keeps the line within the server's line cap (see {@link batchLineBytes}).
+   */
+  batch<T = unknown>(calls: readonly BatchCall[]): Promise<BatchOutcome<T>[]> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (calls.length === 0) return Promise.resolve([]);
+    const requests = calls.map(({ method, params }) => ({
+      jsonrpc: "2.0",
+      id: this.#nextId++,
+      method,
+      params: params ?? {},
+    }));
+    const outcomes = requests.map(({ id, method }) =>
+      new Promise<unknown>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.#fail(
+            new ConnectionError(
+              "timeout",
+              this.address,
+              `no reply to ${quote(method)} within ${seconds({ timeoutMs: this.#timeoutMs })}`,
+              { connected: this.#hello !== undefined },
+            ),
+          );
+        }, this.#timeoutMs);
+        this.#pending.set(id, { method, resolve, reject, timer });
+      }).then(
+        (result) => ({ ok: true as const, result: result as T }),
+        (error) => {
+          if (error instanceof RemoteError && !this.#failure) {
+            return { ok: false as const, error };
+          }
+          throw error;
+        },
+      )
+    );
+    const bytes = encoder.encode(JSON.stringify(requests) + "\n");
+    this.#writing = this.#writing.then(() => this.#writeAll(bytes)).catch((error) => {
+      if (!this.#failure) {
+        const { problem, detail } = describeSocketError(error);
+        this.#fail(
+          new ConnectionError(problem, this.address, detail, {
+            cause: error,
+            connected: this.#hello !== undefined,
+          }),
+        );
+      }
+    });
+    return Promise.all(outcomes);
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConnectionError, RemoteError, RpcClient } from "./rpc_client.ts";
+import { batchLineBytes, ConnectionError, RemoteError, RpcClient } from "./rpc_client.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -338,6 +338,47 @@ Deno.test("RpcClient.connect() hints at --tls when a server closes before answer
       assert.ok(error instanceof ConnectionError, String(error));
       assert.equal(error.problem, "closed");
       assert.match(error.message, /closed the connection before answering; if it serves TLS/);
+    },
+  );
+});
+
+Deno.test("RpcClient.batch() sends one line and gives each outcome in order", async () => {
+  let seen: unknown;
+  await withPeer(
+    greeting(async (conn, lines) => {
+      for await (const line of lines) {
+        seen = line;
+        const [a, b, c] = line as unknown as Array<{ id: number; method: string }>;
+        // One array back, in another order: replies match by id.
+        await send(conn, [
+          { jsonrpc: "2.0", id: c!.id, result: { echo: c!.method } },
+          { jsonrpc: "2.0", id: a!.id, result: { echo: a!.method } },
+          {
+            jsonrpc: "2.0",
+            id: b!.id,
+            error: { code: -32001, message: "No contact", data: { reason: "NOT_FOUND" } },
+          },
+        ]);
+      }
+    }),
+    async (port) => {
+      await using client = await RpcClient.connect({ host: "127.0.0.1", port, timeoutMs: 5000 });
+      const calls = [
+        { method: "count" },
+        { method: "get", params: { id: "01ARZ3NDEKTSV4RRFFQ69G5FAV" } },
+        { method: "add", params: { contact: { name: "Zoë" } } },
+      ];
+      const outcomes = await client.batch(calls);
+      assert.ok(Array.isArray(seen) && seen.length === 3);
+      const line = JSON.stringify(seen) + "\n";
+      assert.ok(new TextEncoder().encode(line).length <= batchLineBytes(calls));
+      assert.deepEqual(outcomes[0], { ok: true, result: { echo: "count" } });
+      const second = outcomes[1]!;
+      assert.ok(!second.ok && second.error instanceof RemoteError);
+      assert.equal(second.error.reason, "NOT_FOUND");
+      assert.deepEqual(outcomes[2], { ok: true, result: { echo: "add" } });
+      assert.deepEqual(await client.batch([]), []);
+      assert.equal(client.closed, false);
     },
   );
 });
