@@ -10,6 +10,7 @@ import { connectOptions, ExitCode, reportError, runCommand } from "./lib/command
 import { Prompter, writeStdout } from "./lib/line_input.ts";
 import { runMenu } from "./lib/menu.ts";
 import { RpcClient } from "./lib/rpc_client.ts";
+import { readAll, runTransfer } from "./lib/transfer.ts";
 import { VERSION } from "./lib/version.ts";
 
 /** Reads an environment variable if this process may; unset otherwise (never prompts). */
@@ -19,12 +20,12 @@ function readEnv(name: string): string | undefined {
 }
 
 const encoder = new TextEncoder();
+function writeAll(file: { writeSync(bytes: Uint8Array): number }, bytes: Uint8Array): void {
+  while (bytes.length > 0) bytes = bytes.subarray(file.writeSync(bytes));
+}
 const output = {
   out: (line: string) => writeStdout(line + "\n"),
-  err: (line: string) => {
-    let bytes = encoder.encode(line + "\n");
-    while (bytes.length > 0) bytes = bytes.subarray(Deno.stderr.writeSync(bytes));
-  },
+  err: (line: string) => writeAll(Deno.stderr, encoder.encode(line + "\n")),
 };
 
 /** Rows and columns of the terminal, when there is one. */
@@ -54,6 +55,16 @@ async function main(args: string[]): Promise<number> {
   if (command.kind === "version") {
     output.out(`addressbook client ${VERSION}`);
     return ExitCode.OK;
+  }
+  if (command.kind === "export" || command.kind === "import") {
+    return await runTransfer(command, {
+      ...output,
+      write: writeStdout,
+      progress: (text) => writeAll(Deno.stderr, encoder.encode(text)),
+      errIsTerminal: Deno.stderr.isTerminal(),
+      inputIsTerminal: Deno.stdin.isTerminal(),
+      readInput: () => readAll(Deno.stdin.readable),
+    });
   }
   if (command.kind !== "menu") return await runCommand(command, output);
 

@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import type { ContactFields, Email, Phone } from "./contact.ts";
 import { CLIENT_TRANSPORT_OPTIONS, clientTransportConfig } from "./transport.ts";
+import type { VCardVersion } from "./vcard.ts";
 
 /** The default server port: the tutorial's. */
 export const DEFAULT_PORT = 2007;
@@ -60,7 +61,14 @@ export type ClientCommand =
   | { kind: "rm"; config: ClientConfig; target: string }
   | { kind: "count"; config: ClientConfig }
   | { kind: "stats"; config: ClientConfig }
-  | { kind: "ping"; config: ClientConfig; count: number; intervalMs: number };
+  | { kind: "ping"; config: ClientConfig; count: number; intervalMs: number }
+  | { kind: "export"; config: ClientConfig; format: ExportFormat; vcardVersion: VCardVersion }
+  | { kind: "import"; config: ClientConfig; format: ImportFormatOption };
+
+/** What `export --format` writes: JSON Lines, vCard or CSV. */
+export type ExportFormat = "json" | "vcard" | "csv";
+/** What `import --format` reads; `auto` tells vCard, JSON and CSV apart by their start. */
+export type ImportFormatOption = "auto" | ExportFormat;
 
 /** The subcommand names, in help order. */
 export const SUBCOMMANDS = [
@@ -74,6 +82,8 @@ export const SUBCOMMANDS = [
   "count",
   "stats",
   "ping",
+  "export",
+  "import",
 ] as const;
 
 /**
@@ -170,6 +180,8 @@ const SUBCOMMAND_FLAGS: Record<(typeof SUBCOMMANDS)[number], readonly string[]> 
   count: [],
   stats: [],
   ping: ["count", "interval"],
+  export: ["format", "vcard-version"],
+  import: ["format"],
 };
 
 /**
@@ -207,6 +219,13 @@ export function clientHelp(): string {
     "  ping [--count N] [--interval SECONDS]",
     "                                greet the server N times (default 1), SECONDS apart",
     "                                (default 1), each time on a new connection",
+    "  export [--format json|vcard|csv] [--vcard-version 3.0|4.0]",
+    "                                every contact to standard output: JSON Lines (default;",
+    "                                a backup), vCard (3.0 default) or CSV",
+    "  import [-] [--format auto|json|vcard|csv]",
+    "                                contacts from standard input (format auto-detected): a",
+    "                                contact with the id or uid of a stored one updates it,",
+    "                                others are added; prints a summary (--json: as JSON)",
     "",
     "Contact fields (add, edit):",
     "  --name TEXT  --house TEXT  --street TEXT  --town TEXT  --postcode TEXT  --notes TEXT",
@@ -220,7 +239,8 @@ export function clientHelp(): string {
     ...options,
     "  --json               machine output: add, get, edit print the contact; find, search,",
     "                       list print the server's result ({contacts, cursor}); rm, count,",
-    "                       stats print the server's result; ping prints JSON Lines; a server",
+    "                       stats print the server's result; ping prints JSON Lines; import",
+    "                       prints its summary; a server",
     '                       error prints {"error": {code, message, data: {reason, ...}}}',
     "  --help               show this help",
     "  --version            print the version",
@@ -368,6 +388,8 @@ export function parseClientCommand(
         cursor: { type: "string" },
         count: { type: "string" },
         interval: { type: "string" },
+        format: { type: "string" },
+        "vcard-version": { type: "string" },
       },
       strict: true,
       allowPositionals: true,
@@ -455,6 +477,17 @@ export function parseClientCommand(
         : decimal(values.interval as string, "--interval", 0, 3600);
       return { kind, config, count, intervalMs: Math.round(interval * 1000) };
     }
+    case "export":
+      none();
+      return transferCommand(kind, config, values);
+    case "import":
+      if (rest.length > 1 || (rest.length === 1 && rest[0] !== "-")) {
+        throw new UsageError(
+          `import reads standard input only (the client may not open files), got ` +
+            `${JSON.stringify(rest.join(" "))}: import - < contacts.vcf`,
+        );
+      }
+      return transferCommand(kind, config, values);
   }
 }
 
@@ -474,6 +507,36 @@ function joinPemValues(args: string[]): string[] {
     }
   }
   return out;
+}
+
+function transferCommand(
+  kind: "export" | "import",
+  config: ClientConfig,
+  values: Record<string, unknown>,
+): ClientCommand {
+  const formats = kind === "export" ? ["json", "vcard", "csv"] : ["auto", "json", "vcard", "csv"];
+  const given = values.format as string | undefined;
+  if (given !== undefined && !formats.includes(given)) {
+    throw new UsageError(
+      `--format ${JSON.stringify(given)} is not one of ${formats.join(", ")}`,
+    );
+  }
+  const version = values["vcard-version"] as string | undefined;
+  if (version !== undefined && version !== "3.0" && version !== "4.0") {
+    throw new UsageError(`--vcard-version ${JSON.stringify(version)} is not 3.0 or 4.0`);
+  }
+  if (kind === "import") {
+    return { kind, config, format: (given ?? "auto") as ImportFormatOption };
+  }
+  // export --json alone asks for JSON Lines; with another --format it is a contradiction.
+  if (config.json && given !== undefined && given !== "json") {
+    throw new UsageError(`export --json writes JSON Lines; it cannot be --format ${given}`);
+  }
+  const format = (given ?? "json") as ExportFormat;
+  if (version !== undefined && format !== "vcard") {
+    throw new UsageError(`--vcard-version applies to --format vcard, not ${format}`);
+  }
+  return { kind, config, format, vcardVersion: (version ?? "3.0") as VCardVersion };
 }
 
 function commandList(): string {

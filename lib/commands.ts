@@ -6,7 +6,7 @@
  */
 
 import type { ClientCommand, ClientConfig } from "./client_config.ts";
-import type { Contact } from "./contact.ts";
+import type { Contact, ContactFields } from "./contact.ts";
 import {
   applyPatch,
   blankContact,
@@ -14,7 +14,8 @@ import {
   type ContactPage,
   userFields,
 } from "./contact_edit.ts";
-import { formatCard, formatTable, plural } from "./format.ts";
+import { duplicateReason } from "./duplicates.ts";
+import { formatCard, formatSummary, formatTable, plural } from "./format.ts";
 import { isId } from "./ids.ts";
 import { ErrorCode } from "./protocol.ts";
 import { ConnectionError, type ConnectOptions, RemoteError, RpcClient } from "./rpc_client.ts";
@@ -42,8 +43,14 @@ export interface Output {
   err(line: string): void;
 }
 
-/** A command that talks to a server (not help, version or the menu). */
-export type ServerCommand = Exclude<ClientCommand, { kind: "help" | "version" | "menu" }>;
+/**
+ * A command that talks to a server (not help, version or the menu; `export` and `import`
+ * run in `transfer.ts`).
+ */
+export type ServerCommand = Exclude<
+  ClientCommand,
+  { kind: "help" | "version" | "menu" | "export" | "import" }
+>;
 
 /**
  * The connect options of a configuration: where, how long, TLS and the token.
@@ -192,8 +199,17 @@ async function run(
   switch (command.kind) {
     case "add": {
       const contact = applyPatch(blankContact(""), command.fields);
+      const likely = await likelyDuplicates(client, contact);
       const added = await client.call<Contact>("add", { contact });
       print(added, () => `Added ${added.name} (id ${added.id})`);
+      if (likely.length > 0) {
+        io.err(
+          `addressbook: ${added.name} may already have been in the book (added all the same):`,
+        );
+        for (const { contact: other, reason } of likely) {
+          io.err(`  ${other.id}  ${formatSummary(other)} (${reason})`);
+        }
+      }
       return ExitCode.OK;
     }
     case "get": {
@@ -251,6 +267,22 @@ async function run(
       return ExitCode.OK;
     }
   }
+}
+
+/**
+ * The stored contacts that `fields` likely duplicates: same name (as `find` compares names)
+ * and a shared phone or email. Reads at most the first 100 contacts with that name.
+ */
+export async function likelyDuplicates(
+  client: RpcClient,
+  fields: ContactFields,
+): Promise<Array<{ contact: Contact; reason: string }>> {
+  if (fields.phones.length + fields.emails.length === 0 || fields.name.trim() === "") return [];
+  const page = await client.call<ContactPage>("find", { name: fields.name, limit: 100 });
+  return page.contacts.flatMap((contact) => {
+    const reason = duplicateReason(fields, contact);
+    return reason === null ? [] : [{ contact, reason }];
+  });
 }
 
 function printPage(page: ContactPage, io: Output): void {

@@ -493,9 +493,15 @@ export class RpcClient {
    * Sends several requests as one JSON-RPC batch (an array on one line) and resolves with
    * each outcome, in order: a result, or the {@link RemoteError} the server answered for
    * that request. Rejects with {@link ConnectionError} when the connection fails. The caller
-   * keeps the line within the server's line cap (see {@link batchLineBytes}).
+   * keeps the line within the server's line cap (see {@link batchLineBytes}). The server
+   * answers a batch in one line once every request has run, so a large batch of writes may
+   * need a longer `timeoutMs` than the client's own.
    */
-  batch<T = unknown>(calls: readonly BatchCall[]): Promise<BatchOutcome<T>[]> {
+  batch<T = unknown>(
+    calls: readonly BatchCall[],
+    options: { timeoutMs?: number } = {},
+  ): Promise<BatchOutcome<T>[]> {
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     if (this.#failure) return Promise.reject(this.#failure);
     if (calls.length === 0) return Promise.resolve([]);
     const requests = calls.map(({ method, params }) => ({
@@ -511,11 +517,11 @@ export class RpcClient {
             new ConnectionError(
               "timeout",
               this.address,
-              `no reply to ${quote(method)} within ${seconds({ timeoutMs: this.#timeoutMs })}`,
+              `no reply to ${quote(method)} within ${seconds({ timeoutMs })}`,
               { connected: this.#hello !== undefined },
             ),
           );
-        }, this.#timeoutMs);
+        }, timeoutMs);
         this.#pending.set(id, { method, resolve, reject, timer });
       }).then(
         (result) => ({ ok: true as const, result: result as T }),
