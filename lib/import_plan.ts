@@ -62,6 +62,39 @@ interface IndexEntry {
   record?: number;
 }
 
+/** How to plan. */
+export interface PlanOptions {
+  /**
+   * The `extra` keys the input format can carry (`vcard`, `vcardN`, `address` for vCard;
+   * `address` for CSV). When a record updates a stored contact, the stored contact's other
+   * `extra` keys are kept rather than dropped. Absent: the record's `extra` replaces all
+   * (a JSON Lines backup carries everything).
+   */
+  carries?: readonly string[];
+}
+
+/**
+ * The stored `extra` with the keys a format carries taken from the record (and dropped when
+ * the record lacks them): what a format cannot express is kept.
+ *
+ * @example
+ * ```ts
+ * import { keepExtra } from "./import_plan.ts";
+ * const kept = keepExtra({ vcard: ["BDAY:1970"], blob: 1 }, { address: { country: "UK" } }, ["vcard", "address"]);
+ * if (JSON.stringify(kept) !== '{"blob":1,"address":{"country":"UK"}}') throw new Error(JSON.stringify(kept));
+ * ```
+ */
+export function keepExtra(
+  stored: Record<string, unknown>,
+  incoming: Record<string, unknown>,
+  carries: readonly string[],
+): Record<string, unknown> {
+  const extra: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(stored)) if (!carries.includes(key)) extra[key] = value;
+  for (const [key, value] of Object.entries(incoming)) extra[key] = value;
+  return extra;
+}
+
 /**
  * The UID an export writes for a stored contact without a uid of its own.
  *
@@ -128,7 +161,9 @@ function canonical(value: unknown): string {
 export function planImport(
   incoming: Iterable<IncomingRecord>,
   stored: Iterable<Contact>,
+  options: PlanOptions = {},
 ): ImportPlan {
+  const carries = options.carries ?? null;
   const byId = new Map<string, Contact>();
   const byUid = new Map<string, Contact>();
   const duplicates = new DuplicateIndex<IndexEntry>();
@@ -163,7 +198,13 @@ export function planImport(
     }
     let step: ImportStep;
     if (target) {
-      const next = withUidOf(fields, target.id, target.uid);
+      const next = withUidOf(
+        carries === null
+          ? fields
+          : { ...fields, extra: keepExtra(target.extra, fields.extra, carries) },
+        target.id,
+        target.uid,
+      );
       step = sameFields(next, userFields(target))
         ? { kind: "unchanged", record, target }
         : { kind: "update", record, fields: next, target };

@@ -98,3 +98,30 @@ Deno.test("sameFields() compares every user field", () => {
   assert.ok(!sameFields(a, { ...a, phones: [{ label: "work", number: "1" }] }));
   assert.ok(!sameFields(a, { ...a, uid: "x" }));
 });
+
+Deno.test("planImport() keeps the stored extra keys a vCard or CSV cannot carry", () => {
+  const ann = stored(ID_A, {
+    name: "Ann",
+    uid: "u1",
+    extra: { vcard: ["BDAY:1970-01-01"], blob: { kept: true } },
+  });
+  const csv = planImport(
+    [{ record: 0, contact: fields("Ann", { uid: "u1" }) }],
+    [ann],
+    { carries: ["address"] },
+  );
+  assert.equal(csv.steps[0]!.kind, "unchanged");
+  const vcard = planImport(
+    [{ record: 0, contact: fields("Ann", { uid: "u1" }) }],
+    [ann],
+    { carries: ["vcard", "vcardN", "address"] },
+  );
+  const step = vcard.steps[0]!;
+  assert.ok(step.kind === "update");
+  assert.deepEqual(step.fields.extra, { blob: { kept: true } }, "the BDAY line went with the card");
+  const json = planImport([{ record: 0, contact: { ...fields("Ann", { uid: "u1" }), id: ID_A } }], [
+    ann,
+  ]);
+  const replace = json.steps[0]!;
+  assert.ok(replace.kind === "update" && Object.keys(replace.fields.extra).length === 0);
+});

@@ -15,10 +15,13 @@ import {
   type ContactPage,
   userFields,
 } from "./contact_edit.ts";
+import { duplicateReason, mergeInto } from "./duplicates.ts";
 import {
   formatCard,
   formatDifferences,
+  formatEmail,
   formatLabelled,
+  formatPhone,
   formatSummary,
   formatTable,
   plural,
@@ -283,6 +286,7 @@ class Menu {
     draft = await this.#askField(draft, "phones", "Enter the phone number: ");
     draft = await this.#askField(draft, "emails", "Enter the email address (optional): ");
     draft = await this.#askField(draft, "notes", "Enter notes (optional): ");
+    if (!await this.#checkDuplicates(draft)) return;
     const added = await this.#call<Contact>("add", { contact: draft });
     p.print();
     p.print(formatCard(added));
@@ -294,6 +298,98 @@ class Menu {
           `${added.name}; Delete and Edit will ask which one.`,
       );
     }
+  }
+
+  /**
+   * Before an add: when contacts with the same name share a phone or an email with the
+   * draft, lists them and offers to merge the draft into one, add it anyway, or cancel.
+   * True: go on and add it.
+   */
+  async #checkDuplicates(draft: ContactFields): Promise<boolean> {
+    const p = this.#p;
+    if (draft.phones.length + draft.emails.length === 0) return true;
+    const same = await this.#call<ContactPage>("find", { name: draft.name, limit: 100 });
+    const likely = same.contacts.flatMap((contact) => {
+      const reason = duplicateReason(draft, contact);
+      return reason === null ? [] : [{ contact, reason }];
+    });
+    if (likely.length === 0) return true;
+    p.print();
+    p.print(`${draft.name} may already be in the book:`);
+    likely.forEach(({ contact, reason }, i) =>
+      p.print(`  ${i + 1}) ${formatSummary(contact)} (${reason})`)
+    );
+    const one = likely.length === 1;
+    while (true) {
+      const answer = (await this.#ask(
+        one
+          ? "Merge into it [m], add anyway [a], or cancel [c]? [m/a/c]: "
+          : `Merge into one [1-${likely.length}], add anyway [a], or cancel [c]? `,
+      )).toLowerCase();
+      if (answer === "a" || answer === "add") return true;
+      if (answer === "c" || answer === "cancel" || answer === "q") {
+        p.print("Not added.");
+        return false;
+      }
+      const pick = one && (answer === "m" || answer === "merge")
+        ? likely[0]
+        : /^\d+$/.test(answer)
+        ? likely[Number(answer) - 1]
+        : undefined;
+      if (pick) {
+        await this.#merge(pick.contact, draft);
+        return false;
+      }
+      p.print(
+        `Invalid choice ${JSON.stringify(answer)}: ` +
+          (one ? "m merges, a adds anyway, c cancels." : `a number from 1 to ${likely.length} ` +
+            "merges into that entry, a adds anyway, c cancels."),
+      );
+    }
+  }
+
+  /** Adds the draft's phones, emails and notes to an existing contact (with its version). */
+  async #merge(existing: Contact, draft: ContactFields): Promise<void> {
+    const p = this.#p;
+    let base = existing;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const merged = mergeInto(userFields(base), draft);
+      const added = [
+        ...merged.phones.map((phone) => `phone ${formatPhone(phone)}`),
+        ...merged.emails.map((email) => `email ${formatEmail(email)}`),
+        ...(merged.notes ? ["the notes"] : []),
+        ...(merged.address.length > 0 ? ["the address"] : []),
+      ];
+      for (const line of merged.leftOut) p.print(`${line}.`);
+      if (added.length === 0) {
+        p.print(`${base.name} already has all of that: nothing changed.`);
+        return;
+      }
+      try {
+        const saved = await this.#call<Contact>("update", {
+          id: base.id,
+          version: base.version,
+          contact: merged.fields,
+        });
+        p.print();
+        p.print(formatCard(saved));
+        p.print(`Merged into ${saved.name}: added ${added.join(", ")}.`);
+        return;
+      } catch (error) {
+        if (!(error instanceof RemoteError)) throw error;
+        if (error.reason === "NOT_FOUND") {
+          p.print(`Someone else deleted ${base.name} meanwhile.`);
+          if (await this.#yes("Add yours as a new entry? [y/N]: ")) {
+            const saved = await this.#call<Contact>("add", { contact: draft });
+            p.print(`Added entry for ${saved.name}.`);
+          }
+          return;
+        }
+        if (error.reason !== "CONFLICT") throw error;
+        base = error.data.current as Contact; // changed elsewhere: merge into what it is now
+      }
+    }
+    p.print(`${base.name} keeps changing elsewhere: not merged; try again later.`);
   }
 
   async find(): Promise<void> {

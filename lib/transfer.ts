@@ -188,6 +188,16 @@ class Progress {
 const FORMAT_NAMES: Record<ExportFormat, string> = { json: "JSON", vcard: "vCard", csv: "CSV" };
 
 /**
+ * The `extra` keys each format carries; an update from vCard or CSV keeps the stored
+ * contact's other keys (a JSON Lines backup carries all of them).
+ */
+const CARRIED_EXTRA: Record<ExportFormat, readonly string[] | undefined> = {
+  json: undefined,
+  vcard: ["vcard", "vcardN", "address"],
+  csv: ["address"],
+};
+
+/**
  * Runs `export` or `import` and returns the exit code. Never throws for a server's refusal
  * or an unreachable server.
  *
@@ -378,7 +388,7 @@ async function runImport(
   let code: number = ExitCode.OK;
   try {
     const stored = await readStored(client);
-    const plan = planImport(contacts, stored);
+    const plan = planImport(contacts, stored, { carries: CARRIED_EXTRA[format] });
     summary.warnings.push(...plan.warnings);
     code = await write(client, plan.steps, summary, io, command.config.timeoutMs);
   } catch (error) {
