@@ -185,3 +185,32 @@ Deno.test("clientHelp() lists every option with its default and every exit code"
   assert.match(help, /--ca FILE\|PEM .*\n +env ADDRESSBOOK_CA, default system roots/);
   for (const code of [0, 1, 2, 3, 4]) assert.match(help, new RegExp(`^  ${code}  `, "m"));
 });
+
+Deno.test("parseClientCommand() reads export and import with their formats", () => {
+  const plain = parseClientCommand(["export"], noEnv);
+  assert.ok(plain.kind === "export");
+  assert.deepEqual([plain.format, plain.vcardVersion], ["json", "3.0"]);
+  const vcard = parseClientCommand(
+    ["export", "--format", "vcard", "--vcard-version", "4.0"],
+    noEnv,
+  );
+  assert.ok(vcard.kind === "export" && vcard.format === "vcard" && vcard.vcardVersion === "4.0");
+  const json = parseClientCommand(["export", "--json"], noEnv);
+  assert.ok(json.kind === "export" && json.format === "json");
+  for (const args of [["import"], ["import", "-"], ["import", "-", "--format", "csv"]]) {
+    const command = parseClientCommand(args, noEnv);
+    assert.ok(command.kind === "import", args.join(" "));
+    assert.equal(command.format, args.includes("csv") ? "csv" : "auto");
+  }
+  usage(["import", "contacts.vcf"], /^import reads standard input only/);
+  usage(["import", "-", "-"], /^import reads standard input only/);
+  usage(["export", "--format", "xml"], /^--format "xml" is not one of json, vcard, csv$/);
+  usage(["import", "--format", "xml"], /^--format "xml" is not one of auto, json, vcard, csv$/);
+  usage(["export", "--format", "vcard", "--vcard-version", "2.1"], /is not 3\.0 or 4\.0$/);
+  usage(["export", "--vcard-version", "4.0"], /applies to --format vcard, not json$/);
+  usage(["export", "--json", "--format", "csv"], /cannot be --format csv$/);
+  usage(["import", "--vcard-version", "4.0"], /does not apply to import$/);
+  usage(["export", "everything"], /^export takes no argument/);
+  assert.match(clientHelp(), /export \[--format json\|vcard\|csv\]/);
+  assert.match(clientHelp(), /import \[-\] \[--format auto\|json\|vcard\|csv\]/);
+});
