@@ -427,3 +427,97 @@ Deno.test("a backup taken while another client writes: every contact there throu
   );
   assert.ok(writes > 0, "the writer wrote during the export");
 });
+
+/**
+ * A TCP relay to the server that runs `beforeFirstBatch` (on its own connection) just before it
+ * passes on the first batch line: a way to change contacts between the import's read and its
+ * writes, with the real server deciding what happens.
+ */
+function relay(upstreamPort: number, beforeFirstBatch: () => Promise<void>) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const tasks: Promise<void>[] = [];
+  let fired = false;
+  const pump = async (from: Deno.Conn, to: Deno.Conn, watch: boolean) => {
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      while (true) {
+        const n = await from.read(buffer);
+        if (n === null) break;
+        let chunk = buffer.slice(0, n);
+        if (
+          watch && !fired && (chunk[0] === 0x5b || new TextDecoder().decode(chunk).includes("\n["))
+        ) {
+          fired = true;
+          await beforeFirstBatch();
+        }
+        while (chunk.length > 0) chunk = chunk.subarray(await to.write(chunk));
+      }
+    } catch {
+      // a side went away
+    } finally {
+      for (const conn of [from, to]) {
+        try {
+          conn.close();
+        } catch {
+          // already closed
+        }
+      }
+    }
+  };
+  const accepting = (async () => {
+    for await (const down of listener) {
+      const up = await Deno.connect({ hostname: "127.0.0.1", port: upstreamPort });
+      conns.push(down, up);
+      tasks.push(pump(down, up, true), pump(up, down, false));
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    get fired() {
+      return fired;
+    },
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting;
+      await Promise.all(tasks);
+    },
+  };
+}
+
+Deno.test("import retries an update that meets CONFLICT, and adds back a contact removed meanwhile", async () => {
+  await using server = await TestServer.start();
+  using rpc = await server.connect();
+  const [ann, bob] = await addAll(rpc, [{ name: "Ann", town: "A" }, { name: "Bob", town: "B" }]);
+  const backup = [{ ...ann, town: "From the backup" }, { ...bob, town: "From the backup too" }]
+    .map((c) => JSON.stringify(c)).join("\n");
+  await using proxy = relay(server.port, async () => {
+    // After the import read the contacts, before its writes arrive: someone else edits Ann and
+    // removes Bob.
+    await rpc.result("update", {
+      id: ann.id,
+      version: ann.version,
+      contact: { ...ann, town: "Elsewhere" },
+    });
+    await rpc.result("remove", { id: bob.id });
+  });
+  const result = await runClient(["import", "--json"], {
+    server: `127.0.0.1:${proxy.port}`,
+    stdin: backup,
+  });
+  assert.equal(result.code, 0, result.stderr);
+  assert.ok(proxy.fired);
+  const summary = JSON.parse(result.stdout);
+  assert.deepEqual([summary.added, summary.updated, summary.unchanged], [1, 1, 0]);
+  assert.deepEqual(summary.warnings, [{
+    index: 1,
+    name: "Bob",
+    reason: "Removed by someone else during the import: added again",
+  }]);
+  assert.ok(summary.batches >= 2, "the retries went in a later batch");
+  const stored = await storedContacts(rpc);
+  assert.deepEqual(stored.map((c) => [c.id, c.town]), [
+    [ann.id, "From the backup"],
+    [bob.id, "From the backup too"],
+  ]);
+});
