@@ -429,27 +429,28 @@ Deno.test("a backup taken while another client writes: every contact there throu
 });
 
 /**
- * A TCP relay to the server that runs `beforeFirstBatch` (on its own connection) just before it
- * passes on the first batch line: a way to change contacts between the import's read and its
- * writes, with the real server deciding what happens.
+ * A TCP relay to the server that shows `hook` each chunk a client sends (with the number of
+ * its connection, from 1) before passing it on; the hook may act on the server on its own
+ * connection first, or return "drop" to cut that client's connection instead. A way to time
+ * other writes and lost connections exactly, with the real server deciding what happens.
  */
-function relay(upstreamPort: number, beforeFirstBatch: () => Promise<void>) {
+function relay(
+  upstreamPort: number,
+  hook: (text: string, connection: number) => Promise<"drop" | void>,
+) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns: Deno.Conn[] = [];
   const tasks: Promise<void>[] = [];
-  let fired = false;
-  const pump = async (from: Deno.Conn, to: Deno.Conn, watch: boolean) => {
+  let accepted = 0;
+  const pump = async (from: Deno.Conn, to: Deno.Conn, connection: number | null) => {
     const buffer = new Uint8Array(64 * 1024);
     try {
       while (true) {
         const n = await from.read(buffer);
         if (n === null) break;
         let chunk = buffer.slice(0, n);
-        if (
-          watch && !fired && (chunk[0] === 0x5b || new TextDecoder().decode(chunk).includes("\n["))
-        ) {
-          fired = true;
-          await beforeFirstBatch();
+        if (connection !== null) {
+          if (await hook(new TextDecoder().decode(chunk), connection) === "drop") break;
         }
         while (chunk.length > 0) chunk = chunk.subarray(await to.write(chunk));
       }
@@ -469,14 +470,11 @@ function relay(upstreamPort: number, beforeFirstBatch: () => Promise<void>) {
     for await (const down of listener) {
       const up = await Deno.connect({ hostname: "127.0.0.1", port: upstreamPort });
       conns.push(down, up);
-      tasks.push(pump(down, up, true), pump(up, down, false));
+      tasks.push(pump(down, up, ++accepted), pump(up, down, null));
     }
   })();
   return {
     port: listener.addr.port,
-    get fired() {
-      return fired;
-    },
     async [Symbol.asyncDispose]() {
       listener.close();
       await accepting;
@@ -491,7 +489,10 @@ Deno.test("import retries an update that meets CONFLICT, and adds back a contact
   const [ann, bob] = await addAll(rpc, [{ name: "Ann", town: "A" }, { name: "Bob", town: "B" }]);
   const backup = [{ ...ann, town: "From the backup" }, { ...bob, town: "From the backup too" }]
     .map((c) => JSON.stringify(c)).join("\n");
-  await using proxy = relay(server.port, async () => {
+  let fired = false;
+  await using proxy = relay(server.port, async (text) => {
+    if (fired || !(text.startsWith("[") || text.includes("\n["))) return;
+    fired = true;
     // After the import read the contacts, before its writes arrive: someone else edits Ann and
     // removes Bob.
     await rpc.result("update", {
@@ -506,7 +507,7 @@ Deno.test("import retries an update that meets CONFLICT, and adds back a contact
     stdin: backup,
   });
   assert.equal(result.code, 0, result.stderr);
-  assert.ok(proxy.fired);
+  assert.ok(fired);
   const summary = JSON.parse(result.stdout);
   assert.deepEqual([summary.added, summary.updated, summary.unchanged], [1, 1, 0]);
   assert.deepEqual(summary.warnings, [{
@@ -520,4 +521,40 @@ Deno.test("import retries an update that meets CONFLICT, and adds back a contact
     [ann.id, "From the backup"],
     [bob.id, "From the backup too"],
   ]);
+});
+
+Deno.test("export goes on where it was after a dropped connection, and says when it cannot", async () => {
+  await using server = await TestServer.start();
+  using rpc = await server.connect();
+  await addAll(rpc, sampleContacts(450));
+  const exportsSeen = new Map<number, number>();
+  const dropThird = async (text: string, connection: number) => {
+    await Promise.resolve();
+    if (!text.includes('"method":"export"')) return;
+    const seen = (exportsSeen.get(connection) ?? 0) + 1;
+    exportsSeen.set(connection, seen);
+    if (connection === 1 && seen === 3) return "drop" as const; // the first connection, once
+  };
+  await using proxy = relay(server.port, dropThird);
+  const result = await runClient(["export"], { server: `127.0.0.1:${proxy.port}` });
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(
+    result.stderr,
+    /^addressbook: Lost the connection to the server at "127\.0\.0\.1:\d+": the server closed the connection; reconnected, going on after 200 contacts\nExported 450 contacts \(JSON\)\n$/,
+  );
+  assert.deepEqual(
+    jsonLines(result.stdout),
+    await storedContacts(rpc),
+    "each contact once, in order",
+  );
+
+  // A connection that keeps dropping: the export gives up, says so, and exits 3.
+  await using flaky = relay(server.port, async (text) => {
+    await Promise.resolve();
+    return text.includes('"method":"export"') && text.includes('"cursor":"') ? "drop" : undefined;
+  });
+  const failed = await runClient(["export"], { server: `127.0.0.1:${flaky.port}` });
+  assert.equal(failed.code, 3);
+  assert.equal(jsonLines(failed.stdout).length, 100, "the first page was written");
+  assert.match(failed.stderr, /addressbook: The export is incomplete: 100 contacts written\n$/);
 });
