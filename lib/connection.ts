@@ -116,7 +116,11 @@ class Session {
   #badLines = 0;
   #closed = false;
   #busy = false;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The connection's one timer (idle and write deadlines), and when it is due. */
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerDue = Infinity;
+  /** When the write in progress started (performance.now()), or -1 when none is. */
+  #writeSince = -1;
   #authFailures = 0;
   readonly #sessionAuth: { -readonly [K in keyof SessionAuth]: SessionAuth[K] };
   /** When the last request arrived (performance.now()); the idle timer checks it. */
@@ -364,48 +368,72 @@ class Session {
     }
   }
 
-  /** Writes all of `text`; a client that does not take it in time is disconnected. */
+  /**
+   * Writes all of `text`; a client that does not take it in time is disconnected. No timer
+   * per write: the write's start is a deadline that the connection's one timer checks.
+   */
   async #write(text: string): Promise<void> {
     let bytes = encoder.encode(text);
-    const timer = setTimeout(() => {
-      this.closeReason = "client is not reading its replies";
-      this.close();
-    }, this.#context.limits.writeTimeoutMs);
+    const now = performance.now();
+    this.#writeSince = now;
+    // The timer must fire by this write's deadline; it usually already does (see #onTimer).
+    const deadline = now + this.#context.limits.writeTimeoutMs;
+    if (this.#timerDue > deadline && !this.#closed) this.#startTimer(deadline - now);
     try {
       while (bytes.length > 0) bytes = bytes.subarray(await this.#conn.write(bytes));
     } finally {
-      clearTimeout(timer);
+      this.#writeSince = -1;
     }
+  }
+
+  /** Notes activity (a request arrived); the connection's timer checks it lazily. */
+  #armIdleTimer(): void {
+    this.#lastActive = performance.now();
+    if (this.#timer === undefined && !this.#closed) {
+      this.#startTimer(this.#context.limits.idleTimeoutMs);
+    }
+  }
+
+  #startTimer(ms: number): void {
+    clearTimeout(this.#timer);
+    this.#timerDue = performance.now() + ms;
+    this.#timer = setTimeout(() => this.#onTimer(), ms);
   }
 
   /**
-   * Notes activity. One timer per connection, not re-armed per request: when it fires, it
-   * closes the connection if it has been idle long enough, or waits out the rest.
+   * The connection's one timer: closes it when a write has waited longer than the write
+   * timeout or no request came for the idle timeout; otherwise re-arms for the next
+   * deadline. While the connection is busy it fires at least once per write timeout, so a
+   * write that starts meanwhile rarely has to re-arm it; a quiet connection sleeps until
+   * its idle deadline.
    */
-  #armIdleTimer(): void {
-    this.#lastActive = performance.now();
-    if (this.#idleTimer === undefined && !this.#closed) {
-      this.#startIdleTimer(this.#context.limits.idleTimeoutMs);
+  #onTimer(): void {
+    this.#timer = undefined;
+    this.#timerDue = Infinity;
+    if (this.#closed) return;
+    const now = performance.now();
+    const { idleTimeoutMs, writeTimeoutMs } = this.#context.limits;
+    if (this.#writeSince >= 0 && now - this.#writeSince >= writeTimeoutMs) {
+      this.closeReason = "client is not reading its replies";
+      this.close();
+      return;
     }
-  }
-
-  #startIdleTimer(ms: number): void {
-    this.#idleTimer = setTimeout(() => {
-      this.#idleTimer = undefined;
-      if (this.#closed) return;
-      const idle = performance.now() - this.#lastActive;
-      const timeout = this.#context.limits.idleTimeoutMs;
-      if (idle < timeout) {
-        this.#startIdleTimer(timeout - idle);
-        return;
-      }
+    const idle = now - this.#lastActive;
+    if (idle >= idleTimeoutMs) {
       this.closeReason = "idle timeout";
       this.close();
-    }, ms);
+      return;
+    }
+    let next = idleTimeoutMs - idle;
+    if (this.#writeSince >= 0) {
+      next = Math.min(next, this.#writeSince + writeTimeoutMs - now);
+    } else if (idle < writeTimeoutMs) next = Math.min(next, writeTimeoutMs);
+    this.#startTimer(Math.max(1, next));
   }
 
   close(): void {
-    clearTimeout(this.#idleTimer);
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     if (this.#closed) return;
     this.#closed = true;
     try {
