@@ -176,16 +176,17 @@ export class ContactStore {
     const now = new Date().toISOString();
     const stored: StoredContact = { id: id ?? newId(), ...fields, created: now, updated: now };
     const key = ["contacts", stored.id];
+    const name = fold(stored.name), terms = contactTerms(stored);
     let held: Contact | undefined;
     const result = await this.#commits.submit({
       group: stored.id,
       checks: [{ key, versionstamp: null }],
       mutations: [
         { type: "set", key, value: stored },
-        ...indexSets(stored.id, fold(stored.name), contactTerms(stored)),
+        ...indexSets(stored.id, name, terms),
       ],
       countDelta: 1,
-      onCommit: (versionstamp) => held = this.#view?.put(stored, versionstamp),
+      onCommit: (versionstamp) => held = this.#view?.put(stored, versionstamp, name, terms),
     });
     if (!result.ok) {
       const taken = id === undefined ? null : await this.#current(id);
@@ -228,7 +229,7 @@ export class ContactStore {
         ...indexDeletes(id, oldName, oldTerms, { name: newName, terms: newTerms }),
         ...indexSets(id, newName, newTerms),
       ],
-      onCommit: (versionstamp) => held = this.#view?.put(stored, versionstamp),
+      onCommit: (versionstamp) => held = this.#view?.put(stored, versionstamp, newName, newTerms),
     });
     if (!result.ok) throw await this.#conflictNow(id);
     return held ?? { ...stored, version: result.versionstamp };
@@ -310,12 +311,21 @@ export class ContactStore {
   /**
    * Contacts matching a query: every word prefix-matches a word of the name, town, street
    * or an email; or, for a query that looks like a phone number, its digits prefix-match a
-   * phone's digits. Sorted by name. Reads index entries only.
+   * phone's digits. Sorted by name. Reads index entries only (the view's own indexes when
+   * there is a view, which give the same pages and cursors).
    */
   async search(query: string, options: PageOptions = {}): Promise<Page> {
     const parsed = parseQuery(query);
     const limit = pageLimit(options.limit);
     const after = decodeCursor(options.cursor);
+    if (this.#view) {
+      const { keys, more } = this.#view.search(parsed, after, limit);
+      const last = keys.at(-1);
+      return page(
+        this.#fromView(keys.map(([, id]) => id)),
+        more && last ? encodeCursor(last) : null,
+      );
+    }
     let matches: Map<string, string> | undefined;
     for (const word of parsed.words.toSorted((a, b) => b.length - a.length)) {
       const found = await this.#prefixRange("by_word", word, matches);

@@ -273,3 +273,104 @@ Deno.test("ContactStore.remove() and a concurrent update: the view follows which
   assert.equal((await store.find("Anna")).contacts.length, 0);
   assert.equal(await store.count(), 0);
 });
+
+/** Words for random contacts: accents, a letter above U+FFFF, shared prefixes, digits. */
+const SEARCH_WORDS = [
+  "ann",
+  "anna",
+  "Annecy",
+  "Åsa",
+  "asa",
+  "bob",
+  "Bo",
+  "smith",
+  "Smithers",
+  "núñez",
+  "nunez",
+  "\u{20000}ka",
+  "\u{20000}",
+  "\uFFFDz",
+  "ﬀ",
+  "x1",
+  "x10",
+  "zoë",
+];
+
+Deno.test("ContactStore.search(): the view gives the same pages and cursors as KV's indexes on random data", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/store.kv`;
+    const random = prng(11);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const phrase = (n: number) => Array.from({ length: n }, () => pick(SEARCH_WORDS)).join(" ");
+    const randomContact = () =>
+      validateContact({
+        name: phrase(1 + Math.floor(random() * 3)),
+        town: random() < 0.5 ? phrase(1) : "",
+        street: random() < 0.3 ? phrase(2) : "",
+        phones: random() < 0.7
+          ? [{ number: `555-${Math.floor(random() * 1000)}` }, { number: "01 23" }].slice(
+            0,
+            1 + Math.floor(random() * 2),
+          )
+          : [],
+        emails: random() < 0.5
+          ? [{ address: `${pick(SEARCH_WORDS)}@x${pick(["1", "2"])}.org` }]
+          : [],
+      });
+    await using store = await ContactStore.open(path);
+    assert.ok(store.cached);
+    const known: string[] = [];
+    for (let wave = 0; wave < 12; wave++) {
+      await Promise.allSettled(Array.from({ length: 25 }, async () => {
+        const id = known.length > 0 ? pick(known) : undefined;
+        const r = random();
+        if (id === undefined || r < 0.6) {
+          known.push((await store.add(randomContact())).id);
+        } else if (r < 0.9) {
+          await store.update(id, (await store.get(id)).version, randomContact());
+        } else {
+          await store.remove(id);
+        }
+      }));
+    }
+    await using plain = await ContactStore.open(path, { view: false });
+    const queries = [
+      "5",
+      "555",
+      "555-1",
+      "01 2",
+      "0123",
+      "x1",
+      "",
+      "q",
+      ...SEARCH_WORDS.map((w) => w.slice(0, 1 + Math.floor(random() * w.length))),
+    ];
+    for (let i = 0; i < 60; i++) {
+      queries.push(
+        Array.from(
+          { length: 1 + Math.floor(random() * 3) },
+          () => pick(SEARCH_WORDS).slice(0, 1 + Math.floor(random() * 3)),
+        ).join(" "),
+      );
+    }
+    let compared = 0;
+    for (const query of queries) {
+      const limit = 1 + Math.floor(random() * 7);
+      let cursor: string | null = null;
+      for (let page = 0; page < 400; page++) {
+        const fromView: { contacts: Contact[]; cursor: string | null } = await store.search(
+          query,
+          { cursor, limit },
+        );
+        const fromKv = await plain.search(query, { cursor, limit });
+        assert.deepEqual(ids(fromView), ids(fromKv), `query ${JSON.stringify(query)}`);
+        assert.equal(fromView.cursor, fromKv.cursor, `query ${JSON.stringify(query)}`);
+        compared += fromView.contacts.length;
+        cursor = fromView.cursor;
+        if (cursor === null) break;
+      }
+      assert.equal(cursor, null, "every query was paged to its end");
+    }
+    assert.ok(compared > 500, `only ${compared} results were compared`);
+  });
+});
