@@ -73,16 +73,22 @@ export class Target {
 
   /**
    * Starts `kind` on a free port. The server gets the serve task's flags and a new temp data
-   * folder (its KV file), removed again by {@link Target.stop}; `args` are added to its flags.
+   * folder (its KV file), removed again by {@link Target.stop}; `args` are added to its flags,
+   * and `denoFlags` (e.g. `--cpu-prof`) to `deno run`'s, for the server only.
    */
-  static async start(kind: TargetKind, args: string[] = []): Promise<Target> {
+  static async start(
+    kind: TargetKind,
+    args: string[] = [],
+    denoFlags: string[] = [],
+  ): Promise<Target> {
     let cmd: string[];
     let env: Record<string, string> = {};
     let dataDir: string | undefined;
     if (kind === "server") {
       dataDir = await Deno.makeTempDir({ prefix: "addressbook-bench-" });
       env = { ADDRESSBOOK_DATA: dataDir };
-      cmd = [...await serveCommand(env), "--port", "0", ...args];
+      const [deno, run, ...rest] = await serveCommand(env);
+      cmd = [deno!, run!, ...denoFlags, ...rest, "--port", "0", ...args];
     } else {
       const file =
         { echo: "echo.ts", jsonrpc_map: "jsonrpc_map.ts", tutorial: "tutorial_server.ts" }[

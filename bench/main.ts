@@ -73,6 +73,8 @@ Options:
   --contacts N      contacts loaded before a run (default 1000, quick 200)
   --idle N          idle connections in idle-10k (default 10000, quick 200)
   --big N           contacts in big-100k (default 100000, quick 2000)
+  --server-flag F   a deno run flag for the server (repeat), e.g. --server-flag=--cpu-prof
+                    --server-flag=--cpu-prof-dir=/tmp/prof (written when the server exits)
   --help            show this help
 
 Scenarios:
@@ -279,7 +281,9 @@ async function loadRun(
   plan: LoadPlan & { seed?: "jsonrpc" | "classic" | "none" },
   errorSamples: string[],
 ): Promise<Figures> {
-  const target = await Target.start(kind, kind === "server" ? serverArgs() : []);
+  const target = kind === "server"
+    ? await Target.start(kind, serverArgs(), serverDenoFlags)
+    : await Target.start(kind);
   try {
     if (plan.seed !== "none") progress(`${label}: loading ${plan.contacts} contacts`);
     let seeded: Seeded[] = [];
@@ -294,6 +298,9 @@ async function loadRun(
     }
   }
 }
+
+/** Extra `deno run` flags for the server (`--server-flag`), e.g. `--cpu-prof`. */
+let serverDenoFlags: string[] = [];
 
 function serverArgs(): string[] {
   return ["--max-connections", "20000"];
@@ -558,7 +565,9 @@ async function idleRun(
   settings: Settings,
   errorSamples: string[],
 ): Promise<Figures> {
-  const target = await Target.start(kind, kind === "server" ? serverArgs() : []);
+  const target = kind === "server"
+    ? await Target.start(kind, serverArgs(), serverDenoFlags)
+    : await Target.start(kind);
   try {
     await sleep(500);
     const before = (await sample(target.pid)).rssKiB;
@@ -622,7 +631,7 @@ async function idleRun(
 
 /** Bulk load, search p99 at one connection, and a full list walk, on one server. */
 async function bigRun(label: string, settings: Settings, errorSamples: string[]): Promise<Figures> {
-  const target = await Target.start("server", serverArgs());
+  const target = await Target.start("server", serverArgs(), serverDenoFlags);
   try {
     const total = settings.big;
     const load = await drive(`${label} load`, settings, target, {
@@ -795,6 +804,7 @@ function parseSettings(args: string[]): { settings: Settings; scenarios: Scenari
       contacts: { type: "string" },
       idle: { type: "string" },
       big: { type: "string" },
+      "server-flag": { type: "string", multiple: true },
       help: { type: "boolean" },
     },
     strict: true,
@@ -819,6 +829,7 @@ function parseSettings(args: string[]): { settings: Settings; scenarios: Scenari
     idle: Math.round(number(values.idle, quick ? 200 : 10_000, "idle")),
     big: Math.round(number(values.big, quick ? 2000 : 100_000, "big")),
   };
+  serverDenoFlags = values["server-flag"] ?? [];
   const names = (values.scenario ?? []).flatMap((s) => s.split(",")).map((s) => s.trim())
     .filter(Boolean);
   for (const name of names) {

@@ -44,9 +44,17 @@ export class ContactView {
   readonly #byId = new Map<string, Entry>();
   /** Folded name -> ids, sorted. */
   readonly #byName = new Map<string, string[]>();
-  /** Each contact's index words (`contactTerms`) and phone digits -> ids. */
-  readonly #words = new PrefixIndex();
-  readonly #phones = new PrefixIndex();
+  /**
+   * Each entry has a slot, a small integer: the word and phone indexes file slots (arrays of
+   * small integers, which a search walks without touching the entries).
+   */
+  readonly #slots: Array<Entry | undefined> = [];
+  readonly #freeSlots: number[] = [];
+  /** Each contact's index words (`contactTerms`) and phone digits -> its slot. */
+  readonly #words = new PrefixIndex<number>();
+  readonly #phones = new PrefixIndex<number>();
+  /** Per slot, how many query words it has matched so far (all zero between searches). */
+  #matched = new Uint32Array(1024);
 
   /** Number of contacts held. */
   get size(): number {
@@ -69,16 +77,25 @@ export class ContactView {
     folded ??= fold(stored.name);
     terms ??= contactTerms(stored);
     const id = stored.id;
-    const old = this.#byId.get(id);
-    this.#byId.set(id, { contact: held, folded, words: terms.words, phones: terms.phones });
-    if (old?.folded !== folded) {
-      if (old) this.#unlink(old.folded, id);
-      const ids = this.#byName.get(folded);
-      if (ids === undefined) this.#byName.set(folded, [id]);
-      else ids.splice(insertionPoint(ids, id), 0, id);
+    let entry = this.#byId.get(id);
+    if (entry === undefined) {
+      const slot = this.#freeSlots.pop() ?? this.#slots.length;
+      entry = new Entry(slot, held, folded, terms);
+      this.#slots[slot] = entry;
+      this.#byId.set(id, entry);
+      this.#link(folded, id);
+      for (const word of terms.words) this.#words.add(word, slot);
+      for (const phone of terms.phones) this.#phones.add(phone, slot);
+      return held;
     }
-    refile(this.#words, id, old?.words ?? [], terms.words);
-    refile(this.#phones, id, old?.phones ?? [], terms.phones);
+    // The same entry object stays filed under the terms it keeps.
+    if (entry.folded !== folded) {
+      this.#unlink(entry.folded, id);
+      this.#link(folded, id);
+    }
+    refile(this.#words, entry.slot, entry.words, terms.words);
+    refile(this.#phones, entry.slot, entry.phones, terms.phones);
+    entry.set(held, folded, terms);
     return held;
   }
 
@@ -88,8 +105,10 @@ export class ContactView {
     if (old === undefined) return undefined;
     this.#byId.delete(id);
     this.#unlink(old.folded, id);
-    refile(this.#words, id, old.words, []);
-    refile(this.#phones, id, old.phones, []);
+    refile(this.#words, old.slot, old.words, []);
+    refile(this.#phones, old.slot, old.phones, []);
+    this.#slots[old.slot] = undefined;
+    this.#freeSlots.push(old.slot);
     return old.contact;
   }
 
@@ -107,34 +126,19 @@ export class ContactView {
     limit: number,
   ): { keys: Array<[string, string]>; more: boolean } {
     const top = new TopKeys(limit + 1, after);
+    const slots = this.#slots;
     if (query.words.length > 0) {
-      // Candidates come from the query word with the fewest ids; the others are checked
-      // against each candidate's own words.
-      let best: string[][] | undefined, bestWord = "", bestSize = Infinity;
-      for (const word of query.words) {
-        const lists = this.#words.lists(word);
-        let size = 0;
-        for (const ids of lists) size += ids.length;
-        if (size < bestSize) {
-          best = lists;
-          bestWord = word;
-          bestSize = size;
-        }
-        if (size === 0) break;
-      }
-      const others = query.words.filter((word) => word !== bestWord);
-      for (const ids of best ?? []) {
-        for (const id of ids) {
-          const entry = this.#byId.get(id)!;
-          if (others.length === 0 || others.every((word) => hasPrefix(entry.words, word))) {
-            top.offer(entry);
-          }
-        }
+      for (const slot of this.#matchAll(query.words)) {
+        const entry = slots[slot]!;
+        if (top.wants(entry)) top.add(entry);
       }
     }
     if (query.phone) {
-      for (const ids of this.#phones.lists(query.phone)) {
-        for (const id of ids) top.offer(this.#byId.get(id)!);
+      for (const list of this.#phones.lists(query.phone)) {
+        for (const slot of list) {
+          const entry = slots[slot]!;
+          if (top.wants(entry)) top.add(entry);
+        }
       }
     }
     const entries = top.entries;
@@ -158,6 +162,43 @@ export class ContactView {
     return { ids: ids.slice(start, start + limit), more: start + limit < ids.length };
   }
 
+  /**
+   * The slots of contacts of which every word in `words` prefix-matches one of their words.
+   * Each word's slots are counted in `#matched`, from the word with the fewest slots: a slot
+   * counts for word j only if it counted for the j words before, so it is counted once per
+   * word even when it is under several terms with the prefix. The counts are zeroed again
+   * before returning.
+   */
+  #matchAll(words: string[]): number[] {
+    const lists = words.map((word) => this.#words.lists(word));
+    const sizes = lists.map((l) => l.reduce((n, slots) => n + slots.length, 0));
+    const order = lists.map((_, i) => i).sort((a, b) => sizes[a]! - sizes[b]!);
+    if (sizes[order[0]!] === 0) return [];
+    if (this.#matched.length < this.#slots.length) {
+      this.#matched = new Uint32Array(Math.max(this.#slots.length, this.#matched.length * 2));
+    }
+    const matched = this.#matched;
+    const found: number[] = [];
+    const last = order.length - 1;
+    for (let j = 0; j <= last; j++) {
+      for (const slots of lists[order[j]!]!) {
+        for (const slot of slots) {
+          if (matched[slot] !== j) continue;
+          matched[slot] = j + 1;
+          if (j === last) found.push(slot);
+        }
+      }
+    }
+    for (const slots of lists[order[0]!]!) for (const slot of slots) matched[slot] = 0;
+    return found;
+  }
+
+  #link(folded: string, id: string): void {
+    const ids = this.#byName.get(folded);
+    if (ids === undefined) this.#byName.set(folded, [id]);
+    else ids.splice(insertionPoint(ids, id), 0, id);
+  }
+
   #unlink(folded: string, id: string): void {
     const ids = this.#byName.get(folded);
     if (ids === undefined) return;
@@ -167,70 +208,98 @@ export class ContactView {
   }
 }
 
-interface Entry {
-  contact: ViewContact;
-  folded: string;
-  words: string[];
-  phones: string[];
-}
+/** One contact as the view holds it, with what `search` needs precomputed. */
+class Entry {
+  readonly slot: number;
+  contact!: ViewContact;
+  folded!: string;
+  words!: string[];
+  phones!: string[];
+  /** `folded \0 id`, whose `<` order is KV's `[folded, id]` order when `plain`. */
+  sortKey!: string;
+  plain!: boolean;
 
-/** Moves `id` in `index` from the terms `before` to the terms `after`. */
-function refile(index: PrefixIndex, id: string, before: string[], after: string[]): void {
-  if (before.length === 0) {
-    for (const term of after) index.add(term, id);
-    return;
+  constructor(slot: number, contact: ViewContact, folded: string, terms: Terms) {
+    this.slot = slot;
+    this.set(contact, folded, terms);
   }
-  const keep = new Set(after);
-  for (const term of before) if (!keep.delete(term)) index.remove(term, id);
-  for (const term of keep) index.add(term, id);
-}
 
-function hasPrefix(terms: string[], prefix: string): boolean {
-  for (const term of terms) if (term.startsWith(prefix)) return true;
-  return false;
+  set(contact: ViewContact, folded: string, terms: Terms): void {
+    this.contact = contact;
+    this.folded = folded;
+    this.words = terms.words;
+    this.phones = terms.phones;
+    this.sortKey = folded + "\0" + contact.id;
+    this.plain = isPlain(this.sortKey);
+  }
 }
 
 /**
- * The `size` least entries offered, by `[folded, id]`, each once, only those after `after`.
- * Offering n entries costs O(n) comparisons with the current largest, plus an insertion for
- * the few that beat it.
+ * Whether `<` on `name \0 id` orders like KV's `[name, id]`: no NUL inside (it would break
+ * the separator's order) and no surrogates (UTF-16 order differs from UTF-8 order only
+ * for characters above U+FFFF).
+ */
+function isPlain(key: string): boolean {
+  return key.indexOf("\0") === key.lastIndexOf("\0") && !/[\uD800-\uDFFF]/.test(key);
+}
+
+/** Moves `slot` in `index` from the terms `before` to the terms `after`. */
+function refile(index: PrefixIndex<number>, slot: number, before: string[], after: string[]): void {
+  const keep = new Set(after);
+  for (const term of before) if (!keep.delete(term)) index.remove(term, slot);
+  for (const term of keep) index.add(term, slot);
+}
+
+/**
+ * The `size` least entries added, by `[folded, id]`, each once, only those after `after`.
+ * {@link TopKeys.wants} tells in one comparison (usually) whether an entry could enter, so
+ * that a caller can skip checking most candidates.
  */
 class TopKeys {
   readonly entries: Entry[] = [];
   readonly #size: number;
   readonly #after: readonly [string, string] | null;
+  readonly #afterKey: string | null;
 
   constructor(size: number, after: readonly [string, string] | null) {
     this.#size = size;
     this.#after = after;
+    const key = after === null ? null : after[0] + "\0" + after[1];
+    this.#afterKey = key !== null && isPlain(key) ? key : null;
   }
 
-  offer(entry: Entry): void {
+  /** Whether `entry` sorts after the cursor and before the current last of a full page. */
+  wants(entry: Entry): boolean {
     const entries = this.entries;
-    const last = entries[entries.length - 1];
-    if (entries.length === this.#size && compareEntries(entry, last!) >= 0) return;
+    if (entries.length === this.#size && !less(entry, entries[entries.length - 1]!)) {
+      return false;
+    }
     const after = this.#after;
-    if (
-      after !== null &&
-      (compareCodePoints(entry.folded, after[0]) ||
-          compareCodePoints(entry.contact.id, after[1])) <=
-        0
-    ) return;
+    if (after === null) return true;
+    if (this.#afterKey !== null && entry.plain) return entry.sortKey > this.#afterKey;
+    return (compareCodePoints(entry.folded, after[0]) ||
+      compareCodePoints(entry.contact.id, after[1])) > 0;
+  }
+
+  /** Adds an entry that {@link TopKeys.wants} accepted (a second add of it does nothing). */
+  add(entry: Entry): void {
+    const entries = this.entries;
     let low = 0, high = entries.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (compareEntries(entries[mid]!, entry) < 0) low = mid + 1;
+      if (less(entries[mid]!, entry)) low = mid + 1;
       else high = mid;
     }
-    if (entries[low] === entry) return; // offered before, through another term
+    if (entries[low] === entry) return; // found before, through another term
     entries.splice(low, 0, entry);
     if (entries.length > this.#size) entries.pop();
   }
 }
 
-function compareEntries(a: Entry, b: Entry): number {
-  return (a.folded === b.folded ? 0 : compareCodePoints(a.folded, b.folded)) ||
-    compareCodePoints(a.contact.id, b.contact.id);
+function less(a: Entry, b: Entry): boolean {
+  if (a.plain && b.plain) return a.sortKey < b.sortKey;
+  return ((a.folded === b.folded ? 0 : compareCodePoints(a.folded, b.folded)) ||
+    compareCodePoints(a.contact.id, b.contact.id)) < 0;
 }
 
 /**

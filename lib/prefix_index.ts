@@ -3,16 +3,16 @@
  * searched by term prefix: the view's answer to `search` without a KV range read.
  *
  * Distinct terms are kept in a sorted array, so the terms with a prefix are one range found
- * by binary search. New terms first go to a short unsorted list (scanned by each query) and
- * are merged into the sorted array when that list grows past a sixteenth of it, so adding a
- * term costs amortized O(1) moves instead of an O(n) insertion; terms left with no ids are
- * dropped at the next merge.
+ * by binary search. New terms first go to a second, short sorted array (searched the same
+ * way) and are merged into the long one when the short one grows past a sixteenth of it, so
+ * adding a term costs amortized O(1) moves instead of an O(n) insertion into the long array;
+ * terms left with no ids are dropped at the next merge.
  *
  * @module
  */
 
 /**
- * Terms to ids, searched by prefix.
+ * Terms to ids (strings, or any values compared by identity), searched by prefix.
  *
  * @example Add, search by prefix, remove
  * ```ts
@@ -27,28 +27,32 @@
  * if (index.lists("smi").flat().join() !== "B") throw new Error();
  * ```
  */
-export class PrefixIndex {
+export class PrefixIndex<T = string> {
   /** Term -> ids (unordered). A term whose ids were all removed keeps an empty list. */
-  readonly #ids = new Map<string, string[]>();
-  /** Terms in UTF-16 code unit order (`Array.prototype.sort`'s), merged so far. */
-  #sorted: string[] = [];
-  /** Terms added since the last merge, unsorted. */
-  #pending: string[] = [];
+  readonly #ids = new Map<string, T[]>();
+  /** Terms in UTF-16 code unit order (`<`), merged so far, and their id lists. */
+  #sorted: Run<T> = { terms: [], lists: [] };
+  /** Terms added since the last merge, also in order (a short array: cheap to insert in). */
+  #pending: Run<T> = { terms: [], lists: [] };
 
   /** Files `id` under `term`. The caller adds each pair at most once (no duplicate check). */
-  add(term: string, id: string): void {
+  add(term: string, id: T): void {
     const ids = this.#ids.get(term);
-    if (ids === undefined) {
-      this.#ids.set(term, [id]);
-      this.#pending.push(term);
-      if (this.#pending.length > Math.max(1024, this.#sorted.length >>> 4)) this.#merge();
-    } else {
+    if (ids !== undefined) {
       ids.push(id);
+      return;
     }
+    const list = [id];
+    this.#ids.set(term, list);
+    const pending = this.#pending;
+    const at = lowerBound(pending.terms, term);
+    pending.terms.splice(at, 0, term);
+    pending.lists.splice(at, 0, list);
+    if (pending.terms.length > Math.max(256, this.#sorted.terms.length >>> 4)) this.#merge();
   }
 
   /** Removes `id` from under `term`, if it is there. */
-  remove(term: string, id: string): void {
+  remove(term: string, id: T): void {
     const ids = this.#ids.get(term);
     if (ids === undefined) return;
     const at = ids.indexOf(id);
@@ -62,19 +66,15 @@ export class PrefixIndex {
    * several such terms is in several lists). The lists are the index's own: read them at
    * once, before the index changes, and never modify them.
    */
-  lists(prefix: string): string[][] {
-    const out: string[][] = [];
-    const sorted = this.#sorted;
-    for (let i = lowerBound(sorted, prefix); i < sorted.length; i++) {
-      const term = sorted[i]!;
-      if (!term.startsWith(prefix)) break;
-      const ids = this.#ids.get(term);
-      if (ids !== undefined && ids.length > 0) out.push(ids);
-    }
-    for (const term of this.#pending) {
-      if (!term.startsWith(prefix)) continue;
-      const ids = this.#ids.get(term)!;
-      if (ids.length > 0) out.push(ids);
+  lists(prefix: string): T[][] {
+    const out: T[][] = [];
+    for (const run of [this.#sorted, this.#pending]) {
+      const { terms, lists } = run;
+      for (let i = lowerBound(terms, prefix); i < terms.length; i++) {
+        if (!terms[i]!.startsWith(prefix)) break;
+        const ids = lists[i]!;
+        if (ids.length > 0) out.push(ids);
+      }
     }
     return out;
   }
@@ -84,24 +84,34 @@ export class PrefixIndex {
     return this.#ids.size;
   }
 
-  /** Sorts the pending terms into the sorted array, dropping terms that have no ids. */
+  /** Merges the pending terms into the sorted ones, dropping terms that have no ids. */
   #merge(): void {
-    const pending = this.#pending.sort();
-    const sorted = this.#sorted;
-    const merged: string[] = [];
-    let i = 0, j = 0;
-    const keep = (term: string) => {
-      if (this.#ids.get(term)!.length > 0) merged.push(term);
-      else this.#ids.delete(term);
+    const a = this.#sorted, b = this.#pending;
+    const merged: Run<T> = { terms: [], lists: [] };
+    const keep = (term: string, ids: T[]) => {
+      if (ids.length === 0) {
+        this.#ids.delete(term);
+        return;
+      }
+      merged.terms.push(term);
+      merged.lists.push(ids);
     };
-    while (i < sorted.length && j < pending.length) {
-      keep(sorted[i]! < pending[j]! ? sorted[i++]! : pending[j++]!);
+    let i = 0, j = 0;
+    while (i < a.terms.length && j < b.terms.length) {
+      if (a.terms[i]! < b.terms[j]!) keep(a.terms[i]!, a.lists[i++]!);
+      else keep(b.terms[j]!, b.lists[j++]!);
     }
-    while (i < sorted.length) keep(sorted[i++]!);
-    while (j < pending.length) keep(pending[j++]!);
+    for (; i < a.terms.length; i++) keep(a.terms[i]!, a.lists[i]!);
+    for (; j < b.terms.length; j++) keep(b.terms[j]!, b.lists[j]!);
     this.#sorted = merged;
-    this.#pending = [];
+    this.#pending = { terms: [], lists: [] };
   }
+}
+
+/** Terms in order, each with its id list (the same array as in the term map). */
+interface Run<T> {
+  terms: string[];
+  lists: T[][];
 }
 
 /** The first index in sorted `terms` whose term is not less than `prefix`. */
