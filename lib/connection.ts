@@ -125,6 +125,7 @@ class Session {
   readonly #sessionAuth: { -readonly [K in keyof SessionAuth]: SessionAuth[K] };
   /** When the last request arrived (performance.now()); the idle timer checks it. */
   #lastActive = 0;
+  #methods: { -readonly [K in keyof MethodContext]: MethodContext[K] } | undefined;
   closeReason = "client left";
 
   constructor(conn: Deno.Conn, context: ConnectionContext) {
@@ -337,16 +338,21 @@ class Session {
     this.#armIdleTimer();
   }
 
+  /** The context methods get: one object per connection, its request count kept current. */
   #methodContext(): MethodContext {
-    const { store, id, serverStats, log } = this.#context;
-    return {
-      store,
-      connection: id,
-      requests: this.#requests,
-      serverStats,
-      log,
-      session: this.#sessionAuth,
-    };
+    if (this.#methods === undefined) {
+      const { store, id, serverStats, log } = this.#context;
+      this.#methods = {
+        store,
+        connection: id,
+        requests: 0,
+        serverStats,
+        log,
+        session: this.#sessionAuth,
+      };
+    }
+    this.#methods.requests = this.#requests;
+    return this.#methods;
   }
 
   /** The next chunk, or null once the client has finished or the connection is closed. */

@@ -134,7 +134,7 @@ export function parseLine(line: string | Uint8Array): ParsedLine {
     text = line;
   } else {
     try {
-      text = decoder.decode(line);
+      text = decodeLine(line);
     } catch {
       return malformedLine(
         ErrorCode.PARSE_ERROR,
@@ -164,6 +164,24 @@ export function parseLine(line: string | Uint8Array): ParsedLine {
   }
   const item = toRequest(value);
   return { batch: false, items: [item], malformed: "jsonrpc" in item };
+}
+
+/**
+ * Decodes a line as UTF-8. A short ASCII line (most requests) is turned into a string in JS,
+ * which is cheaper than a call into the runtime's decoder; anything else goes to it.
+ */
+function decodeLine(line: Uint8Array): string {
+  if (line.length <= 512) {
+    let ascii = true;
+    for (let i = 0; i < line.length; i++) {
+      if (line[i]! > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return String.fromCharCode.apply(null, line as unknown as number[]);
+  }
+  return decoder.decode(line);
 }
 
 /** Turns one parsed JSON value into a request, or into the error response it deserves. */

@@ -12,6 +12,8 @@ export const MAX_TERM_LENGTH = 32;
 /** At most this many distinct words per contact are indexed (keeps one write within KV's limits). */
 export const MAX_TERMS = 100;
 
+const NON_ASCII = /[^\t-~\s]/;
+
 /**
  * Folds text for comparison: Unicode compatibility decomposition, marks removed, lower case,
  * runs of white space collapsed.
@@ -23,6 +25,9 @@ export const MAX_TERMS = 100;
  * ```
  */
 export function fold(text: string): string {
+  // Printable ASCII and white space (which is collapsed anyway) are their own NFKD form and
+  // have no marks: skip the (costly) normalisation.
+  if (!NON_ASCII.test(text)) return text.toLowerCase().replace(/\s+/g, " ").trim();
   return text.normalize("NFKD").replace(/\p{M}+/gu, "").toLowerCase().replace(/\s+/g, " ")
     .trim();
 }

@@ -560,15 +560,15 @@ function conflict(current: Contact): ConflictError {
 /** A page, with its JSON text attached when every contact has one (from the view). */
 function page(contacts: Contact[], cursor: string | null): Page {
   const result: Page = { contacts, cursor };
-  const texts: string[] = [];
-  for (const contact of contacts) {
-    const text = (contact as { [JSON_TEXT]?: string })[JSON_TEXT];
+  let json = '{"contacts":[';
+  for (let i = 0; i < contacts.length; i++) {
+    const text = (contacts[i] as { [JSON_TEXT]?: string })[JSON_TEXT];
     if (text === undefined) return result;
-    texts.push(text);
+    json += i === 0 ? text : "," + text;
   }
   return withJsonText(
     result,
-    `{"contacts":[${texts.join(",")}],"cursor":${JSON.stringify(cursor)}}`,
+    json + `],"cursor":${cursor === null ? "null" : JSON.stringify(cursor)}}`,
   );
 }
 
