@@ -95,13 +95,17 @@ export class ChangeFeed {
     for (const subscription of this.#subscriptions) subscription.offer(event);
   }
 
-  /** A new subscription to the events after {@link position}. */
-  subscribe(options: { query?: Query; cap?: number }): Subscription {
+  /**
+   * A new subscription to the events after {@link position}. `onDrop` runs (inside
+   * {@link publish}, so it must be quick) when the subscription is dropped for falling behind.
+   */
+  subscribe(options: { query?: Query; cap?: number; onDrop?: () => void }): Subscription {
     const subscription = new Subscription(
       this.#position,
       options.query,
       options.cap ?? DEFAULT_WATCH_CAP,
       (s) => this.#subscriptions.delete(s),
+      options.onDrop,
     );
     this.#subscriptions.add(subscription);
     return subscription;
@@ -120,6 +124,7 @@ export class Subscription {
   readonly #query: Query | undefined;
   readonly #cap: number;
   readonly #onClose: (subscription: Subscription) => void;
+  readonly #onDrop: (() => void) | undefined;
   #pending: ChangeEvent[] = [];
   #wake: (() => void) | undefined;
   #state: "open" | "dropped" | "closed" = "open";
@@ -129,11 +134,13 @@ export class Subscription {
     query: Query | undefined,
     cap: number,
     onClose: (subscription: Subscription) => void,
+    onDrop?: () => void,
   ) {
     this.start = start;
     this.#query = query;
     this.#cap = cap;
     this.#onClose = onClose;
+    this.#onDrop = onDrop;
   }
 
   /** `open`; `dropped` after more than `cap` events were waiting; `closed`. */
@@ -152,6 +159,11 @@ export class Subscription {
     if (this.#pending.length >= this.#cap) {
       this.#pending = [];
       this.#end("dropped");
+      try {
+        this.#onDrop?.();
+      } catch {
+        // a subscriber's trouble never reaches the writer
+      }
       return;
     }
     this.#pending.push(event);

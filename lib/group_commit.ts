@@ -226,7 +226,11 @@ export class GroupCommitter {
       this.stats.writes += batch.length;
       let seq = head?.seq ?? 0;
       for (const queued of batch) {
-        settle(queued, result.versionstamp, queued.write.logEntry === undefined ? undefined : ++seq);
+        settle(
+          queued,
+          result.versionstamp,
+          queued.write.logEntry === undefined ? undefined : ++seq,
+        );
       }
       if (head !== undefined && seq !== head.seq) {
         this.#head = { seq, versionstamp: result.versionstamp };

@@ -48,7 +48,7 @@
  * @module
  */
 
-import { ChangeFeed, type ChangeEvent, type ChangeType } from "./change_feed.ts";
+import { type ChangeEvent, ChangeFeed, type ChangeType } from "./change_feed.ts";
 import type { Contact, ContactFields, StoredContact } from "./contact.ts";
 import { ContactView } from "./contact_view.ts";
 import { GroupCommitter, type Write } from "./group_commit.ts";
@@ -306,7 +306,14 @@ export class ContactStore {
     const events: ChangeEvent[] = [];
     for await (const entry of this.#kv.list<LoggedChange>(selector, { limit })) {
       const { type, id, name, terms } = entry.value;
-      events.push({ type, id, name, terms, version: entry.versionstamp, seq: entry.key[1] as number });
+      events.push({
+        type,
+        id,
+        name,
+        terms,
+        version: entry.versionstamp,
+        seq: entry.key[1] as number,
+      });
     }
     return events;
   }
