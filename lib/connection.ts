@@ -411,13 +411,13 @@ class Session {
     this.#stopWatch();
     const { store, limits } = this.#context;
     const cap = limits.watchCap ?? DEFAULT_WATCH_CAP;
-    let watch: Watch | undefined;
-    const subscription = store.changes.subscribe({
+    const subscription: Subscription = store.changes.subscribe({
       ...(options.query ? { query: options.query } : {}),
       cap,
       // At once, not when the socket drains: say so and free the subscriber's memory.
       onDrop: () => {
-        if (watch) this.#dropped(watch, cap);
+        const watch = this.#watch;
+        if (watch?.subscription === subscription) this.#dropped(watch, cap);
       },
     });
     let from = subscription.start;
@@ -448,15 +448,14 @@ class Session {
       throw error;
     }
     let replayDone = () => {};
-    watch = {
+    const watch: Watch = {
       subscription,
       stopped: false,
       last: from,
       replayed: new Promise((resolve) => replayDone = resolve),
     };
     this.#watch = watch;
-    const started = watch;
-    this.#afterReply.push(() => void this.#pump(started, replayDone));
+    this.#afterReply.push(() => void this.#pump(watch, replayDone));
     return { seq: subscription.start };
   }
 
