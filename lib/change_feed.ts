@@ -117,7 +117,23 @@ export class ChangeFeed {
   }
 }
 
-/** One subscriber's queue of events. */
+/**
+ * One subscriber's queue of events: at most `cap` wait; one more drops the subscription.
+ *
+ * @example A subscriber that does not take its events is dropped
+ * ```ts
+ * import { ChangeFeed } from "./change_feed.ts";
+ * const feed = new ChangeFeed(0);
+ * let dropped = false;
+ * const subscription = feed.subscribe({ cap: 2, onDrop: () => dropped = true });
+ * for (let seq = 1; seq <= 3; seq++) {
+ *   feed.publish({ type: "added", id: "01J0000000000000000000000B", name: "Bob",
+ *     version: "00000000000000010000", seq, terms: { words: ["bob"], phones: [] } });
+ * }
+ * if (!dropped || subscription.state !== "dropped" || feed.size !== 0) throw new Error();
+ * if (subscription.take().length !== 0) throw new Error("its queue was freed");
+ * ```
+ */
 export class Subscription {
   /** The feed's position when this subscription started: later events come live. */
   readonly start: number;
