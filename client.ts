@@ -12,6 +12,7 @@ import { runMenu } from "./lib/menu.ts";
 import { RpcClient } from "./lib/rpc_client.ts";
 import { readAll, runTransfer } from "./lib/transfer.ts";
 import { VERSION } from "./lib/version.ts";
+import { runWatch } from "./lib/watch_client.ts";
 
 /** Reads an environment variable if this process may; unset otherwise (never prompts). */
 function readEnv(name: string): string | undefined {
@@ -65,6 +66,10 @@ async function main(args: string[]): Promise<number> {
       inputIsTerminal: Deno.stdin.isTerminal(),
       readInput: () => readAll(Deno.stdin.readable),
     });
+  }
+  if (command.kind === "watch") {
+    Deno.addSignalListener("SIGINT", () => Deno.exit(ExitCode.OK));
+    return await runWatch(command, output);
   }
   if (command.kind !== "menu") return await runCommand(command, output);
 

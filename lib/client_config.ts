@@ -63,7 +63,8 @@ export type ClientCommand =
   | { kind: "stats"; config: ClientConfig }
   | { kind: "ping"; config: ClientConfig; count: number; intervalMs: number }
   | { kind: "export"; config: ClientConfig; format: ExportFormat; vcardVersion: VCardVersion }
-  | { kind: "import"; config: ClientConfig; format: ImportFormatOption };
+  | { kind: "import"; config: ClientConfig; format: ImportFormatOption }
+  | { kind: "watch"; config: ClientConfig; query?: string; since?: number };
 
 /** What `export --format` writes: JSON Lines, vCard or CSV. */
 export type ExportFormat = "json" | "vcard" | "csv";
@@ -84,6 +85,7 @@ export const SUBCOMMANDS = [
   "ping",
   "export",
   "import",
+  "watch",
 ] as const;
 
 /**
@@ -182,6 +184,7 @@ const SUBCOMMAND_FLAGS: Record<(typeof SUBCOMMANDS)[number], readonly string[]> 
   ping: ["count", "interval"],
   export: ["format", "vcard-version"],
   import: ["format"],
+  watch: ["query", "since"],
 };
 
 /**
@@ -226,6 +229,10 @@ export function clientHelp(): string {
     "                                contacts from standard input (format auto-detected): a",
     "                                contact with the id or uid of a stored one updates it,",
     "                                others are added; prints a summary (--json: as JSON)",
+    "  watch [--query Q] [--since SEQ]",
+    "                                print changes as they happen (only those matching Q,",
+    "                                as search does; after SEQ, from the server's change",
+    "                                log); reconnects and resumes after a lost connection",
     "",
     "Contact fields (add, edit):",
     "  --name TEXT  --house TEXT  --street TEXT  --town TEXT  --postcode TEXT  --notes TEXT",
@@ -239,9 +246,10 @@ export function clientHelp(): string {
     ...options,
     "  --json               machine output: add, get, edit print the contact; find, search,",
     "                       list print the server's result ({contacts, cursor}); rm, count,",
-    "                       stats print the server's result; ping prints JSON Lines; import",
-    "                       prints its summary; a server",
-    '                       error prints {"error": {code, message, data: {reason, ...}}}',
+    "                       stats print the server's result; ping and watch print JSON",
+    "                       Lines (watch: {type, id, name, version, seq}); import prints",
+    '                       its summary; a server error prints {"error": {code, message,',
+    "                       data: {reason, ...}}}",
     "  --help               show this help",
     "  --version            print the version",
     "",
@@ -390,6 +398,8 @@ export function parseClientCommand(
         interval: { type: "string" },
         format: { type: "string" },
         "vcard-version": { type: "string" },
+        query: { type: "string" },
+        since: { type: "string" },
       },
       strict: true,
       allowPositionals: true,
@@ -488,6 +498,18 @@ export function parseClientCommand(
         );
       }
       return transferCommand(kind, config, values);
+    case "watch": {
+      none();
+      const command: Extract<ClientCommand, { kind: "watch" }> = { kind, config };
+      if (typeof values.query === "string") {
+        if (values.query.trim() === "") throw new UsageError("--query is empty");
+        command.query = values.query;
+      }
+      if (typeof values.since === "string") {
+        command.since = integer(values.since, "--since", 0, Number.MAX_SAFE_INTEGER);
+      }
+      return command;
+    }
   }
 }
 

@@ -45,11 +45,11 @@ export interface Output {
 
 /**
  * A command that talks to a server (not help, version or the menu; `export` and `import`
- * run in `transfer.ts`).
+ * run in `transfer.ts`, `watch` in `watch_client.ts`).
  */
 export type ServerCommand = Exclude<
   ClientCommand,
-  { kind: "help" | "version" | "menu" | "export" | "import" }
+  { kind: "help" | "version" | "menu" | "export" | "import" | "watch" }
 >;
 
 /**

@@ -14,6 +14,11 @@
  * - When a batch's commit fails a check (KV does not say which), each of its writes is
  *   committed again on its own: only the offending write is reported `{ ok: false }`. A
  *   batch that throws (a limit, I/O) is split the same way, so each write gets its own error.
+ * - With a sequenced log ({@link SequenceLog}), each write's `logEntry` is set at the next
+ *   number of a dense sequence, in the same atomic as the write, and the head key (the last
+ *   number used) is checked and advanced there too. Numbers are given in commit order, with
+ *   no gaps, even with several processes writing one store: a batch whose head check fails
+ *   because another process advanced the head is committed again on top of the new head.
  *
  * @module
  */
@@ -26,12 +31,30 @@ export interface Write {
   mutations: Deno.KvMutation[];
   /** Added to a shared KvU64 counter (see {@link GroupCommitOptions.counterKey}); may be < 0. */
   countDelta?: number;
-  /** Runs synchronously when the write has committed, before its promise resolves. */
-  onCommit?: (versionstamp: string) => void;
+  /** A value for the sequenced log (see {@link GroupCommitOptions.log}), set with this write. */
+  logEntry?: unknown;
+  /**
+   * Runs synchronously when the write has committed, before its promise resolves; `seq` is
+   * the number its `logEntry` got (undefined without one).
+   */
+  onCommit?: (versionstamp: string, seq: number | undefined) => void;
 }
 
 /** The outcome of one write: committed at `versionstamp`, or a failed check. */
-export type WriteResult = { ok: true; versionstamp: string } | { ok: false };
+export type WriteResult = { ok: true; versionstamp: string; seq?: number } | { ok: false };
+
+/** Where the sequenced log lives: a head key (the last number used) and one key per entry. */
+export interface SequenceLog {
+  /** Holds the last sequence number used, a number (absent: 0). */
+  headKey: Deno.KvKey;
+  /** The key of the entry numbered `seq`. */
+  entryKey(seq: number): Deno.KvKey;
+  /**
+   * Whether other processes may write the store: then the head is read before every batch;
+   * otherwise it is read once and kept.
+   */
+  shared: boolean;
+}
 
 /** Limits and keys of a {@link GroupCommitter}. */
 export interface GroupCommitOptions {
@@ -41,7 +64,18 @@ export interface GroupCommitOptions {
   maxWrites?: number;
   /** Commits one atomic (default `op.commit()`); a store may retry a locked database here. */
   commit?: (op: Deno.AtomicOperation) => Promise<Deno.KvCommitResult | Deno.KvCommitError>;
+  /** A sequenced log that writes with a `logEntry` append to. */
+  log?: SequenceLog;
 }
+
+/** The head of a sequenced log as last read or written. */
+interface Head {
+  seq: number;
+  versionstamp: string | null;
+}
+
+/** Tries of one batch while other processes keep advancing the log's head. */
+const MAX_HEAD_RACES = 50;
 
 /** KV's limits for one atomic, with headroom for the estimate of a value's encoded size. */
 const MAX_CHECKS = 100;
@@ -77,6 +111,8 @@ export class GroupCommitter {
   readonly #counterKey: Deno.KvKey | undefined;
   readonly #maxWrites: number;
   readonly #commitOp: NonNullable<GroupCommitOptions["commit"]>;
+  readonly #log: SequenceLog | undefined;
+  #head: Head | undefined;
   #queue: Array<Queued> = [];
   #running = false;
   /** Batches committed and writes in them, for tests and stats. */
@@ -87,6 +123,23 @@ export class GroupCommitter {
     this.#counterKey = options.counterKey;
     this.#maxWrites = Math.max(1, Math.min(MAX_CHECKS, options.maxWrites ?? MAX_CHECKS));
     this.#commitOp = options.commit ?? ((op) => op.commit());
+    this.#log = options.log;
+  }
+
+  /**
+   * The last sequence number committed by this committer (or read from KV), 0 for an empty
+   * log; undefined before the first read. Exact when the log is not shared.
+   */
+  get head(): number | undefined {
+    return this.#head?.seq;
+  }
+
+  /** Reads the log's head from KV (and keeps it). */
+  async readHead(): Promise<number> {
+    if (this.#log === undefined) return 0;
+    const entry = await this.#kv.get<number>(this.#log.headKey);
+    this.#head = { seq: entry.value ?? 0, versionstamp: entry.versionstamp };
+    return this.#head.seq;
   }
 
   /** Queues a write; resolves once the batch holding it has committed (or rejects). */
@@ -119,19 +172,21 @@ export class GroupCommitter {
     const rest: Queued[] = [];
     const groups = new Set<string>();
     const counter = this.#counterKey ? 1 : 0;
-    let checks = 0, mutations = counter, mutationBytes = 0, keyBytes = 0;
+    const log = this.#log ? 1 : 0;
+    let checks = log, mutations = counter + log, mutationBytes = 0, keyBytes = 0;
     for (const queued of this.#queue) {
       const { write, size } = queued;
+      const logged = write.logEntry === undefined ? 0 : 1;
       const fits = batch.length < this.#maxWrites &&
         checks + write.checks.length <= MAX_CHECKS &&
-        mutations + write.mutations.length <= MAX_MUTATIONS &&
+        mutations + write.mutations.length + logged <= MAX_MUTATIONS &&
         mutationBytes + size.mutationBytes <= MAX_MUTATION_BYTES &&
         keyBytes + size.keyBytes <= MAX_KEY_BYTES;
       if (batch.length === 0 || (fits && !groups.has(write.group))) {
         batch.push(queued);
         groups.add(write.group);
         checks += write.checks.length;
-        mutations += write.mutations.length;
+        mutations += write.mutations.length + logged;
         mutationBytes += size.mutationBytes;
         keyBytes += size.keyBytes;
       } else {
@@ -144,19 +199,42 @@ export class GroupCommitter {
 
   async #commit(batch: Queued[]): Promise<void> {
     let result: Deno.KvCommitResult | Deno.KvCommitError;
-    try {
-      result = await this.#commitOp(this.#atomic(batch));
-    } catch (error) {
-      if (batch.length === 1) {
-        batch[0]!.reject(error);
-        return;
+    let head: Head | undefined;
+    for (let race = 0;; race++) {
+      try {
+        head = await this.#currentHead();
+        result = await this.#commitOp(this.#atomic(batch, head));
+      } catch (error) {
+        if (batch.length === 1) {
+          batch[0]!.reject(error);
+          return;
+        }
+        result = { ok: false };
       }
-      result = { ok: false };
+      if (result.ok || head === undefined || race >= MAX_HEAD_RACES) break;
+      // Did the head move (another process appended)? Then try again on top of it.
+      const before = head.versionstamp;
+      try {
+        await this.readHead();
+      } catch {
+        break;
+      }
+      if (this.#head?.versionstamp === before) break;
     }
     if (result.ok) {
       this.stats.batches++;
       this.stats.writes += batch.length;
-      for (const queued of batch) settle(queued, result.versionstamp);
+      let seq = head?.seq ?? 0;
+      for (const queued of batch) {
+        settle(
+          queued,
+          result.versionstamp,
+          queued.write.logEntry === undefined ? undefined : ++seq,
+        );
+      }
+      if (head !== undefined && seq !== head.seq) {
+        this.#head = { seq, versionstamp: result.versionstamp };
+      }
       return;
     }
     if (batch.length === 1) {
@@ -168,13 +246,28 @@ export class GroupCommitter {
     for (const queued of batch) await this.#commit([queued]);
   }
 
-  #atomic(batch: Queued[]): Deno.AtomicOperation {
+  /** The head to build the next batch on: kept, or read again when the log is shared. */
+  async #currentHead(): Promise<Head | undefined> {
+    if (this.#log === undefined) return undefined;
+    if (this.#head === undefined || this.#log.shared) await this.readHead();
+    return this.#head;
+  }
+
+  #atomic(batch: Queued[], head: Head | undefined): Deno.AtomicOperation {
     const op = this.#kv.atomic();
     let delta = 0;
+    let seq = head?.seq ?? 0;
     for (const { write } of batch) {
       if (write.checks.length) op.check(...write.checks);
       if (write.mutations.length) op.mutate(...write.mutations);
+      if (this.#log && write.logEntry !== undefined) {
+        op.set(this.#log.entryKey(++seq), write.logEntry);
+      }
       delta += write.countDelta ?? 0;
+    }
+    if (this.#log && head !== undefined && seq !== head.seq) {
+      op.check({ key: this.#log.headKey, versionstamp: head.versionstamp });
+      op.set(this.#log.headKey, seq);
     }
     if (this.#counterKey && delta !== 0) {
       // KvU64 sums wrap around: adding 2^64 - n subtracts n.
@@ -191,14 +284,14 @@ interface Queued {
   reject(error: unknown): void;
 }
 
-function settle(queued: Queued, versionstamp: string): void {
+function settle(queued: Queued, versionstamp: string, seq: number | undefined): void {
   try {
-    queued.write.onCommit?.(versionstamp);
+    queued.write.onCommit?.(versionstamp, seq);
   } catch (error) {
     queued.reject(error);
     return;
   }
-  queued.resolve({ ok: true, versionstamp });
+  queued.resolve(seq === undefined ? { ok: true, versionstamp } : { ok: true, versionstamp, seq });
 }
 
 /**
@@ -214,6 +307,11 @@ function measure(write: Write): { mutationBytes: number; keyBytes: number } {
     mutationBytes += size;
     if (mutation.type === "set") mutationBytes += valueSize(mutation.value);
     else if (mutation.type !== "delete") mutationBytes += 16;
+  }
+  if (write.logEntry !== undefined) {
+    // The entry's key (a prefix and a number) and value.
+    keyBytes += 64;
+    mutationBytes += 64 + valueSize(write.logEntry);
   }
   return { mutationBytes, keyBytes };
 }

@@ -88,3 +88,50 @@ Deno.test("GroupCommitter rejects only the write that KV refuses", async () => {
   assert.equal((await kv.get(["c", "also fine"])).value, "also fine");
   assert.equal((await kv.get(["c", "huge"])).value, null);
 });
+
+Deno.test("GroupCommitter numbers log entries densely in commit order, in the write's atomic", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const log = { headKey: ["head"], entryKey: (seq: number) => ["log", seq], shared: false };
+  const committer = new GroupCommitter(kv, { log });
+  const seqs: number[] = [];
+  const write = (id: string): Write => ({
+    ...setOnce(id, id, (_, seq) => seqs.push(seq!)),
+    logEntry: { id },
+  });
+  const first = await Promise.all(["a", "b", "c"].map((id) => committer.submit(write(id))));
+  assert.deepEqual(first.map((r) => r.ok && r.seq), [1, 2, 3]);
+  // A failed check takes no number: the log has no gap.
+  const second = await Promise.all(["d", "a", "e"].map((id) => committer.submit(write(id))));
+  assert.deepEqual(second.map((r) => r.ok && r.seq), [4, false, 5]);
+  assert.deepEqual(seqs, [1, 2, 3, 4, 5]);
+  assert.equal((await kv.get(["head"])).value, 5);
+  const entries = await Array.fromAsync(kv.list<{ id: string }>({ prefix: ["log"] }));
+  assert.deepEqual(entries.map((e) => [e.key[1], e.value.id]), [
+    [1, "a"],
+    [2, "b"],
+    [3, "c"],
+    [4, "d"],
+    [5, "e"],
+  ]);
+  // Each entry shares its write's versionstamp.
+  assert.equal(entries[4]!.versionstamp, (await kv.get(["c", "e"])).versionstamp);
+});
+
+Deno.test("GroupCommitter retries a batch on top of a head another writer advanced", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const log = { headKey: ["head"], entryKey: (seq: number) => ["log", seq], shared: false };
+  const committer = new GroupCommitter(kv, { log });
+  const logged = (id: string): Write => ({ ...setOnce(id), logEntry: { id } });
+  assert.deepEqual(await committer.submit(logged("a")), {
+    ok: true,
+    versionstamp: (await kv.get(["c", "a"])).versionstamp,
+    seq: 1,
+  });
+  // Another process appends two entries behind this committer's back.
+  await kv.atomic().set(["log", 2], { id: "x" }).set(["log", 3], { id: "y" }).set(["head"], 3)
+    .commit();
+  const results = await Promise.all(["b", "c"].map((id) => committer.submit(logged(id))));
+  assert.deepEqual(results.map((r) => r.ok && r.seq), [4, 5]);
+  assert.equal(committer.stats.retried, 0);
+  assert.equal((await kv.get(["head"])).value, 5);
+});

@@ -3,6 +3,10 @@
  * List, Search and Edit, then Quit. It reads answers through a {@link Prompter}, so it works
  * the same on a terminal and on a pipe; the end of input quits cleanly.
  *
+ * The menu's connection watches the server's changes (`watch`): when a contact the last
+ * action showed is changed or removed by someone else, a one-line note is printed before the
+ * next prompt (the menu's own changes are not noted).
+ *
  * @module
  */
 
@@ -29,7 +33,7 @@ import {
 } from "./format.ts";
 import { isId } from "./ids.ts";
 import type { Prompter } from "./line_input.ts";
-import { ConnectionError, RemoteError, type RpcClient } from "./rpc_client.ts";
+import { ConnectionError, type Notification, RemoteError, type RpcClient } from "./rpc_client.ts";
 
 /** The menu's items, in order; the number shown is the index plus one. */
 export const MENU_ITEMS = [
@@ -114,11 +118,29 @@ export async function runMenu(options: MenuOptions, client: RpcClient): Promise<
   }
 }
 
+/** What add and update (the contact) or remove (`{removed}`) answer. */
+type OwnWrite = { id: string; version: string } | { removed: { id: string } };
+
+/** A change pushed by the server, as the menu keeps it until the next prompt. */
+interface Change {
+  type: string;
+  id: string;
+  name: string;
+  version: string;
+}
+
 class Menu {
   readonly #options: MenuOptions;
   readonly #p: Prompter;
   readonly #pageSize: number;
   #client: RpcClient;
+  /** Contacts the last action showed: id -> name. */
+  readonly #shown = new Map<string, string>();
+  /** Changes to shown contacts, waiting for the next prompt. */
+  #changes: Change[] = [];
+  /** Versions this menu wrote, and ids it removed: their changes are not news. */
+  readonly #ownVersions = new Set<string>();
+  readonly #ownRemovals = new Set<string>();
 
   constructor(options: MenuOptions, client: RpcClient) {
     this.#options = options;
@@ -131,21 +153,78 @@ class Menu {
     return this.#client.dispose();
   }
 
+  /** Watches a newly connected client's changes; a server without `watch` is fine too. */
+  async #watch(client: RpcClient): Promise<void> {
+    client.onNotification = (notification) => this.#onChange(notification);
+    try {
+      await client.call("watch");
+    } catch (error) {
+      if (!(error instanceof RemoteError)) throw error;
+    }
+  }
+
+  #onChange({ method, params }: Notification): void {
+    if (method !== "changed" || typeof params.id !== "string") return;
+    if (!this.#shown.has(params.id)) return;
+    this.#changes.push(params as unknown as Change);
+  }
+
+  /** Remembers the contacts an action shows, for notes about them. */
+  #showing(contacts: ReadonlyArray<{ id: string; name: string }>): void {
+    for (const { id, name } of contacts) this.#shown.set(id, name);
+  }
+
+  /** Remembers a change this menu made itself. */
+  #own(result: OwnWrite): void {
+    if ("removed" in result) this.#ownRemovals.add(result.removed.id);
+    else this.#ownVersions.add(result.version);
+  }
+
+  /** Prints a note for each change someone else made to a shown contact, then asks. */
+  #prompt(question: string): Promise<string | null> {
+    const changes = this.#changes;
+    this.#changes = [];
+    for (const change of changes) {
+      if (
+        change.type === "removed"
+          ? this.#ownRemovals.has(change.id)
+          : this.#ownVersions.has(change.version)
+      ) {
+        continue;
+      }
+      const name = this.#shown.get(change.id) ?? change.name;
+      this.#p.print(
+        change.type === "removed"
+          ? `(Note: ${name} was just deleted by someone else.)`
+          : `(Note: ${name} was just changed by someone else` +
+            (change.name !== name ? `; it is now named ${change.name}` : "") +
+            "; Find or List shows it as it is now.)",
+      );
+    }
+    return this.#p.ask(question);
+  }
+
   async #call<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
     if (this.#client.closed) {
-      // The server closed the connection between requests (an idle timeout, a restart):
-      // nothing was under way, so connect again and say so.
+      // The server closed the connection between requests (a restart): nothing was under
+      // way, so connect again and say so.
       const client = await this.#options.connect();
       await this.#client.dispose();
       this.#client = client;
       this.#p.print(`(The server had closed the connection; reconnected to ${client.address}.)`);
+      await this.#watch(client);
     }
-    return await this.#client.call<T>(method, params);
+    const result = await this.#client.call<T>(method, params);
+    if (method === "add" || method === "update" || method === "remove") {
+      this.#own(result as OwnWrite);
+    }
+    return result;
   }
 
   async run(): Promise<number> {
     const p = this.#p;
     try {
+      await this.#watch(this.#client);
       const { count } = await this.#call<{ count: number }>("count");
       const { server, version } = this.#client.hello;
       const readOnly = this.#client.access === "read-only" ? " (read-only token)" : "";
@@ -160,7 +239,7 @@ class Menu {
     while (true) {
       p.print();
       MENU_ITEMS.forEach((item, i) => p.print(`  ${i + 1}) ${item.label}`));
-      const answer = await p.ask(`Choose an option [1-${MENU_ITEMS.length}, q to quit]: `);
+      const answer = await this.#prompt(`Choose an option [1-${MENU_ITEMS.length}, q to quit]: `);
       if (answer === null) return this.#bye();
       const action = parseChoice(answer);
       if (action === null) {
@@ -173,6 +252,7 @@ class Menu {
         continue;
       }
       if (action === "quit") return this.#bye();
+      this.#shown.clear();
       try {
         await this[action]();
       } catch (error) {
@@ -211,6 +291,7 @@ class Menu {
         const client = await this.#options.connect();
         await this.#client.dispose();
         this.#client = client;
+        await this.#watch(client);
         p.print(`Reconnected to ${client.address}.`);
         return true;
       } catch (again) {
@@ -222,7 +303,7 @@ class Menu {
 
   /** Asks a question; throws {@link EndOfInput} at the end of input. */
   async #ask(question: string): Promise<string> {
-    const answer = await this.#p.ask(question);
+    const answer = await this.#prompt(question);
     if (answer === null) throw new EndOfInput();
     return answer;
   }
@@ -289,6 +370,7 @@ class Menu {
     if (!await this.#checkDuplicates(draft)) return;
     const added = await this.#call<Contact>("add", { contact: draft });
     p.print();
+    this.#showing([added]);
     p.print(formatCard(added));
     p.print(`Added entry for ${added.name}.`);
     const same = await this.#call<ContactPage>("find", { name: added.name, limit: 100 });
@@ -438,11 +520,13 @@ class Menu {
     if (page.contacts.length === 0) return false;
     if (page.contacts.length <= MAX_CARDS && page.cursor === null) {
       p.print();
+      this.#showing(page.contacts);
       p.print(page.contacts.map((contact) => formatCard(contact)).join("\n\n"));
       return true;
     }
     const shown: Contact[] = [];
     while (true) {
+      this.#showing(page.contacts);
       p.print();
       p.print(
         formatTable(page.contacts, { first: shown.length + 1, columns: this.#options.columns }),
@@ -515,6 +599,7 @@ class Menu {
       p.print(`${exact.contacts.length}${exact.cursor ? "+" : ""} entries are named ${answer}:`);
     }
     const candidates = page.contacts;
+    this.#showing(candidates);
     candidates.forEach((contact, i) => p.print(`  ${i + 1}) ${formatSummary(contact)}`));
     if (page.cursor) p.print("  (and more: type a fuller name to narrow it down)");
     while (true) {
@@ -538,6 +623,7 @@ class Menu {
     if (contact === null) return;
     while (true) {
       p.print();
+      this.#showing([contact]);
       p.print(formatCard(contact));
       if (!await this.#yes(`Delete ${contact.name}? [y/N]: `)) {
         p.print("Not deleted.");
@@ -566,6 +652,7 @@ class Menu {
     if (chosen === null) return;
     let base = chosen;
     p.print();
+    this.#showing([base]);
     p.print(formatCard(base));
     let draft = await this.#editFields(userFields(base));
     while (true) {

@@ -25,6 +25,7 @@ import {
   NotFoundError,
   type PageOptions,
 } from "./store.ts";
+import { parseQuery, type Query } from "./search_terms.ts";
 import { PROTOCOL_VERSION, SERVER_NAME, VERSION } from "./version.ts";
 
 /** What a method may know about the connection and the server it runs in. */
@@ -39,6 +40,18 @@ export interface MethodContext {
   log: Logger;
   /** The connection's auth state; absent means an open server (loopback, no token). */
   session?: SessionAuth;
+  /** Subscribes the connection to changes; absent where nothing can be pushed (no socket). */
+  watch?: WatchControl;
+}
+
+/** What `watch` asks of the connection it runs on. */
+export interface WatchControl {
+  /**
+   * Subscribes the connection (replacing an earlier subscription) to the changes after
+   * `since` (default: from now on) that match `query`; resolves with the current seq. Throws
+   * a BAD_REQUEST {@link RpcError} (field `since`) when the log cannot serve `since`.
+   */
+  start(options: { since?: number; query?: Query }): Promise<{ seq: number }>;
 }
 
 /** A connection's auth state as methods see it. */
@@ -161,6 +174,43 @@ const METHODS: Record<
     readOnly: true,
     params: [],
     run: async (_, { store }) => ({ count: await store.count() }),
+  },
+  watch: {
+    readOnly: true,
+    params: ["since", "query"],
+    run: (params, { watch }) => {
+      if (watch === undefined) {
+        throw new RpcError(
+          ErrorCode.INVALID_REQUEST,
+          "BAD_REQUEST",
+          "Invalid request: watch needs a connection to push changes on",
+        );
+      }
+      const options: { since?: number; query?: Query } = {};
+      if (params.since !== undefined && params.since !== null) {
+        const since = params.since;
+        if (typeof since !== "number" || !Number.isSafeInteger(since) || since < 0) {
+          throw RpcError.badParams(
+            `Invalid params: since ${JSON.stringify(since)} is not a seq (a whole number from 0)`,
+            { field: "since" },
+          );
+        }
+        options.since = since;
+      }
+      if (params.query !== undefined && params.query !== null) {
+        const query = parseQuery(text(params, "query"));
+        if (query.words.length === 0 && !query.phone) {
+          throw RpcError.badParams(
+            `Invalid params: query ${
+              JSON.stringify(String(params.query).slice(0, 40))
+            } has no words or digits to match`,
+            { field: "query" },
+          );
+        }
+        options.query = query;
+      }
+      return watch.start(options);
+    },
   },
   stats: {
     readOnly: true,

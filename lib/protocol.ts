@@ -295,6 +295,21 @@ export function formatRequest(
 }
 
 /**
+ * Formats a notification the server pushes (a JSON-RPC request without an id) as one line,
+ * with its `\n`.
+ *
+ * @example
+ * ```ts
+ * import { formatNotification } from "./protocol.ts";
+ * const line = formatNotification("changed", { seq: 1 });
+ * if (line !== '{"jsonrpc":"2.0","method":"changed","params":{"seq":1}}\n') throw new Error();
+ * ```
+ */
+export function formatNotification(method: string, params: Record<string, unknown>): string {
+  return JSON.stringify({ jsonrpc: "2.0", method, params }) + "\n";
+}
+
+/**
  * Formats a response (or a batch of responses) as one line, with its `\n`.
  *
  * @example

@@ -340,11 +340,18 @@ interface Pending {
 
 const encoder = new TextEncoder();
 
+/** A message the server pushed without an id (`changed`, `watch_dropped`). */
+export interface Notification {
+  method: string;
+  params: Record<string, unknown>;
+}
+
 /**
  * One connection to an addressbook server. Calls may overlap; each reply is matched to its
- * request by id. A timeout, a reply that is not JSON-RPC, or the server closing the
- * connection fails every pending call with a {@link ConnectionError} and closes the client;
- * a new one must be connected.
+ * request by id; a notification the server pushes (a line without an id, such as a `watch`
+ * subscription's `changed`) goes to {@link RpcClient.onNotification}. A timeout, a reply
+ * that is not JSON-RPC, or the server closing the connection fails every pending call with a
+ * {@link ConnectionError} and closes the client; a new one must be connected.
  *
  * @example Count the contacts (needs a running server)
  * ```ts ignore
@@ -367,12 +374,21 @@ export class RpcClient {
   #hello: HelloResult | undefined;
   #access: Access = "read-write";
   readonly #tls: boolean;
+  #lost: { promise: Promise<ConnectionError>; resolve(error: ConnectionError): void };
+  /**
+   * Receives each notification, in the order the server sent it (interleaved with replies
+   * as they came). Without a handler, notifications are ignored. A handler that throws
+   * breaks nothing here: its error is rethrown outside the read loop.
+   */
+  onNotification: ((notification: Notification) => void) | undefined;
 
   private constructor(conn: Deno.Conn, address: string, timeoutMs: number, tls: boolean) {
     this.#conn = conn;
     this.#tls = tls;
     this.address = address;
     this.#timeoutMs = timeoutMs;
+    let resolve: (error: ConnectionError) => void = () => {};
+    this.#lost = { promise: new Promise((r) => resolve = r), resolve };
     this.#reading = this.#readLoop();
   }
 
@@ -448,6 +464,11 @@ export class RpcClient {
   /** Whether the connection is closed (by either side, or after a failure). */
   get closed(): boolean {
     return this.#failure !== undefined;
+  }
+
+  /** Resolves, with what happened, once the connection is closed (by either side). */
+  get lost(): Promise<ConnectionError> {
+    return this.#lost.promise;
   }
 
   /**
@@ -601,8 +622,9 @@ export class RpcClient {
   #onLine(line: Uint8Array): void {
     if (line.every((byte) => byte === 32 || byte === 9)) return;
     let responses: Response[];
+    let notifications: Notification[];
     try {
-      responses = parseReply(line).responses; // notifications: nothing subscribes yet
+      ({ responses, notifications } = parseReply(line));
     } catch (error) {
       this.#fail(
         new ConnectionError(
@@ -617,6 +639,15 @@ export class RpcClient {
         ),
       );
       return;
+    }
+    for (const notification of notifications) {
+      try {
+        this.onNotification?.(notification);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
     }
     for (const response of responses) {
       const pending = typeof response.id === "number" ? this.#pending.get(response.id) : undefined;
@@ -648,6 +679,7 @@ export class RpcClient {
       pending.reject(error);
     }
     this.#pending.clear();
+    this.#lost.resolve(this.#failure);
     try {
       this.#conn.close();
     } catch {

@@ -382,3 +382,32 @@ Deno.test("RpcClient.batch() sends one line and gives each outcome in order", as
     },
   );
 });
+
+Deno.test("RpcClient hands notifications to onNotification, between replies, in order", async () => {
+  await withPeer(
+    greeting(async (conn, lines) => {
+      const watch = (await lines.next()).value!;
+      // A reply, and notifications before and after it, in one write.
+      await conn.write(encoder.encode(
+        JSON.stringify({ jsonrpc: "2.0", method: "changed", params: { seq: 1 } }) + "\n" +
+          JSON.stringify({ jsonrpc: "2.0", id: watch.id, result: { seq: 0 } }) + "\n" +
+          JSON.stringify({ jsonrpc: "2.0", method: "changed", params: { seq: 2 } }) + "\n" +
+          JSON.stringify({ jsonrpc: "2.0", method: "watch_dropped", params: { seq: 2 } }) + "\n",
+      ));
+      const count = (await lines.next()).value!;
+      await send(conn, { jsonrpc: "2.0", id: count.id, result: { count: 0 } });
+      conn.close();
+    }),
+    async (port) => {
+      await using client = await RpcClient.connect({ host: "127.0.0.1", port, timeoutMs: 5000 });
+      const seen: string[] = [];
+      client.onNotification = ({ method, params }) => seen.push(`${method} ${params.seq}`);
+      assert.deepEqual(await client.call("watch"), { seq: 0 });
+      assert.deepEqual(await client.call("count"), { count: 0 });
+      assert.deepEqual(seen, ["changed 1", "changed 2", "watch_dropped 2"]);
+      const lost = await client.lost;
+      assert.equal(lost.problem, "closed");
+      assert.ok(client.closed);
+    },
+  );
+});

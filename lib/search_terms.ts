@@ -116,3 +116,29 @@ export function parseQuery(query: string): Query {
   const phoneLike = /^[\d\s()+\-./]+$/.test(query.trim()) && /\d/.test(query);
   return { words: [...new Set(words(query))], phone: phoneLike ? digits(query) : null };
 }
+
+/**
+ * Whether a contact with these terms matches a parsed query, by the rules of `search`: every
+ * query word prefix-matches one of its words, or the query's phone digits prefix-match one of
+ * its phones' digits. A query with neither words nor digits matches nothing.
+ *
+ * @example
+ * ```ts
+ * import { contactTerms, matchesQuery, parseQuery } from "./search_terms.ts";
+ * const terms = contactTerms({ name: "José Núñez", town: "Springfield", street: "",
+ *   phones: [{ label: "", number: "(555) 012-3" }], emails: [] });
+ * if (!matchesQuery(parseQuery("jos spring"), terms)) throw new Error();
+ * if (!matchesQuery(parseQuery("555 01"), terms)) throw new Error();
+ * if (matchesQuery(parseQuery("jose shelby"), terms)) throw new Error();
+ * ```
+ */
+export function matchesQuery(query: Query, terms: Terms): boolean {
+  if (
+    query.words.length > 0 &&
+    query.words.every((word) => terms.words.some((term) => term.startsWith(word)))
+  ) {
+    return true;
+  }
+  const phone = query.phone;
+  return phone !== null && phone !== "" && terms.phones.some((term) => term.startsWith(phone));
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { contactTerms, fold, MAX_TERMS, parseQuery, words } from "./search_terms.ts";
+import { contactTerms, fold, matchesQuery, MAX_TERMS, parseQuery, words } from "./search_terms.ts";
 
 Deno.test({
   name: "fold() ignores case, accents and extra spaces",
@@ -42,5 +42,26 @@ Deno.test({
     });
     assert.deepEqual(parseQuery("Bob 555"), { words: ["bob", "555"], phone: null });
     assert.deepEqual(parseQuery("bob bob"), { words: ["bob"], phone: null });
+  },
+});
+
+Deno.test({
+  name: "matchesQuery() follows search: every word a prefix, or phone digits as a prefix",
+  permissions: "none",
+  fn() {
+    const terms = contactTerms({
+      name: "Åsa Öberg",
+      town: "Springfield",
+      street: "Mill Lane",
+      phones: [{ label: "", number: "+44 20 7946 0958" }],
+      emails: [{ label: "", address: "asa@example.com" }],
+    });
+    assert.ok(matchesQuery(parseQuery("ASA"), terms));
+    assert.ok(matchesQuery(parseQuery("oberg spr"), terms));
+    assert.ok(matchesQuery(parseQuery("example"), terms));
+    assert.ok(matchesQuery(parseQuery("+44 20 79"), terms));
+    assert.ok(!matchesQuery(parseQuery("20 7946"), terms)); // digits match a phone's start only
+    assert.ok(!matchesQuery(parseQuery("asa shelbyville"), terms));
+    assert.ok(!matchesQuery(parseQuery("!!!"), terms));
   },
 });

@@ -9,9 +9,30 @@
  * | `["by_name", foldedName, id]` | null | find by exact name (folded), list sorted by name |
  * | `["by_word", word, id]` | foldedName | word-prefix search over name, town, street, emails |
  * | `["by_phone", digits, id]` | foldedName | phone search by digits |
+ * | `["changes_head"]` | number | the seq of the last change logged (absent: 0) |
+ * | `["changes", seq]` | {@link LoggedChange} | the change log: one entry per write, seq 1, 2, 3, ... |
  *
  * Layout history: 1 held only `["contacts", id]` records; 2 added the indexes and the
- * count. Opening a layout-1 store migrates it; a newer layout is refused.
+ * count; 3 added the change log. Opening a layout-1 or layout-2 store migrates it; a newer
+ * layout is refused (a layout-2 server would write without logging, so it must not open a
+ * layout-3 store).
+ *
+ * The change log: every add, update and remove sets `["changes", seq]` in the same atomic as
+ * the write, so a change is logged if and only if it was stored. `seq` is a dense counter:
+ * each atomic checks `["changes_head"]` at the versionstamp it read and sets it to the last
+ * seq it used, so numbers follow commit order with no gaps even when several processes share
+ * a KV Connect store (a process whose check fails because another one moved the head reads
+ * it again and retries; see `group_commit.ts`). An entry's versionstamp is its commit's, so
+ * it is also the contact's new `version`. The log keeps at most {@link CHANGE_LOG_LIMITS}
+ * `maxEvents` entries, none older than `maxAgeMs`: trimmed from the oldest end at open and
+ * after every `trimEvery` changes, at most `trimBatch` entries per trim.
+ *
+ * Live changes: with a view (one process owns the store), each committed change is
+ * published to {@link ContactStore.changes} right after its commit, in commit (seq) order.
+ * Without one (a KV Connect URL, which other servers may write), a reader watches
+ * `["changes_head"]` with `kv.watch` (which only wakes it: it merges rapid writes) and
+ * publishes the log's entries after the last one it published, so every server sees every
+ * server's changes, in seq order.
  *
  * Every write checks the record's versionstamp and sets or deletes the record and all of its
  * index entries in one `kv.atomic()`, so an index never disagrees with its record, even if
@@ -27,6 +48,7 @@
  * @module
  */
 
+import { type ChangeEvent, ChangeFeed, type ChangeType } from "./change_feed.ts";
 import type { Contact, ContactFields, StoredContact } from "./contact.ts";
 import { ContactView } from "./contact_view.ts";
 import { GroupCommitter, type Write } from "./group_commit.ts";
@@ -35,7 +57,44 @@ import { JSON_TEXT, withJsonText } from "./protocol.ts";
 import { contactTerms, fold, parseQuery, type Terms } from "./search_terms.ts";
 
 /** The key layout this code reads and writes. */
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
+
+/**
+ * How much of the change log is kept: at most `maxEvents` entries, none older than
+ * `maxAgeMs` (7 days). Trimming runs at open and after every `trimEvery` changes, deleting
+ * at most `trimBatch` entries each time (one atomic).
+ *
+ * @example
+ * ```ts
+ * import { CHANGE_LOG_LIMITS } from "./store.ts";
+ * if (CHANGE_LOG_LIMITS.maxEvents !== 10_000) throw new Error();
+ * ```
+ */
+export const CHANGE_LOG_LIMITS: Readonly<ChangeLogLimits> = {
+  maxEvents: 10_000,
+  maxAgeMs: 7 * 24 * 3600 * 1000,
+  trimEvery: 100,
+  trimBatch: 500,
+};
+
+/** Limits of the change log (see {@link CHANGE_LOG_LIMITS}). */
+export interface ChangeLogLimits {
+  maxEvents: number;
+  maxAgeMs: number;
+  trimEvery: number;
+  trimBatch: number;
+}
+
+/** A change-log entry as stored; its seq is in its key and its version is its versionstamp. */
+export interface LoggedChange {
+  type: ChangeType;
+  id: string;
+  name: string;
+  /** When the change was made (ISO 8601). */
+  at: string;
+  /** The contact's search terms before and after the change, for `watch` queries. */
+  terms: Terms;
+}
 
 /** Most results one page may hold. */
 export const MAX_PAGE = 100;
@@ -91,6 +150,16 @@ export class LayoutError extends Error {
 
 const LAYOUT_KEY = ["meta", "layout"];
 const COUNT_KEY = ["meta", "count"];
+const HEAD_KEY = ["changes_head"];
+const CHANGES = "changes";
+
+/** Options of {@link ContactStore.open}. */
+export interface StoreOptions {
+  /** False: no in-memory view (for a store another process may write). Default true. */
+  view?: boolean;
+  /** Change-log limits (tests shrink them). */
+  changeLog?: Partial<ChangeLogLimits>;
+}
 
 /**
  * Contacts in a Deno KV database: a file path, `:memory:`, or a KV Connect URL.
@@ -113,12 +182,33 @@ export class ContactStore {
   readonly #view: ContactView | undefined;
   /** The layout the store had when opened (before any migration). */
   readonly openedLayout: number;
+  /**
+   * Committed changes, live, in seq order: published right after each commit when this
+   * process owns the store, or read from the log as other servers append to it.
+   */
+  readonly changes: ChangeFeed;
+  readonly #limits: ChangeLogLimits;
+  #sinceTrim = 0;
+  #trimming: Promise<void> | undefined;
+  #tail: { reader: ReadableStreamDefaultReader<unknown>; done: Promise<void> } | undefined;
+  #tailing: Promise<void> | undefined;
+  #tailAgain = false;
 
-  private constructor(kv: Deno.Kv, openedLayout: number, view: ContactView | undefined) {
+  private constructor(
+    kv: Deno.Kv,
+    openedLayout: number,
+    view: ContactView | undefined,
+    commits: GroupCommitter,
+    head: number,
+    limits: ChangeLogLimits,
+  ) {
     this.#kv = kv;
     this.openedLayout = openedLayout;
     this.#view = view;
-    this.#commits = new GroupCommitter(kv, { counterKey: COUNT_KEY, commit: commitRetrying });
+    this.#commits = commits;
+    this.#limits = limits;
+    this.changes = new ChangeFeed(head);
+    if (view === undefined) this.#startTail();
   }
 
   /** Whether reads are served from the in-memory view (a file or `:memory:` store). */
@@ -137,7 +227,7 @@ export class ContactStore {
    * (for tools that read a store another process owns).
    * Throws {@link LayoutError} for a layout newer than this code understands.
    */
-  static async open(path: string, options: { view?: boolean } = {}): Promise<ContactStore> {
+  static async open(path: string, options: StoreOptions = {}): Promise<ContactStore> {
     const kv = await Deno.openKv(path);
     try {
       const layout = await readLayout(kv);
@@ -149,23 +239,162 @@ export class ContactStore {
       }
       if (layout < LAYOUT_VERSION) await migrate(kv, layout);
       const view = isRemote(path) || options.view === false ? undefined : await loadView(kv);
-      return new ContactStore(kv, layout, view);
+      const commits = new GroupCommitter(kv, {
+        counterKey: COUNT_KEY,
+        commit: commitRetrying,
+        log: { headKey: HEAD_KEY, entryKey: (seq) => [CHANGES, seq], shared: view === undefined },
+      });
+      const head = await commits.readHead();
+      const store = new ContactStore(kv, layout, view, commits, head, {
+        ...CHANGE_LOG_LIMITS,
+        ...options.changeLog,
+      });
+      await store.trimChanges();
+      return store;
     } catch (error) {
       kv.close();
       throw error;
     }
   }
 
-  /** Closes the database; closing again does nothing. */
+  /** Closes the database (ending every subscription); closing again does nothing. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.changes.close();
+    this.#tail?.reader.cancel().catch(() => {});
     this.#kv.close();
   }
 
-  [Symbol.asyncDispose](): Promise<void> {
+  /** Waits for a trim or log read under way, then closes. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#closed) return;
+    this.#tail?.reader.cancel().catch(() => {});
+    await this.#tail?.done;
+    await this.#tailing;
+    await this.#trimming;
     this.close();
-    return Promise.resolve();
+  }
+
+  /**
+   * The seq of the last change committed: kept by this process when it owns the store,
+   * read from KV otherwise.
+   */
+  async changeHead(): Promise<number> {
+    if (this.#view && this.#commits.head !== undefined) return this.#commits.head;
+    const entry = await this.#kv.get<number>(HEAD_KEY);
+    return entry.value ?? 0;
+  }
+
+  /**
+   * The oldest `since` the log can serve: the seq just before its first entry (the head
+   * when the log is empty). Every change after it is still in the log.
+   */
+  async changeLogStart(): Promise<number> {
+    for await (const entry of this.#kv.list({ prefix: [CHANGES] }, { limit: 1 })) {
+      return (entry.key[1] as number) - 1;
+    }
+    return await this.changeHead();
+  }
+
+  /**
+   * At most `limit` logged changes after seq `after`, in seq order. The first has seq
+   * `after + 1` unless the log no longer holds it (trimmed): check before relying on it.
+   */
+  async changesAfter(after: number, limit: number): Promise<ChangeEvent[]> {
+    const selector = { prefix: [CHANGES], start: [CHANGES, after + 1] };
+    const events: ChangeEvent[] = [];
+    for await (const entry of this.#kv.list<LoggedChange>(selector, { limit })) {
+      const { type, id, name, terms } = entry.value;
+      events.push({
+        type,
+        id,
+        name,
+        terms,
+        version: entry.versionstamp,
+        seq: entry.key[1] as number,
+      });
+    }
+    return events;
+  }
+
+  /**
+   * Deletes the oldest log entries beyond the limits: at most `trimBatch`, in one atomic.
+   * Returns how many it deleted.
+   */
+  async trimChanges(): Promise<number> {
+    const { maxEvents, maxAgeMs, trimBatch } = this.#limits;
+    const head = await this.changeHead();
+    const oldest = new Date(Date.now() - maxAgeMs).toISOString();
+    const op = this.#kv.atomic();
+    let deleted = 0;
+    const selector = { prefix: [CHANGES] };
+    for await (const entry of this.#kv.list<LoggedChange>(selector, { limit: trimBatch })) {
+      const seq = entry.key[1] as number;
+      if (seq > head - maxEvents && entry.value.at >= oldest) break;
+      op.delete(entry.key);
+      deleted++;
+    }
+    if (deleted > 0) await op.commit();
+    return deleted;
+  }
+
+  /** Counts a logged change; every `trimEvery`, trims the log in the background. */
+  #logged(): void {
+    if (++this.#sinceTrim < this.#limits.trimEvery || this.#trimming || this.#closed) return;
+    this.#sinceTrim = 0;
+    this.#trimming = this.trimChanges().then(() => {}, () => {}).finally(() => {
+      this.#trimming = undefined;
+    });
+  }
+
+  /** Publishes a change this process committed (when it owns the store). */
+  #publish(type: ChangeType, entry: LoggedChange, version: string, seq: number | undefined): void {
+    this.#logged();
+    if (this.#view === undefined || seq === undefined) return;
+    const { id, name, terms } = entry;
+    this.changes.publish({ type, id, name, terms, version, seq });
+  }
+
+  /** For a store others may write: wake on every move of the log's head, read, publish. */
+  #startTail(): void {
+    const reader = this.#kv.watch([HEAD_KEY]).getReader();
+    const done = (async () => {
+      try {
+        while (!this.#closed) {
+          const { done } = await reader.read();
+          if (done) return;
+          this.#readTail();
+        }
+      } catch {
+        // closed
+      }
+    })();
+    this.#tail = { reader, done };
+  }
+
+  /** Publishes the log's entries after the feed's position; one reader at a time. */
+  #readTail(): void {
+    if (this.#tailing) {
+      this.#tailAgain = true;
+      return;
+    }
+    this.#tailing = (async () => {
+      try {
+        do {
+          this.#tailAgain = false;
+          while (!this.#closed) {
+            const events = await this.changesAfter(this.changes.position, 100);
+            for (const event of events) this.changes.publish(event);
+            if (events.length < 100) break;
+          }
+        } while (this.#tailAgain && !this.#closed);
+      } catch {
+        // closed meanwhile
+      } finally {
+        this.#tailing = undefined;
+      }
+    })();
   }
 
   /**
@@ -178,6 +407,7 @@ export class ContactStore {
     const key = ["contacts", stored.id];
     const name = fold(stored.name), terms = contactTerms(stored);
     let held: Contact | undefined;
+    const logEntry = logged("added", stored, now, terms);
     const result = await this.#commits.submit({
       group: stored.id,
       checks: [{ key, versionstamp: null }],
@@ -186,7 +416,11 @@ export class ContactStore {
         ...indexSets(stored.id, name, terms),
       ],
       countDelta: 1,
-      onCommit: (versionstamp) => held = this.#view?.put(stored, versionstamp, name, terms),
+      logEntry,
+      onCommit: (versionstamp, seq) => {
+        held = this.#view?.put(stored, versionstamp, name, terms);
+        this.#publish("added", logEntry, versionstamp, seq);
+      },
     });
     if (!result.ok) {
       const taken = id === undefined ? null : await this.#current(id);
@@ -221,6 +455,7 @@ export class ContactStore {
     const oldName = fold(old.name), newName = fold(stored.name);
     const oldTerms = contactTerms(old), newTerms = contactTerms(stored);
     let held: Contact | undefined;
+    const logEntry = logged("updated", stored, stored.updated, unionTerms(oldTerms, newTerms));
     const result = await this.#commits.submit({
       group: id,
       checks: [{ key, versionstamp: version }],
@@ -229,7 +464,11 @@ export class ContactStore {
         ...indexDeletes(id, oldName, oldTerms, { name: newName, terms: newTerms }),
         ...indexSets(id, newName, newTerms),
       ],
-      onCommit: (versionstamp) => held = this.#view?.put(stored, versionstamp, newName, newTerms),
+      logEntry,
+      onCommit: (versionstamp, seq) => {
+        held = this.#view?.put(stored, versionstamp, newName, newTerms);
+        this.#publish("updated", logEntry, versionstamp, seq);
+      },
     });
     if (!result.ok) throw await this.#conflictNow(id);
     return held ?? { ...stored, version: result.versionstamp };
@@ -247,15 +486,21 @@ export class ContactStore {
         throw new NotFoundError(`No contact has id ${JSON.stringify(id)}`);
       }
       if (version !== undefined && current.version !== version) throw conflict(current);
+      const terms = contactTerms(current);
+      const logEntry = logged("removed", current, new Date().toISOString(), terms);
       const write: Write = {
         group: id,
         checks: [{ key, versionstamp: current.version }],
         mutations: [
           { type: "delete", key },
-          ...indexDeletes(id, fold(current.name), contactTerms(current)),
+          ...indexDeletes(id, fold(current.name), terms),
         ],
         countDelta: -1,
-        onCommit: () => this.#view?.delete(id),
+        logEntry,
+        onCommit: (versionstamp, seq) => {
+          this.#view?.delete(id);
+          this.#publish("removed", logEntry, versionstamp, seq);
+        },
       };
       const result = await this.#commits.submit(write);
       if (result.ok) return current;
@@ -549,6 +794,19 @@ function indexEntries(contact: StoredContact): Array<[Deno.KvKey, string | null]
   ];
 }
 
+/** The log entry of a change. */
+function logged(type: ChangeType, contact: StoredContact, at: string, terms: Terms): LoggedChange {
+  return { type, id: contact.id, name: contact.name, at, terms };
+}
+
+/** The terms of a contact before and after a change, together. */
+function unionTerms(a: Terms, b: Terms): Terms {
+  return {
+    words: [...new Set([...a.words, ...b.words])],
+    phones: [...new Set([...a.phones, ...b.phones])],
+  };
+}
+
 function conflict(current: Contact): ConflictError {
   return new ConflictError(
     `Contact ${JSON.stringify(current.id)} was changed by someone else ` +
@@ -627,11 +885,15 @@ async function readLayout(kv: Deno.Kv): Promise<number> {
 
 /**
  * Brings an older layout up to date. Layout 1 -> 2 builds the indexes and the count from the
- * records; it can be interrupted and run again safely.
+ * records; 2 -> 3 starts an empty change log (head 0, unless one is there already). Each
+ * step can be interrupted and run again safely.
  */
 async function migrate(kv: Deno.Kv, from: number): Promise<void> {
-  if (from !== 1) throw new LayoutError(`Cannot migrate a store from layout ${from}`);
-  await rebuildIndexes(kv);
+  if (from !== 1 && from !== 2) {
+    throw new LayoutError(`Cannot migrate a store from layout ${from}`);
+  }
+  if (from === 1) await rebuildIndexes(kv);
+  await kv.atomic().check({ key: HEAD_KEY, versionstamp: null }).set(HEAD_KEY, 0).commit();
   await kv.set(LAYOUT_KEY, LAYOUT_VERSION);
 }
 

@@ -132,7 +132,7 @@ Deno.test("ContactStore reopens a file with its data and layout", async () => {
     store.close();
     const again = await ContactStore.open(path);
     try {
-      assert.equal(again.openedLayout, 2);
+      assert.equal(again.openedLayout, 3);
       assert.equal((await again.get(a.id)).name, "Keep Me");
     } finally {
       again.close();
@@ -372,5 +372,91 @@ Deno.test("ContactStore.search(): the view gives the same pages and cursors as K
       assert.equal(cursor, null, "every query was paged to its end");
     }
     assert.ok(compared > 500, `only ${compared} results were compared`);
+  });
+});
+
+Deno.test("ContactStore logs every change with its write, in seq order, and publishes it", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/store.kv`;
+    await using store = await ContactStore.open(path);
+    const live = store.changes.subscribe({});
+    const bob = await store.add(validateContact({ name: "Bob", town: "Springfield" }));
+    const [ann, eve] = await Promise.all([
+      store.add(validateContact({ name: "Ann" })),
+      store.add(validateContact({ name: "Eve" })),
+    ]);
+    const bob2 = await store.update(bob.id, bob.version, validateContact({ name: "Robert" }));
+    await store.remove(ann.id);
+    const logged = await store.changesAfter(0, 100);
+    assert.deepEqual(
+      logged.map((e) => [e.seq, e.type, e.id, e.name]),
+      [
+        [1, "added", bob.id, "Bob"],
+        [2, "added", ann.id, "Ann"],
+        [3, "added", eve!.id, "Eve"],
+        [4, "updated", bob.id, "Robert"],
+        [5, "removed", ann.id, "Ann"],
+      ],
+    );
+    assert.equal(logged[0]!.version, bob.version);
+    assert.equal(logged[3]!.version, bob2.version);
+    // An update's terms hold the old and the new: a query on either finds it.
+    assert.ok(logged[3]!.terms.words.includes("bob") && logged[3]!.terms.words.includes("robert"));
+    assert.deepEqual(live.take(), logged);
+    assert.equal(await store.changeHead(), 5);
+    assert.equal(await store.changeLogStart(), 0);
+    assert.deepEqual((await store.changesAfter(3, 1)).map((e) => e.seq), [4]);
+    live.close();
+  });
+});
+
+Deno.test("ContactStore trims the change log by count, a bounded batch at a time", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/store.kv`;
+    const changeLog = { maxEvents: 5, trimEvery: 1000, trimBatch: 4 };
+    {
+      await using store = await ContactStore.open(path, { changeLog });
+      for (let i = 0; i < 12; i++) await store.add(validateContact({ name: `P${i}` }));
+      assert.equal(await store.changeLogStart(), 0);
+      assert.equal(await store.trimChanges(), 4); // at most trimBatch
+      assert.equal(await store.changeLogStart(), 4);
+      assert.equal(await store.trimChanges(), 3);
+      assert.equal(await store.trimChanges(), 0);
+      assert.equal(await store.changeLogStart(), 7);
+      assert.deepEqual((await store.changesAfter(7, 100)).map((e) => e.seq), [8, 9, 10, 11, 12]);
+    }
+    // By age: everything older than the limit goes, at open.
+    await using again = await ContactStore.open(path, { changeLog: { maxAgeMs: 0 } });
+    assert.equal(await again.changeLogStart(), 12);
+    assert.equal(await again.changeHead(), 12);
+  });
+});
+
+Deno.test("ContactStore without a view publishes what another store handle logs", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/store.kv`;
+    await using writer = await ContactStore.open(path);
+    await writer.add(validateContact({ name: "Before" }));
+    // Like a second server on a shared store: it reads the log as the head moves.
+    await using reader = await ContactStore.open(path, { view: false });
+    assert.equal(reader.changes.position, 1);
+    const live = reader.changes.subscribe({});
+    const added = await writer.add(validateContact({ name: "After" }));
+    await writer.remove(added.id);
+    const seen = [];
+    for (let i = 0; i < 100 && seen.length < 2; i++) {
+      await live.ready();
+      seen.push(...live.take());
+    }
+    assert.deepEqual(seen.map((e) => [e.seq, e.type, e.name]), [[2, "added", "After"], [
+      3,
+      "removed",
+      "After",
+    ]]);
+    // Its own writes are numbered after the other's, and come through the log too.
+    const own = await reader.add(validateContact({ name: "Own" }));
+    await live.ready();
+    assert.deepEqual(live.take().map((e) => [e.seq, e.id]), [[4, own.id]]);
+    live.close();
   });
 });

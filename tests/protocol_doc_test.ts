@@ -6,21 +6,42 @@ import assert from "node:assert/strict";
 import { TestServer } from "./helpers.ts";
 
 interface Step {
+  /** 0: the first client (`-->`, `<--`); 1: a second client (`==>`, `<==`). */
+  client: 0 | 1;
   send?: string;
   expect?: string;
 }
 
-/** The example blocks of PROTOCOL.md: fenced blocks whose lines start with `-->`. */
+/**
+ * The example blocks of PROTOCOL.md: fenced blocks whose first line starts with `-->`. A
+ * second client's lines, if any, start with `==>` and `<==`.
+ */
 async function exampleBlocks(): Promise<Step[][]> {
   const text = await Deno.readTextFile(new URL("../PROTOCOL.md", import.meta.url));
   const blocks: Step[][] = [];
-  for (const match of text.matchAll(/```\n([\s\S]*?)```/g)) {
-    const lines = match[1]!.split("\n").filter((line) => line !== "");
-    if (!lines[0]?.startsWith("--> ") || lines.length < 2) continue;
-    blocks.push(lines.map((line) => {
-      if (line.startsWith("--> ")) return { send: line.slice(4) };
-      if (line.startsWith("<-- ")) return { expect: line.slice(4) };
-      throw new Error(`PROTOCOL.md example line is neither --> nor <--: ${line}`);
+  // Fenced blocks with no info string, found line by line (a fence with one, such as
+  // ```json or ```protected, is skipped whole).
+  let fence: { info: string; lines: string[] } | undefined;
+  const fenced: string[][] = [];
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("```")) {
+      fence?.lines.push(line);
+    } else if (fence === undefined) {
+      fence = { info: line.slice(3).trim(), lines: [] };
+    } else {
+      if (fence.info === "") fenced.push(fence.lines);
+      fence = undefined;
+    }
+  }
+  for (const block of fenced) {
+    const lines = block.filter((line) => line !== "");
+    if (!/^(-->|==>) /.test(lines[0] ?? "") || lines.length < 2) continue;
+    blocks.push(lines.map((line): Step => {
+      if (line.startsWith("--> ")) return { client: 0, send: line.slice(4) };
+      if (line.startsWith("<-- ")) return { client: 0, expect: line.slice(4) };
+      if (line.startsWith("==> ")) return { client: 1, send: line.slice(4) };
+      if (line.startsWith("<== ")) return { client: 1, expect: line.slice(4) };
+      throw new Error(`PROTOCOL.md example line is not one of -->, <--, ==>, <==: ${line}`);
     }));
   }
   return blocks;
@@ -62,20 +83,29 @@ Deno.test("PROTOCOL.md examples hold against a real server", async (t) => {
   for (const [index, block] of blocks.entries()) {
     await t.step(`example ${index + 1}`, async () => {
       await using server = await TestServer.start();
-      using client = await server.connect();
-      const vars = new Map<string, unknown>();
-      for (const step of block) {
-        if (step.send !== undefined) {
-          await client.send(substitute(step.send, vars) + "\n");
-        } else {
-          const line = await client.readLine();
-          assert.ok(line !== null, `connection closed; expected ${step.expect}`);
-          match(JSON.parse(step.expect!), JSON.parse(line), vars, "reply");
+      using first = await server.connect();
+      const clients = [first];
+      try {
+        const vars = new Map<string, unknown>();
+        for (const step of block) {
+          const client = clients[step.client] ??= await server.connect();
+          if (step.send !== undefined) {
+            await client.send(substitute(step.send, vars) + "\n");
+          } else {
+            const line = await client.readLine();
+            assert.ok(line !== null, `connection closed; expected ${step.expect}`);
+            match(JSON.parse(step.expect!), JSON.parse(line), vars, "reply");
+          }
         }
+        // Nothing more arrives than the document shows (a change committed before a request
+        // is read would come before its reply).
+        for (const client of clients) {
+          await client.send('{"jsonrpc":"2.0","id":"end","method":"count"}\n');
+          assert.equal(JSON.parse((await client.readLine())!).id, "end");
+        }
+      } finally {
+        for (const client of clients.slice(1)) client.close();
       }
-      // Nothing more arrives than the document shows.
-      await client.send('{"jsonrpc":"2.0","id":"end","method":"count"}\n');
-      assert.equal(JSON.parse((await client.readLine())!).id, "end");
     });
   }
 });

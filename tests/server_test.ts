@@ -487,15 +487,35 @@ Deno.test("an old-layout store is migrated; a newer one is refused", async () =>
     kv.close();
     {
       const server = await TestServer.start({ dataDir });
-      assert.ok(server.logs.some((line) => line.includes("Migrated the store from layout 1 to 2")));
+      assert.ok(server.logs.some((line) => line.includes("Migrated the store from layout 1 to 3")));
       const client = await server.connect();
       assert.equal((await client.result("count")).count, 1);
       assert.equal((await client.result("find", { name: "olga old" })).contacts[0].id, old.id);
       assert.equal((await client.result("search", { query: "oldt" })).contacts.length, 1);
       assert.equal((await client.result("search", { query: "5550042" })).contacts.length, 1);
+      // The change log starts at the migration: the next change is seq 1.
+      assert.deepEqual(await client.result("watch", {}), { seq: 0 });
       client.close();
       assert.equal(await server.stop(), 0);
     }
+    // A layout-2 store (no change log): migrated to 3, its contacts kept, the log started.
+    const two = await Deno.openKv(`${dataDir}/addressbook.kv`);
+    await two.set(["meta", "layout"], 2);
+    await two.delete(["changes_head"]);
+    two.close();
+    {
+      const server = await TestServer.start({ dataDir });
+      assert.ok(server.logs.some((line) => line.includes("Migrated the store from layout 2 to 3")));
+      const client = await server.connect();
+      assert.equal((await client.result("count")).count, 1);
+      assert.deepEqual(await client.result("watch", {}), { seq: 0 });
+      client.close();
+      assert.equal(await server.stop(), 0);
+    }
+    const migrated = await Deno.openKv(`${dataDir}/addressbook.kv`);
+    assert.equal((await migrated.get(["meta", "layout"])).value, 3);
+    assert.equal((await migrated.get(["changes_head"])).value, 0);
+    migrated.close();
     // A layout from the future: refused with a clear message, exit 1, no stack trace.
     const future = await Deno.openKv(`${dataDir}/addressbook.kv`);
     await future.set(["meta", "layout"], 99);
@@ -510,7 +530,7 @@ Deno.test("an old-layout store is migrated; a newer one is refused", async () =>
     }).output();
     const stderr = new TextDecoder().decode(result.stderr);
     assert.equal(result.code, 1);
-    assert.match(stderr, /has layout 99, newer than this server understands \(2\)/);
+    assert.match(stderr, /has layout 99, newer than this server understands \(3\)/);
     assert.doesNotMatch(stderr, /\n\s+at /);
   } finally {
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
