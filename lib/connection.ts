@@ -22,13 +22,20 @@ import {
 import { couldBeClassicStart, isClassicStart, runClassic } from "./classic.ts";
 import { LineFramer, LineTooLongError } from "./framing.ts";
 import type { Logger } from "./log.ts";
-import { dispatch, type MethodContext, type SessionAuth, type WatchControl } from "./methods.ts";
+import {
+  dispatch,
+  dispatchNow,
+  type MethodContext,
+  type SessionAuth,
+  type WatchControl,
+} from "./methods.ts";
 import {
   ErrorCode,
   errorResponse,
   formatNotification,
   formatResponse,
   isResponse,
+  type ParsedLine,
   parseLine,
   type Response,
   RpcError,
@@ -112,6 +119,12 @@ function changedLine(event: ChangeEvent): string {
     changedLines.set(event, line);
   }
   return line;
+}
+
+/** What one request line comes to: its reply text, and whether to close after it. */
+interface LineResult {
+  text: string;
+  stop: boolean;
 }
 
 /** A connection's subscription to changes. */
@@ -280,9 +293,14 @@ class Session {
         if (isBlank(line)) continue;
         // Changes committed before this request was read are sent before its reply.
         if (this.#watch) await this.#catchUp(this.#watch);
-        const result = await this.#handleLine(line);
+        // Reads the view answers come back at once, so a chunk of them is handled in one
+        // pass; anything else is awaited here, before the next line, which keeps order.
+        let result = this.#handleLine(line);
+        if (result instanceof Promise) result = await result;
         this.#enqueue(result.text);
-        for (const start of this.#afterReply.splice(0)) start();
+        if (this.#afterReply.length > 0) {
+          for (const start of this.#afterReply.splice(0)) start();
+        }
         if (this.#outChars >= FLUSH_AT) await this.#flush();
         if (result.stop) {
           stop = true;
@@ -303,12 +321,34 @@ class Session {
     }
   }
 
-  /** Runs one line; returns the reply text and whether to close after it. */
-  async #handleLine(line: Uint8Array): Promise<{ text: string; stop: boolean }> {
+  /**
+   * Runs one line; returns the reply text and whether to close after it. The result comes
+   * back at once when every request of the line can be answered without awaiting
+   * (`dispatchNow`), else as a promise.
+   */
+  #handleLine(line: Uint8Array): LineResult | Promise<LineResult> {
     const parsed = parseLine(line);
     this.#countRequests(parsed.items.length);
     const responses: Response[] = [];
-    for (const item of parsed.items) {
+    const items = parsed.items;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if (isResponse(item)) {
+        responses.push(item);
+        continue;
+      }
+      const response = dispatchNow(item, this.#methodContext());
+      if (response === false) return this.#handleRest(parsed, i, responses);
+      if (response) responses.push(response);
+    }
+    return this.#lineResult(parsed, responses);
+  }
+
+  /** Goes on with a line's requests from `from`, awaiting each in turn. */
+  async #handleRest(parsed: ParsedLine, from: number, responses: Response[]): Promise<LineResult> {
+    const items = parsed.items;
+    for (let i = from; i < items.length; i++) {
+      const item = items[i]!;
       if (isResponse(item)) {
         responses.push(item);
         continue;
@@ -316,6 +356,11 @@ class Session {
       const response = await dispatch(item, this.#methodContext());
       if (response) responses.push(response);
     }
+    return this.#lineResult(parsed, responses);
+  }
+
+  /** The reply text of a line, and whether the connection closes after it. */
+  #lineResult(parsed: ParsedLine, responses: Response[]): LineResult {
     let text = "";
     if (parsed.batch) {
       if (responses.length > 0) text = formatResponse(responses);

@@ -432,8 +432,28 @@ export class ContactStore {
 
   /** The contact with this id; throws {@link NotFoundError}. */
   async get(id: string): Promise<Contact> {
+    if (this.#view) return this.getNow(id);
     const contact = await this.#current(id);
     if (contact === null) throw new NotFoundError(`No contact has id ${JSON.stringify(id)}`);
+    return contact;
+  }
+
+  /**
+   * {@link get} answered from the in-memory view at once; only for a store that is
+   * {@link cached} (throws otherwise).
+   *
+   * @example
+   * ```ts
+   * import { ContactStore } from "./store.ts";
+   * import { blankContact } from "./contact.ts";
+   * await using store = await ContactStore.open(":memory:");
+   * const bob = await store.add(blankContact("Bob"));
+   * if (store.getNow(bob.id).version !== bob.version) throw new Error();
+   * ```
+   */
+  getNow(id: string): Contact {
+    const contact = this.#cachedView().get(id);
+    if (contact === undefined) throw new NotFoundError(`No contact has id ${JSON.stringify(id)}`);
     return contact;
   }
 
@@ -532,20 +552,38 @@ export class ContactStore {
 
   /** Contacts whose name equals `name`, ignoring case and accents, sorted by id. */
   async find(name: string, options: PageOptions = {}): Promise<Page> {
+    if (this.#view) return this.findNow(name, options);
     const folded = fold(name);
     if (folded === "") return { contacts: [], cursor: null };
-    if (this.#view) {
-      const limit = pageLimit(options.limit);
-      const after = decodeCursor(options.cursor);
-      if (after !== null && after[0] !== folded) {
-        throw new RangeError("Cursor does not belong to this query");
-      }
-      const { ids, more } = this.#view.find(folded, after?.[1] ?? null, limit);
-      const contacts = this.#fromView(ids);
-      const last = contacts.at(-1);
-      return page(contacts, more && last ? encodeCursor([folded, last.id]) : null);
-    }
     return await this.#pageOfIndex(["by_name", folded], options);
+  }
+
+  /**
+   * {@link find} answered from the in-memory view at once; only for a store that is
+   * {@link cached} (throws otherwise).
+   *
+   * @example
+   * ```ts
+   * import { ContactStore } from "./store.ts";
+   * import { blankContact } from "./contact.ts";
+   * await using store = await ContactStore.open(":memory:");
+   * await store.add(blankContact("Bob"));
+   * if (store.findNow("BOB").contacts.length !== 1) throw new Error();
+   * ```
+   */
+  findNow(name: string, options: PageOptions = {}): Page {
+    const view = this.#cachedView();
+    const folded = fold(name);
+    if (folded === "") return { contacts: [], cursor: null };
+    const limit = pageLimit(options.limit);
+    const after = decodeCursor(options.cursor);
+    if (after !== null && after[0] !== folded) {
+      throw new RangeError("Cursor does not belong to this query");
+    }
+    const { ids, more } = view.find(folded, after?.[1] ?? null, limit);
+    const contacts = this.#fromView(ids);
+    const last = contacts.at(-1);
+    return page(contacts, more && last ? encodeCursor([folded, last.id]) : null);
   }
 
   /** Every contact, sorted by name. */
@@ -560,17 +598,10 @@ export class ContactStore {
    * there is a view, which give the same pages and cursors).
    */
   async search(query: string, options: PageOptions = {}): Promise<Page> {
+    if (this.#view) return this.searchNow(query, options);
     const parsed = parseQuery(query);
     const limit = pageLimit(options.limit);
     const after = decodeCursor(options.cursor);
-    if (this.#view) {
-      const { keys, more } = this.#view.search(parsed, after, limit);
-      const last = keys.at(-1);
-      return page(
-        this.#fromView(keys.map(([, id]) => id)),
-        more && last ? encodeCursor(last) : null,
-      );
-    }
     let matches: Map<string, string> | undefined;
     for (const word of parsed.words.toSorted((a, b) => b.length - a.length)) {
       const found = await this.#prefixRange("by_word", word, matches);
@@ -590,6 +621,32 @@ export class ContactStore {
     const contacts = await this.#getMany(pageKeys.map(([, id]) => id));
     const last = pageKeys.at(-1);
     return page(contacts, sorted.length > limit && last ? encodeCursor(last) : null);
+  }
+
+  /**
+   * {@link search} answered from the in-memory view at once; only for a store that is
+   * {@link cached} (throws otherwise).
+   *
+   * @example
+   * ```ts
+   * import { ContactStore } from "./store.ts";
+   * import { blankContact } from "./contact.ts";
+   * await using store = await ContactStore.open(":memory:");
+   * await store.add({ ...blankContact("Bob Smith"), town: "Leeds" });
+   * if (store.searchNow("smi lee").contacts.length !== 1) throw new Error();
+   * ```
+   */
+  searchNow(query: string, options: PageOptions = {}): Page {
+    const view = this.#cachedView();
+    const parsed = parseQuery(query);
+    const limit = pageLimit(options.limit);
+    const after = decodeCursor(options.cursor);
+    const { keys, more } = view.search(parsed, after, limit);
+    const last = keys.at(-1);
+    return page(
+      this.#fromView(keys.map(([, id]) => id)),
+      more && last ? encodeCursor(last) : null,
+    );
   }
 
   /** The number of contacts. */
@@ -728,6 +785,28 @@ export class ContactStore {
     const contacts = await this.#getMany(pageKeys.map(([, id]) => id));
     const last = pageKeys.at(-1);
     return page(contacts, keys.length > limit && last ? encodeCursor(last) : null);
+  }
+
+  /**
+   * {@link count} from the in-memory view at once; only for a store that is {@link cached}
+   * (throws otherwise).
+   *
+   * @example
+   * ```ts
+   * import { ContactStore } from "./store.ts";
+   * await using store = await ContactStore.open(":memory:");
+   * if (store.countNow() !== 0) throw new Error();
+   * ```
+   */
+  countNow(): number {
+    return this.#cachedView().size;
+  }
+
+  #cachedView(): ContactView {
+    if (this.#view === undefined) {
+      throw new Error("This store has no in-memory view (cached is false); use the async read");
+    }
+    return this.#view;
   }
 
   /** The contact as stored now (from the view when there is one), or null. */
