@@ -155,7 +155,9 @@ export function splitStreet(
   if (HOUSE_NUMBER.test(street)) return { house: street, street: "", extended };
   const match = LEADING_NUMBER.exec(street);
   if (match) return { house: match[1]!, street: match[2]!, extended };
-  if (extended) return { house: extended, street, extended: "" };
+  // A house name travels in the extended address; one that looks like a number stays there,
+  // since joinStreet() would put such a house at the head of the street line instead.
+  if (extended && !HOUSE_NUMBER.test(extended)) return { house: extended, street, extended: "" };
   return { house: "", street, extended };
 }
 

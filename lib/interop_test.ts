@@ -121,3 +121,16 @@ Deno.test("finishDraft() gives a reason when the name itself is unusable", () =>
     "The contact's name is empty",
   );
 });
+
+Deno.test({
+  name: "splitStreet() keeps a number-like extended address, so joinStreet() round-trips it",
+  permissions: "none",
+  fn() {
+    const split = splitStreet("High Street", "0");
+    assert.deepEqual(split, { house: "", street: "High Street", extended: "0" });
+    assert.deepEqual(joinStreet(split.house, split.street, split.extended), {
+      street: "High Street",
+      extended: "0",
+    });
+  },
+});
