@@ -7,7 +7,13 @@
  * @module
  */
 
-import { type Contact, type ContactFields, validateContact } from "./contact.ts";
+import {
+  type Contact,
+  type ContactFields,
+  SERVER_FIELDS,
+  USER_FIELDS,
+  validateContact,
+} from "./contact.ts";
 import { isId } from "./ids.ts";
 import type { ImportIssue } from "./interop.ts";
 import { RpcError } from "./protocol.ts";
@@ -21,21 +27,6 @@ export interface BackupResult {
   skipped: ImportIssue[];
   warnings: ImportIssue[];
 }
-
-/** Fields the server sets; kept out of the user's fields (the `id` is kept apart). */
-const SERVER_FIELDS = new Set(["id", "version", "created", "updated"]);
-const USER_FIELDS = new Set([
-  "name",
-  "house",
-  "street",
-  "town",
-  "postcode",
-  "phones",
-  "emails",
-  "notes",
-  "uid",
-  "extra",
-]);
 
 /**
  * One contact as a JSON Lines line, with its `\n`.

@@ -82,7 +82,21 @@ export function blankContact(name = ""): ContactFields {
 }
 
 /** Fields that the server sets; ignored when a client sends them back. */
-const SERVER_FIELDS = new Set(["id", "version", "created", "updated"]);
+export const SERVER_FIELDS: ReadonlySet<string> = new Set(["id", "version", "created", "updated"]);
+
+/** The fields a user sets, as {@link ContactFields} has them. */
+export const USER_FIELDS: ReadonlySet<string> = new Set([
+  "name",
+  "house",
+  "street",
+  "town",
+  "postcode",
+  "phones",
+  "emails",
+  "notes",
+  "uid",
+  "extra",
+]);
 
 const TEXT_FIELDS = ["house", "street", "town", "postcode", "uid"] as const;
 
@@ -104,16 +118,8 @@ export function validateContact(input: unknown, path = "contact"): ContactFields
     throw RpcError.badParams(`Invalid params: ${path} must be an object`, { field: path });
   }
   const object = input as Record<string, unknown>;
-  const known = new Set<string>([
-    "name",
-    ...TEXT_FIELDS,
-    "phones",
-    "emails",
-    "notes",
-    "extra",
-  ]);
   for (const key of Object.keys(object)) {
-    if (!known.has(key) && !SERVER_FIELDS.has(key)) {
+    if (!USER_FIELDS.has(key) && !SERVER_FIELDS.has(key)) {
       throw RpcError.badParams(`Invalid params: unknown contact field ${JSON.stringify(key)}`, {
         field: `${path}.${key}`,
       });
