@@ -1,3 +1,4 @@
+import { blankContact } from "./contact.ts";
 import assert from "node:assert/strict";
 import {
   decodeText,
@@ -11,19 +12,7 @@ import {
 } from "./interop.ts";
 
 function draft(fields: Partial<Draft>): Draft {
-  return {
-    name: "Test",
-    house: "",
-    street: "",
-    town: "",
-    postcode: "",
-    phones: [],
-    emails: [],
-    notes: "",
-    uid: "",
-    extra: {},
-    ...fields,
-  };
+  return { ...blankContact("Test"), ...fields };
 }
 
 Deno.test("uidForContact() turns a ULID into the urn:uuid of the same 128 bits", () => {

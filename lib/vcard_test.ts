@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ContactFields } from "./contact.ts";
+import { blankContact, type ContactFields } from "./contact.ts";
 import {
   escapeText,
   foldLine,
@@ -20,19 +20,7 @@ const encoder = new TextEncoder();
 const VERSIONS: VCardVersion[] = ["3.0", "4.0"];
 
 function contact(fields: Partial<ContactFields>): ContactFields {
-  return {
-    name: "Test",
-    house: "",
-    street: "",
-    town: "",
-    postcode: "",
-    phones: [],
-    emails: [],
-    notes: "",
-    uid: "",
-    extra: {},
-    ...fields,
-  };
+  return { ...blankContact("Test"), ...fields };
 }
 
 function card(...lines: string[]): string {
