@@ -18,6 +18,9 @@ import { PrefixIndex } from "./prefix_index.ts";
 import { JSON_TEXT, withJsonText } from "./protocol.ts";
 import { contactTerms, fold, type Query, type Terms } from "./search_terms.ts";
 
+/** Most first `find` pages a view keeps (see `ContactView.keepFirstPage`). */
+const MAX_FIRST_PAGES = 10_000;
+
 /** A contact as the view holds it: frozen, with its JSON text attached. */
 export type ViewContact = Readonly<Contact> & { readonly [JSON_TEXT]: string };
 
@@ -55,6 +58,11 @@ export class ContactView {
   readonly #phones = new PrefixIndex<number>();
   /** Per slot, how many query words it has matched so far (all zero between searches). */
   #matched = new Uint32Array(1024);
+  /**
+   * The first `find` page of a folded name, as the store last built it (see
+   * {@link firstPage}); dropped whenever a contact is put under, or leaves, that name.
+   */
+  readonly #firstPages = new Map<string, { limit: number; page: object }>();
 
   /** Number of contacts held. */
   get size(): number {
@@ -77,6 +85,7 @@ export class ContactView {
     folded ??= fold(stored.name);
     terms ??= contactTerms(stored);
     const id = stored.id;
+    this.#firstPages.delete(folded);
     let entry = this.#byId.get(id);
     if (entry === undefined) {
       const slot = this.#freeSlots.pop() ?? this.#slots.length;
@@ -90,6 +99,7 @@ export class ContactView {
     }
     // The same entry object stays filed under the terms it keeps.
     if (entry.folded !== folded) {
+      this.#firstPages.delete(entry.folded);
       this.#unlink(entry.folded, id);
       this.#link(folded, id);
     }
@@ -104,6 +114,7 @@ export class ContactView {
     const old = this.#byId.get(id);
     if (old === undefined) return undefined;
     this.#byId.delete(id);
+    this.#firstPages.delete(old.folded);
     this.#unlink(old.folded, id);
     refile(this.#words, old.slot, old.words, []);
     refile(this.#phones, old.slot, old.phones, []);
@@ -145,6 +156,26 @@ export class ContactView {
     const more = entries.length > limit;
     if (more) entries.length = limit;
     return { keys: entries.map((e): [string, string] => [e.folded, e.contact.id]), more };
+  }
+
+  /**
+   * The first page of `find` for `folded` with this `limit`, if one was kept with
+   * {@link keepFirstPage} and no contact under that name changed since: every `put` and
+   * `delete` drops the pages of the names the contact had and has.
+   */
+  firstPage(folded: string, limit: number): object | undefined {
+    const kept = this.#firstPages.get(folded);
+    return kept !== undefined && kept.limit === limit ? kept.page : undefined;
+  }
+
+  /**
+   * Keeps `page` (frozen by the caller: it is handed out again) as the first `find` page of
+   * `folded` with this `limit`. At most `MAX_FIRST_PAGES` are kept; past that, all are
+   * dropped and the cache fills again.
+   */
+  keepFirstPage(folded: string, limit: number, page: object): void {
+    if (this.#firstPages.size >= MAX_FIRST_PAGES) this.#firstPages.clear();
+    this.#firstPages.set(folded, { limit, page });
   }
 
   /**

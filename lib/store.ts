@@ -580,10 +580,20 @@ export class ContactStore {
     if (after !== null && after[0] !== folded) {
       throw new RangeError("Cursor does not belong to this query");
     }
+    if (after === null) {
+      const kept = view.firstPage(folded, limit);
+      if (kept !== undefined) return kept as Page;
+    }
     const { ids, more } = view.find(folded, after?.[1] ?? null, limit);
     const contacts = this.#fromView(ids);
     const last = contacts.at(-1);
-    return page(contacts, more && last ? encodeCursor([folded, last.id]) : null);
+    const result = page(contacts, more && last ? encodeCursor([folded, last.id]) : null);
+    if (after === null) {
+      // Asked again and again for the same names: kept, frozen, until a write touches the name.
+      Object.freeze(result.contacts);
+      view.keepFirstPage(folded, limit, Object.freeze(result));
+    }
+    return result;
   }
 
   /** Every contact, sorted by name. */

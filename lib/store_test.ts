@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type Contact, validateContact } from "./contact.ts";
+import { formatResponse, resultResponse } from "./protocol.ts";
 import { AmbiguousError, ConflictError, ContactStore, NotFoundError } from "./store.ts";
 
 async function withFileStore(fn: (store: ContactStore, path: string) => Promise<void>) {
@@ -237,6 +238,59 @@ Deno.test("ContactStore's view stays exact through concurrent adds, renames, upd
     await using reopened = await ContactStore.open(path);
     const { byId } = await everything(reopened, ids);
     assert.ok(Object.values(byId).some((c) => c !== null), "some contacts survive");
+  });
+});
+
+Deno.test("ContactStore.find(): kept first pages never outlive a write touching their name", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/store.kv`;
+    await using store = await ContactStore.open(path);
+    await using plain = await ContactStore.open(path, { view: false });
+    const random = prng(11);
+    const live: string[] = [];
+    // After every write: each name's first page, reply text included, equals KV's. The page
+    // size changes only every other step, so most first asks find a page kept before the write.
+    const check = async (step: number) => {
+      for (const name of NAMES) {
+        {
+          const limit = step % 4 < 2 ? 100 : 2;
+          const expected = await plain.find(name, { limit });
+          for (let i = 0; i < 2; i++) {
+            const found = await store.find(name, { limit });
+            assert.deepEqual(found, expected, `step ${step}: find ${name} limit ${limit}`);
+            assert.equal(
+              formatResponse(resultResponse(1, found)),
+              JSON.stringify(resultResponse(1, expected)) + "\n",
+              `step ${step}: reply text of find ${name}`,
+            );
+          }
+        }
+      }
+    };
+    for (let step = 0; step < 60; step++) {
+      const name = NAMES[Math.floor(random() * NAMES.length)]!;
+      const pick = live[Math.floor(random() * live.length)];
+      const r = random();
+      if (pick === undefined || r < 0.35) {
+        live.push((await store.add(validateContact({ name, town: "Annecy" }))).id);
+      } else if (r < 0.6) {
+        // Same name, other fields: the page's text must change with the version.
+        const current = await store.get(pick);
+        await store.update(
+          pick,
+          current.version,
+          validateContact({ name: current.name, notes: `${step}` }),
+        );
+      } else if (r < 0.85) {
+        const current = await store.get(pick);
+        await store.update(pick, current.version, validateContact({ name }));
+      } else {
+        await store.remove(pick);
+        live.splice(live.indexOf(pick), 1);
+      }
+      await check(step);
+    }
+    assert.ok(live.length > 3, "contacts remain to be found");
   });
 });
 
