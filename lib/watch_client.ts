@@ -108,6 +108,8 @@ export async function runWatch(
         if (since !== undefined) params.since = since;
         if (command.query !== undefined) params.query = command.query;
         dropped = false;
+        // Replayed events may arrive (and move `since`) before the reply resolves the call.
+        const resumedAfter = since;
         const { seq } = await client.call<{ seq: number }>("watch", params);
         if (!connected && !json) {
           io.err(
@@ -116,7 +118,9 @@ export async function runWatch(
               ` after seq ${since ?? seq} (Ctrl-C to stop)`,
           );
         } else if (connected && delay > 0) {
-          io.err(`addressbook: reconnected to ${client.address}; resuming after seq ${since}`);
+          io.err(
+            `addressbook: reconnected to ${client.address}; resuming after seq ${resumedAfter}`,
+          );
         }
         since ??= seq;
         connected = true;

@@ -46,6 +46,10 @@ Deno.test("client watch --json prints changes, reconnects after a restart, and m
     });
     await again.result("remove", { name: "Ann" });
     await session.waitFor('"type":"removed"');
+    // The notice goes to stderr and the events to stdout: two pipes, read in either order.
+    for (let i = 0; i < 400 && !session.output.includes("resuming after seq"); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
     assert.match(
       session.output,
       /addressbook: reconnected to 127\.0\.0\.1:\d+; resuming after seq 2/,
