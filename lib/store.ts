@@ -50,7 +50,7 @@
 
 import { type ChangeEvent, ChangeFeed, type ChangeType } from "./change_feed.ts";
 import type { Contact, ContactFields, StoredContact } from "./contact.ts";
-import { ContactView } from "./contact_view.ts";
+import { compareCodePoints, ContactView } from "./contact_view.ts";
 import { GroupCommitter, type Write } from "./group_commit.ts";
 import { newId } from "./ids.ts";
 import { JSON_TEXT, withJsonText } from "./protocol.ts";
@@ -1047,18 +1047,10 @@ function pageLimit(limit: number | undefined): number {
 
 /** Orders `[foldedName, id]` sort keys the way KV orders them (by UTF-8 bytes). */
 function compareKeys(a: [string, string], b: [string, string]): number {
-  return compareBytes(a[0], b[0]) || compareBytes(a[1], b[1]);
+  return compareCodePoints(a[0], b[0]) || compareCodePoints(a[1], b[1]);
 }
 
 const encoder = new TextEncoder();
-
-function compareBytes(a: string, b: string): number {
-  if (a === b) return 0;
-  const x = encoder.encode(a), y = encoder.encode(b);
-  const n = Math.min(x.length, y.length);
-  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
-  return x.length - y.length;
-}
 
 /**
  * Encodes a sort key as an opaque cursor.
