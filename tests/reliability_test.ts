@@ -4,15 +4,11 @@
  * found and rebuilt, and export pages through everything.
  */
 import assert from "node:assert/strict";
-import { type RpcConnection, TestServer } from "./helpers.ts";
+import { type RpcConnection, tempDir, TestServer } from "./helpers.ts";
 
 async function withDataDir(fn: (dataDir: string) => Promise<void>): Promise<void> {
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
-  try {
-    await fn(dataDir);
-  } finally {
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
-  }
+  await using dir = await tempDir();
+  await fn(dir.path);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
