@@ -158,10 +158,16 @@ export class ClientSession {
     const [cmd, ...flags] = await clientCommand(env);
     const command = options.terminal
       ? new Deno.Command("script", {
-        // script runs the client in a new pseudo-terminal and copies our pipe to it.
-        args: ["-qec", [cmd!, ...flags, ...args].map(shellQuote).join(" ") + " 2>&1", "/dev/null"],
+        // script runs the client in a new pseudo-terminal and copies our pipe to it. `exec`
+        // leaves no shell between them: a shell that stayed (dash does) would die of the
+        // terminal's Ctrl-C with 130 while the client handles it and exits 0.
+        args: [
+          "-qec",
+          "exec " + [cmd!, ...flags, ...args].map(shellQuote).join(" ") + " 2>&1",
+          "/dev/null",
+        ],
         cwd: ROOT,
-        env: { ...env, TERM: "dumb" },
+        env: { ...env, TERM: "dumb", SHELL: "/bin/sh" },
         stdin: "piped",
         stdout: "piped",
         stderr: "null",
