@@ -441,11 +441,12 @@ class Session {
   /** The context methods get: one object per connection, its request count kept current. */
   #methodContext(): MethodContext {
     if (this.#methods === undefined) {
-      const { store, id, serverStats, log } = this.#context;
+      const { store, id, serverStats, log, limits } = this.#context;
       this.#methods = {
         store,
         connection: id,
         requests: 0,
+        maxLine: limits.maxLine,
         serverStats,
         log,
         session: this.#sessionAuth,

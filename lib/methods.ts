@@ -35,6 +35,8 @@ export interface MethodContext {
   connection: number;
   /** Requests served on this connection so far, this one included. */
   requests: number;
+  /** The longest request line this server reads, in bytes (`hello` tells clients). */
+  maxLine?: number;
   /** Server-wide figures for `stats`. */
   serverStats(): { open: number; total: number; requests: number; uptime: number };
   log: Logger;
@@ -342,6 +344,7 @@ function hello(context: MethodContext) {
     protocol: PROTOCOL_VERSION,
     connection: context.connection,
     auth: context.session?.required ?? false,
+    ...(context.maxLine !== undefined ? { maxLine: context.maxLine } : {}),
   };
 }
 

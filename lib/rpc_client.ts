@@ -181,6 +181,8 @@ export interface HelloResult {
   protocol: number;
   connection: number;
   auth: boolean;
+  /** The longest request line the server reads, in bytes (absent from older servers: assume 64 KiB). */
+  maxLine?: number;
 }
 
 /**

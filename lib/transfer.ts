@@ -116,12 +116,16 @@ export function packBatches<T extends BatchCall>(
   return batches;
 }
 
-/** How many calls from `start` on fit one batch (at least one, or a `RangeError`). */
+/**
+ * How many calls from `start` on fit one batch: at least one, or a `RangeError` (0 instead
+ * when `zeroIfNone`).
+ */
 function fittingCalls(
   calls: readonly BatchCall[],
   start: number,
   maxBytes: number,
   maxCalls: number,
+  zeroIfNone = false,
 ): number {
   let bytes = 2; // "[", "]" and the line end, less the last comma
   let n = 0;
@@ -129,6 +133,7 @@ function fittingCalls(
     const call = calls[start + n]!;
     const cost = batchLineBytes([call]) - 2;
     if (n === 0 && cost + 2 > maxBytes) {
+      if (zeroIfNone) return 0;
       throw new RangeError(
         `A ${JSON.stringify(call.method)} request is ${cost + 2} bytes, more than a line may ` +
           `hold (${maxBytes})`,
@@ -491,9 +496,23 @@ async function write(
   const refuse = (w: Write, reason: string) => {
     summary.skipped.push({ index: w.record, name: w.fields.name, reason });
   };
+  const maxBytes = client.hello.maxLine ?? MAX_LINE_BYTES;
   while (queue.length > 0) {
     const calls = queue.map(toCall);
-    const n = fittingCalls(calls, 0, MAX_LINE_BYTES, MAX_BATCH_CALLS);
+    const n = fittingCalls(calls, 0, maxBytes, MAX_BATCH_CALLS, true);
+    if (n === 0) {
+      // Larger than this server reads on one line (it was started with a small --max-line).
+      done++;
+      code = ExitCode.REFUSED;
+      refuse(
+        queue.shift()!,
+        `Too large for the server's request line cap (${
+          batchLineBytes(calls.slice(0, 1))
+        } bytes, ` +
+          `the server reads at most ${maxBytes})`,
+      );
+      continue;
+    }
     const sent = calls.slice(0, n);
     const writes = queue.slice(0, n);
     queue = queue.slice(n);

@@ -21,6 +21,7 @@ Deno.test("server answers hello and ping over real TCP", async () => {
     protocol: 1,
     connection: 1,
     auth: false,
+    maxLine: 65536,
   });
   const ping = await client.result("ping");
   assert.equal(ping.connection, 1);

@@ -255,6 +255,41 @@ Deno.test("export --format vcard and csv, then import: stable round trips", asyn
   assert.equal((await src.result("count")).count, 12);
 });
 
+Deno.test("import sizes its batches to the line cap the server reports in hello", async () => {
+  await using server = await TestServer.start({ args: ["--max-line", "4096"] });
+  using rpc = await server.connect();
+  assert.equal((await rpc.result("hello")).maxLine, 4096);
+  const contacts: Json[] = Array.from({ length: 200 }, (_, i) => ({
+    name: `Member ${String(i).padStart(3, "0")}`,
+    town: "Ogdenville",
+    notes: "n".repeat(200),
+  }));
+  // Valid (under 32 KiB) but longer than this server reads on one line.
+  contacts.splice(100, 0, {
+    name: "Too Big",
+    notes: "n".repeat(1000),
+    extra: { blob: "x".repeat(5000) },
+  });
+  const input = contacts.map((c) => JSON.stringify(c)).join("\n") + "\n";
+  const result = await client(server, ["import", "-", "--json"], input);
+  assert.equal(result.code, 4, "a contact was refused: " + result.stderr);
+  const summary = JSON.parse(result.stdout.trim());
+  assert.equal(summary.added, 200);
+  assert.equal(summary.skipped.length, 1);
+  assert.equal(summary.skipped[0].name, "Too Big");
+  assert.match(
+    summary.skipped[0].reason,
+    /Too large for the server's request line cap .*at most 4096/,
+  );
+  assert.ok(summary.largestBatchBytes <= 4096, `${summary.largestBatchBytes} bytes`);
+  assert.ok(summary.largestBatchBytes > 3000, "batches fill the server's line");
+  assert.equal((await rpc.result("count")).count, 200);
+  assert.ok(
+    !server.logs.some((line) => /TOO_LARGE|longer than/.test(line)),
+    server.logs.join("\n"),
+  );
+});
+
 Deno.test("a large import goes in batches within the 64 KiB line cap, with progress on standard error", async () => {
   await using server = await TestServer.start();
   using rpc = await server.connect();
