@@ -271,15 +271,22 @@ class Session {
     }
   }
 
-  /** JSON-RPC 2.0, one message per line, replies in request order. */
+  /**
+   * JSON-RPC 2.0, one message per line, replies in request order. When the client ends its
+   * side (a half-close), a last line without a newline is answered too.
+   */
   async #runJsonRpc(first: Uint8Array): Promise<void> {
     const framer = new LineFramer(this.#context.limits.maxLine);
     let chunk: Uint8Array | null = first;
-    while (chunk !== null && !this.#closed) {
+    while (!this.#closed) {
       let lines: Uint8Array[];
       let overflow = false;
       try {
-        lines = framer.push(chunk);
+        if (chunk !== null) lines = framer.push(chunk);
+        else {
+          const last = framer.finish();
+          lines = last === null ? [] : [last];
+        }
       } catch (error) {
         if (!(error instanceof LineTooLongError)) throw error;
         // Complete lines before the long one were not returned: the connection is closed
@@ -316,7 +323,7 @@ class Session {
       }
       await this.#flush();
       this.#busy = false;
-      if (stop || this.#context.shutdown.aborted) return;
+      if (stop || chunk === null || this.#context.shutdown.aborted) return;
       chunk = await this.#read();
     }
   }

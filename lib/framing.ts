@@ -75,21 +75,44 @@ export class LineFramer {
     }
     return lines;
   }
+
+  /**
+   * Ends the input: returns the unfinished line (its trailing `\r` dropped), or null when
+   * there is none, and forgets it. A last line without a newline is still a line.
+   *
+   * @example
+   * ```ts
+   * import { LineFramer } from "./framing.ts";
+   * const framer = new LineFramer(64);
+   * framer.push(new TextEncoder().encode("one\ntwo"));
+   * const last = framer.finish();
+   * if (new TextDecoder().decode(last!) !== "two" || framer.finish() !== null) throw new Error();
+   * ```
+   */
+  finish(): Uint8Array | null {
+    if (this.#partialBytes === 0) return null;
+    let line = concat(this.#partial, this.#partialBytes);
+    this.#partial = [];
+    this.#partialBytes = 0;
+    if (line[line.length - 1] === 13) line = line.subarray(0, line.length - 1);
+    return line;
+  }
 }
 
 /**
- * Reads a stream of byte chunks as lines, with the cap. For tools and tests; the server
- * drives a {@link LineFramer} directly from its socket.
+ * Reads a stream of byte chunks as lines, with the cap; a last line without a newline is
+ * yielded too. For tools and tests; the server drives a {@link LineFramer} directly from its
+ * socket.
  *
  * @example
  * ```ts
  * import { readLines } from "./framing.ts";
  * const e = new TextEncoder();
  * const lines: string[] = [];
- * for await (const line of readLines(ReadableStream.from([e.encode("a\nb"), e.encode("c\n")]), 10)) {
+ * for await (const line of readLines(ReadableStream.from([e.encode("a\nb"), e.encode("c\nd")]), 10)) {
  *   lines.push(new TextDecoder().decode(line));
  * }
- * if (lines.join(",") !== "a,bc") throw new Error();
+ * if (lines.join(",") !== "a,bc,d") throw new Error();
  * ```
  */
 export async function* readLines(
@@ -98,6 +121,8 @@ export async function* readLines(
 ): AsyncGenerator<Uint8Array> {
   const framer = new LineFramer(maxLine);
   for await (const chunk of stream) yield* framer.push(chunk);
+  const last = framer.finish();
+  if (last !== null) yield last;
 }
 
 function concat(parts: Uint8Array[], length: number): Uint8Array {

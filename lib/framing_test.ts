@@ -40,6 +40,11 @@ Deno.test({
       "abcde",
     ]);
     assert.equal(framer.pending, 1);
+    // At the end of input, the unfinished line is the last line (a trailing \r dropped).
+    framer.push(encoder.encode("g\r"));
+    assert.equal(decoder.decode(framer.finish()!), "fg");
+    assert.equal(framer.pending, 0);
+    assert.equal(framer.finish(), null);
   },
 });
 

@@ -609,6 +609,21 @@ Deno.test("a connection that leaves mid-request does not disturb the server", as
   assert.equal((await client.result("stats")).connections.total, 21);
 });
 
+Deno.test("a half-closed connection gets every reply, a last line without newline included", async () => {
+  await using server = await TestServer.start();
+  using conn = await RpcConnection.open(server.port);
+  // As `printf '...' | nc -N host port` sends: the last request has no newline.
+  await conn.send(
+    '{"jsonrpc":"2.0","id":1,"method":"add","params":{"contact":{"name":"Ann"}}}\n' +
+      '{"jsonrpc":"2.0","id":2,"method":"count"}',
+  );
+  await conn.conn.closeWrite();
+  const replies: string[] = [];
+  for (let line; (line = await conn.readLine()) !== null;) replies.push(line);
+  assert.deepEqual(replies.map((line) => JSON.parse(line).id), [1, 2]);
+  assert.deepEqual(JSON.parse(replies[1]!).result, { count: 1 });
+});
+
 Deno.test("the accept loop survives running out of file descriptors", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
   const env = { ADDRESSBOOK_DATA: dataDir };
