@@ -143,17 +143,24 @@ export function describeConnectError(
       { cause: error },
     );
   }
-  if (/UnknownIssuer|BadSignature|Expired|NotValidYet|invalid peer certificate/.test(message)) {
+  if (/UnknownIssuer|BadSignature|Expired|NotValidYet|invalid peer certificate/i.test(message)) {
     let why = "the server's certificate is not trusted; pass that certificate with --ca " +
       "(or ADDRESSBOOK_CA)";
+    // rustls names these errors in two ways: the variant (`NotValidForName`) in older
+    // releases, a sentence (`certificate not valid for name "x"; ...`) in Deno 2.9.
     if (/CaUsedAsEndEntity/.test(message)) {
       why = "the server's certificate is marked as a CA (CA:TRUE), which TLS refuses for a " +
         "server; remake it with basicConstraints=critical,CA:FALSE (see README)";
-    } else if (/NotValidForName/.test(message)) {
-      why = `the server's certificate does not name ${JSON.stringify(options.host)}; ` +
-        "connect with a name or address it lists, or remake it with that subjectAltName";
-    } else if (/Expired/.test(message)) {
+    } else if (/NotValidForName|not valid for name/i.test(message)) {
+      const names = certificateNames(message);
+      why = `the server's certificate does not name ${JSON.stringify(options.host)}` +
+        (names.length > 0 ? ` (it names ${names.map((n) => JSON.stringify(n)).join(", ")})` : "") +
+        "; connect with a name or address it lists, or remake it with that subjectAltName " +
+        "(see README)";
+    } else if (/Expired/i.test(message)) {
       why = "the server's certificate has expired; make a new one (see README)";
+    } else if (/NotValidYet|not valid yet/i.test(message)) {
+      why = "the server's certificate is not valid yet; check the clock of both machines";
     }
     return new TransportError("untrusted", `Cannot connect to ${at}${tls}: ${why}`, {
       cause: error,
@@ -174,6 +181,12 @@ export function describeConnectError(
   return new TransportError("other", `Cannot connect to ${at}${tls}: ${message}`, {
     cause: error,
   });
+}
+
+/** The names in rustls's `certificate is only valid for DnsName("a") or IpAddress(1.2.3.4)`. */
+function certificateNames(message: string): string[] {
+  const listed = /only valid for (.*)$/.exec(message)?.[1] ?? "";
+  return [...listed.matchAll(/(?:DnsName|IpAddress)\("?([^")]*)"?\)/g)].map((m) => m[1]!);
 }
 
 /**

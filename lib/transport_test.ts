@@ -116,6 +116,34 @@ Deno.test("describeConnectError() maps unknown hosts and wrong names", () => {
   assert.match(wrongName.message, /does not name "books\.lan"/);
 });
 
+Deno.test("describeConnectError() reads Deno 2.9's wording of a wrong name and an expired certificate", () => {
+  const options = { host: "127.0.0.1", port: 2007, tls: true };
+  // The messages as Deno 2.9.6 throws them (seen against a real server).
+  const wrongName = describeConnectError(
+    new Deno.errors.InvalidData(
+      'invalid peer certificate: certificate not valid for name "127.0.0.1"; certificate is ' +
+        'only valid for DnsName("books.lan") or IpAddress(192.168.1.10)',
+    ),
+    options,
+  );
+  assert.equal(wrongName.reason, "untrusted");
+  assert.equal(
+    wrongName.message,
+    'Cannot connect to 127.0.0.1:2007 over TLS: the server\'s certificate does not name "127.0.0.1" ' +
+      '(it names "books.lan", "192.168.1.10"); connect with a name or address it lists, or remake ' +
+      "it with that subjectAltName (see README)",
+  );
+  const expired = describeConnectError(
+    new Deno.errors.InvalidData(
+      "invalid peer certificate: certificate expired: verification time 1795639317 (UNIX), but " +
+        "certificate is not valid after 1578009600 (217629717 seconds ago)",
+    ),
+    options,
+  );
+  assert.equal(expired.reason, "untrusted");
+  assert.match(expired.message, /certificate has expired; make a new one/);
+});
+
 Deno.test("clientTransportConfig() merges flags and environment", () => {
   const none = () => undefined;
   assert.deepEqual(clientTransportConfig({}, none), { tls: false });

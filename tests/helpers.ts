@@ -66,11 +66,12 @@ export async function runServerToExit(
 
 /**
  * Makes `cert.pem` and `key.pem` in `dir` with openssl, as the README shows. `ca: true`
- * makes the plain `openssl req -x509` kind (CA:TRUE) that TLS refuses for a server.
+ * makes the plain `openssl req -x509` kind (CA:TRUE) that TLS refuses for a server; `names`
+ * is its subjectAltName (default `DNS:localhost,IP:127.0.0.1`).
  */
 export async function makeCertificate(
   dir: string,
-  options: { ca?: boolean } = {},
+  options: { ca?: boolean; names?: string } = {},
 ): Promise<string> {
   const args = [
     "req",
@@ -89,7 +90,7 @@ export async function makeCertificate(
     "-out",
     `${dir}/cert.pem`,
     "-addext",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    `subjectAltName=${options.names ?? "DNS:localhost,IP:127.0.0.1"}`,
   ];
   if (!options.ca) args.push("-addext", "basicConstraints=critical,CA:FALSE");
   const output = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" })

@@ -7,7 +7,7 @@ import { connect, TransportError } from "../lib/transport.ts";
 import { makeCertificate, RpcConnection, runServerToExit, tempDir, TestServer } from "./helpers.ts";
 
 async function dataWithCertificate(
-  options: { ca?: boolean } = {},
+  options: { ca?: boolean; names?: string } = {},
 ): Promise<{ path: string } & AsyncDisposable> {
   const dir = await tempDir();
   await makeCertificate(dir.path, options);
@@ -67,6 +67,25 @@ Deno.test("TLS: a client that does not trust the certificate gets one clear sent
     await connect({ host: "127.0.0.1", port: server.port, caFile: `${dataDir}/cert.pem` }),
   );
   assert.equal((await client.result("count")).count, 0);
+});
+
+Deno.test("TLS: the README's certificate, reached by another name, says which names it has", async () => {
+  // Made as the README says (books.lan, 192.168.1.10), tried first on this machine.
+  await using data = await dataWithCertificate({ names: "DNS:books.lan,IP:192.168.1.10" });
+  await using server = await TestServer.start({ dataDir: data.path });
+  const error = await connect({
+    host: "127.0.0.1",
+    port: server.port,
+    caFile: `${data.path}/cert.pem`,
+  }).then((conn) => conn.close(), (error) => error);
+  assert.ok(error instanceof TransportError, String(error));
+  assert.equal(error.reason, "untrusted");
+  assert.equal(
+    error.message,
+    `Cannot connect to 127.0.0.1:${server.port} over TLS: the server's certificate does not ` +
+      'name "127.0.0.1" (it names "books.lan", "192.168.1.10"); connect with a name or address ' +
+      "it lists, or remake it with that subjectAltName (see README)",
+  );
 });
 
 Deno.test("TLS: a plain openssl req -x509 certificate (CA:TRUE) is refused with the fix", async () => {
