@@ -5,6 +5,7 @@
  * @module
  */
 
+import { argsErrorMessage } from "./args.ts";
 import { parseArgs } from "node:util";
 import type { ContactFields, Email, Phone } from "./contact.ts";
 import { CLIENT_TRANSPORT_OPTIONS, clientTransportConfig } from "./transport.ts";
@@ -405,7 +406,7 @@ export function parseClientCommand(
       allowPositionals: true,
     }));
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    throw new UsageError(argsErrorMessage(error));
   }
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };

@@ -160,7 +160,8 @@ Deno.test("parseClientCommand() parses ping's count and interval", () => {
 
 Deno.test("parseClientCommand() names the mistake in a usage error", () => {
   usage(["frobnicate"], /Unknown command "frobnicate"; commands are add, get, find/);
-  usage(["--bogus"], /Unknown option '--bogus'/);
+  usage(["--bogus"], /^Unknown option "--bogus"$/);
+  usage(["find", "--limit"], /^Option "--limit" needs a value$/);
   usage(["count", "--name", "x"], /Option --name does not apply to count/);
   usage(["--json"], /Option --json needs a command/);
   usage(["ping", "--count", "-1"], /--count/);

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { argsErrorMessage } from "./args.ts";
 import { parseArgs } from "node:util";
 import { checkToken } from "./auth.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
@@ -225,7 +226,7 @@ export function parseServerCommand(
       allowPositionals: false,
     }));
   } catch (error) {
-    throw new ConfigError(error instanceof Error ? error.message : String(error));
+    throw new ConfigError(argsErrorMessage(error));
   }
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };
@@ -252,7 +253,7 @@ export function parseServerCommand(
     try {
       return checkToken(text, typeof value === "string" ? `--${name}` : option.env);
     } catch (error) {
-      throw new ConfigError(error instanceof Error ? error.message : String(error));
+      throw new ConfigError(argsErrorMessage(error));
     }
   };
   const data = get("data").replace(/\/+$/, "") || "/";

@@ -61,8 +61,9 @@ Deno.test({
         [["--max-connections", "0"], /--max-connections "0"/],
         [["--idle-timeout", "1.5"], /--idle-timeout/],
         [["--log-level", "loud"], /Log level "loud"/],
-        [["--bogus"], /bogus/],
-        [["extra"], /extra/],
+        [["--bogus"], /^Unknown option "--bogus"$/],
+        [["--port"], /^Option "--port" needs a value$/],
+        [["extra"], /^Unexpected argument "extra": only options are taken$/],
       ] as Array<[string[], RegExp]>
     ) {
       assert.throws(() => parseServerCommand(args, noEnv), (e: unknown) => {
