@@ -132,6 +132,12 @@ export function permissionMessage(error: unknown, hint = ""): string {
   const match = /Requires (\w+) access to "?(.*?)"?, run again with the (--allow-[\w-]+) flag/
     .exec(text);
   const tail = hint ? `; ${hint}` : "";
+  if (!match && error instanceof Deno.errors.PermissionDenied) {
+    // The operating system said no (file owner or mode), not Deno's sandbox: a flag will not
+    // help, and neither will the caller's hint about flags.
+    return `The operating system denied access: ${text.split("\n")[0]}; the user this runs ` +
+      "as needs access to that file (check its owner and mode)";
+  }
   if (!match) return `Not allowed: ${text.split("\n")[0]}${tail}`;
   const [, kind, resource, flag] = match as unknown as [string, string, string, string];
   const verb: Record<string, string> = {

@@ -96,3 +96,17 @@ Deno.test({
     assert.equal(permissionMessage(new Error("odd\nstack")), "Not allowed: odd");
   },
 });
+
+Deno.test("permissionMessage() tells the file system's refusal from the sandbox's", () => {
+  // What Deno throws when the OS refuses (EACCES), for instance a key.pem owned by root that a
+  // service user cannot read. No --allow flag helps, so the hint about flags is left out.
+  const error = new Deno.errors.PermissionDenied(
+    "Permission denied (os error 13): readfile '/var/lib/addressbook/data/key.pem'",
+  );
+  assert.equal(
+    permissionMessage(error, "or keep the certificate and key in the data folder"),
+    "The operating system denied access: Permission denied (os error 13): readfile " +
+      "'/var/lib/addressbook/data/key.pem'; the user this runs as needs access to that file " +
+      "(check its owner and mode)",
+  );
+});
