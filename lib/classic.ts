@@ -157,7 +157,9 @@ async function classicAdd(name: string, details: string, store: ContactStore): P
     fields = validateContact({ name, ...parseDetails(details) });
   } catch (error) {
     if (error instanceof RpcError) {
-      return `ERROR: ${error.message.replace(/^Invalid params: /, "")}`;
+      // One sentence like the others: "ERROR: The name is 300 characters long, more than 200".
+      const text = error.message.replace(/^Invalid params: /, "").replace(/^contact\./, "the ");
+      return `ERROR: ${text.charAt(0).toUpperCase()}${text.slice(1)}`;
     }
     throw error;
   }

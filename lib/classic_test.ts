@@ -45,10 +45,10 @@ Deno.test({
 Deno.test("runClassic() answers bad input with the tutorial's errors", async () => {
   await using store = await ContactStore.open(":memory:");
   assert.equal(await runClassic("fnd:", store), "ERROR: The name is empty");
-  assert.equal(await runClassic("add:,x", store), "ERROR: the contact's name is empty");
+  assert.equal(await runClassic("add:,x", store), "ERROR: The contact's name is empty");
   assert.equal(
     await runClassic(`add:${"n".repeat(300)},x`, store),
-    "ERROR: contact.name is 300 characters long, more than 200",
+    "ERROR: The name is 300 characters long, more than 200",
   );
   assert.equal(await runClassic("hello", store), "ERROR: Unrecognised command: hello");
 });

@@ -144,6 +144,9 @@ const METHODS: Record<
       if (params.id !== undefined && params.name !== undefined) {
         throw RpcError.badParams("Invalid params: give id or name, not both", { field: "name" });
       }
+      if (params.id === undefined && params.name === undefined) {
+        throw RpcError.badParams("Invalid params: id or name is required", { field: "id" });
+      }
       const version = params.version === undefined ? undefined : text(params, "version");
       const removed = params.name !== undefined
         ? await store.removeByName(text(params, "name"))
@@ -376,7 +379,9 @@ export function toRpcError(error: unknown, request: Request, log: Logger): RpcEr
     });
   }
   if (error instanceof RangeError && error.message.startsWith("Cursor")) {
-    return RpcError.badParams(`Invalid params: ${error.message}`, { field: "cursor" });
+    // "Cursor ..." starts the store's sentence; here it follows a colon.
+    const text = error.message.charAt(0).toLowerCase() + error.message.slice(1);
+    return RpcError.badParams(`Invalid params: ${text}`, { field: "cursor" });
   }
   log.error(
     `Internal error in ${request.method}: ${

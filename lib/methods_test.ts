@@ -44,6 +44,22 @@ Deno.test("dispatch() remove takes id or name, not both", async () => {
   );
   assert.ok(response && "error" in response);
   assert.equal(response.error.data.field, "name");
+  const neither = await dispatch({ id: 2, method: "remove", params: {} }, standaloneContext(store));
+  assert.ok(neither && "error" in neither);
+  assert.equal(neither.error.code, -32602);
+  assert.equal(neither.error.message, "Invalid params: id or name is required");
+  assert.equal(neither.error.data.field, "id");
+});
+
+Deno.test("dispatch() words a bad cursor as the other params errors", async () => {
+  await using store = await ContactStore.open(":memory:");
+  const response = await dispatch(
+    { id: 1, method: "list", params: { cursor: "garbage" } },
+    standaloneContext(store),
+  );
+  assert.ok(response && "error" in response);
+  assert.equal(response.error.message, 'Invalid params: cursor "garbage" is not valid');
+  assert.equal(response.error.data.field, "cursor");
 });
 
 Deno.test("dispatch() add with an id restores that id; an id in use is CONFLICT", async () => {
