@@ -93,7 +93,9 @@ async function openStore(config: ServerConfig): Promise<ContactStore> {
   const folders = isFileStore(config.db) ? [config.data, parentFolder(config.db)] : [];
   for (const folder of folders) {
     try {
-      await Deno.mkdir(folder, { recursive: true });
+      // Only the server's user may look inside: the store holds every contact (the token
+      // file is 0600 on its own, the KV file is not). An existing folder keeps its mode.
+      await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
     } catch (error) {
       if (isPermissionError(error)) fail(permissionMessage(error));
       fail(`Cannot create the folder ${JSON.stringify(folder)}: ${errorText(error)}`);

@@ -104,3 +104,16 @@ Deno.test("a data folder the server may not write is one sentence naming the fla
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "the data folder the server creates is open to its own user only",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    await using parent = await tempDir();
+    const dataDir = `${parent.path}/data`; // does not exist yet: the server makes it
+    await using server = await TestServer.start({ dataDir });
+    using client = await server.connect();
+    await client.result("add", { contact: { name: "Ann" } });
+    assert.equal((await Deno.stat(dataDir)).mode! & 0o777, 0o700);
+  },
+});
