@@ -48,6 +48,9 @@ export const MENU_ITEMS = [
 
 type Action = (typeof MENU_ITEMS)[number]["key"];
 
+/** The items that write, refused up front on a read-only connection. */
+const WRITES: ReadonlySet<Action> = new Set(["add", "delete", "edit"]);
+
 /**
  * Reads a menu choice: its number, `q`, or the item's name (`add`, `find`, ...).
  *
@@ -252,6 +255,14 @@ class Menu {
         continue;
       }
       if (action === "quit") return this.#bye();
+      if (WRITES.has(action) && this.#client.access === "read-only") {
+        // Say so now, not after every question of the form has been answered.
+        p.print(
+          "Your token is read-only: you can find, list and search, but not add, edit or " +
+            "delete. Ask the server's admin for the read-write token.",
+        );
+        continue;
+      }
       this.#shown.clear();
       try {
         await this[action]();

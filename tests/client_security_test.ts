@@ -215,11 +215,17 @@ Deno.test("client with a read-only token: reads work, writes get UNAUTHORIZED an
   assert.equal(rm.code, 4);
   assert.equal(rm.stderr, refused("remove"));
   assert.equal(JSON.parse(rm.stdout).error.data.reason, "UNAUTHORIZED");
-  // The menu says it is read-only, and lists.
-  const menu = await runClient([], { ...reader, stdin: "4\nq\n" });
+  // The menu says it is read-only, and lists. Add, Edit and Delete are refused at once, before
+  // any question: "Mallory" is taken as a menu choice, not as a name.
+  const menu = await runClient([], { ...reader, stdin: "4\n1\nMallory\n6\n2\nq\n" });
   assert.equal(menu.code, 0, menu.stderr);
   assert.match(menu.stdout, /^Connected to addressbook \S+ at \S+ \(read-only token\): 1 entry\./);
   assert.match(menu.stdout, /Bob Smith/);
+  const readOnly = "Your token is read-only: you can find, list and search, but not add, edit or " +
+    "delete. Ask the server's admin for the read-write token.";
+  assert.equal(menu.stdout.split(readOnly).length - 1, 3, menu.stdout);
+  assert.match(menu.stdout, /Invalid choice "Mallory"/);
+  assert.doesNotMatch(menu.stdout, /Enter the name/);
   using rpc = await server.connect();
   await rpc.result("auth", { token: READ_TOKEN });
   assert.equal((await rpc.result("count")).count, 1, "nothing was written");
