@@ -20,6 +20,14 @@ export async function serveCommand(env: Record<string, string>): Promise<string[
   const vars: Record<string, string> = { ...env };
   const statements = task.split(";").map((s) => s.trim());
   for (const statement of statements.slice(0, -1)) {
+    // `echo "$NAME" | grep -q '^[^[]*:' && export NAME="[$NAME]"`: brackets an IPv6 address
+    const bracket = /^echo "\$(\w+)" \| grep -q '\^\[\^\[\]\*:' && export (\w+)="\[\$(\w+)\]"$/
+      .exec(statement);
+    if (bracket && bracket[1] === bracket[2] && bracket[1] === bracket[3]) {
+      const value = vars[bracket[1]!] ?? "";
+      if (/^[^[]*:/.test(value)) vars[bracket[1]!] = `[${value}]`;
+      continue;
+    }
     // `[ -n "$NAME" ] || export NAME=default`
     const match = /^\[ -n "\$(\w+)" \] \|\| export (\w+)=(\S+)$/.exec(statement);
     if (!match || match[1] !== match[2]) {

@@ -117,3 +117,44 @@ Deno.test({
     assert.equal((await Deno.stat(dataDir)).mode! & 0o777, 0o700);
   },
 });
+
+Deno.test("deno task serve takes an IPv6 address without brackets (ADDRESSBOOK_HOST=::1)", async () => {
+  // --help says `::` for the LAN; --allow-net needs `[::]`, and Deno stopped with "invalid
+  // empty host" and a backtrace before the server ran. The task now brackets the address.
+  await using data = await tempDir();
+  const server = new Deno.Command(Deno.execPath(), {
+    args: ["task", "serve", "--port", "0"],
+    cwd: new URL("../", import.meta.url),
+    env: { ADDRESSBOOK_HOST: "::1", ADDRESSBOOK_DATA: data.path, NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = server.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let logs = "";
+  try {
+    while (!/ listening on \[::1\]:(\d+) /.test(logs)) {
+      const { value, done } = await stderr.read();
+      if (done) throw new Error(`the server exited:\n${logs}`);
+      logs += value;
+    }
+    assert.match(logs, /Permissions: net=\[::1\] /);
+    const port = Number(/ listening on \[::1\]:(\d+) /.exec(logs)![1]);
+    const conn = await Deno.connect({ hostname: "::1", port });
+    try {
+      await conn.write(new TextEncoder().encode('{"jsonrpc":"2.0","id":1,"method":"count"}\n'));
+      const buffer = new Uint8Array(1024);
+      const n = await conn.read(buffer);
+      assert.equal(
+        new TextDecoder().decode(buffer.subarray(0, n ?? 0)),
+        '{"jsonrpc":"2.0","id":1,"result":{"count":0}}\n',
+      );
+    } finally {
+      conn.close();
+    }
+  } finally {
+    server.kill("SIGTERM");
+    assert.equal((await server.status).code, 0);
+    await stderr.cancel();
+  }
+});
