@@ -12,7 +12,8 @@ const encoder = new TextEncoder();
 /**
  * The command `deno task client` runs with the environment `env`: `[denoPath, ...args]`.
  * The task's shell statements are evaluated as the task shell would (only the forms it uses:
- * `export NAME=VALUE`, `[ -z "$X" ] || export ...`, `[ -n "$X" ] || export ...`), so the
+ * `export NAME=VALUE`, `[ -z "$X" ] || export ...`, `[ -n "$X" ] || export ...`, and
+ * `[ -z "$X" ] || echo "$X" | grep -q -e TEXT || export ...`), so the
  * flags are exactly the task's, such as `--allow-read=$ADDRESSBOOK_CA` when that is set.
  */
 export async function clientCommand(env: Record<string, string> = {}): Promise<string[]> {
@@ -23,6 +24,15 @@ export async function clientCommand(env: Record<string, string> = {}): Promise<s
   const value = (text: string) => expand(text.replace(/^"(.*)"$/, "$1"));
   const statements = task.split(";").map((s) => s.trim()).filter(Boolean);
   for (const statement of statements.slice(0, -1)) {
+    // `[ -z "$X" ] || echo "$X" | grep -q -e TEXT || export NAME=VALUE`: X set, without TEXT
+    const unless =
+      /^\[ -z "\$(\w+)" \] \|\| echo "\$(\w+)" \| grep -q -e (\S+) \|\| export (\w+)=(\S*)$/
+        .exec(statement);
+    if (unless && unless[1] === unless[2]) {
+      const tested = vars[unless[1]!] ?? "";
+      if (tested !== "" && !tested.includes(unless[3]!)) vars[unless[4]!] = value(unless[5]!);
+      continue;
+    }
     const match = /^(?:\[ -([zn]) "\$(\w+)" \] \|\| )?export (\w+)=(\S*)$/.exec(statement);
     if (!match) throw new Error(`Unexpected client task part: ${statement}`);
     const [, test, tested, name, text] = match as unknown as [

@@ -78,6 +78,32 @@ Deno.test("client over TLS: --tls with ADDRESSBOOK_CA naming the file, or --ca w
   assert.equal(denied.stdout, "");
 });
 
+Deno.test("deno task client takes the certificate's text in ADDRESSBOOK_CA, as its advice says", async () => {
+  // The refusal above says `ADDRESSBOOK_CA="$(cat cert.pem)"`. The real task (not the tests'
+  // emulation of it) once made --allow-read=<the PEM text>, split into words: Deno then tried
+  // to import "CERTIFICATE-----..." as a module and stopped with a backtrace.
+  await using data = await tempDir();
+  const pem = await makeCertificate(data.path);
+  await using server = await TestServer.start({ dataDir: data.path });
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "client", "count", "--json"],
+    cwd: new URL("../", import.meta.url),
+    clearEnv: true,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? "",
+      NO_COLOR: "1",
+      ADDRESSBOOK_SERVER: `127.0.0.1:${server.port}`,
+      ADDRESSBOOK_CA: pem,
+    },
+    stdin: "null",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, stderr);
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), { count: 0 });
+  assert.doesNotMatch(stderr, /failed|backtrace/i);
+});
+
 Deno.test("client over TLS: a certificate it does not trust is one sentence and exit 3", async () => {
   await using data = await tempDir();
   await makeCertificate(data.path);
