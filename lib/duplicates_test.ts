@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "../tests/fast_check.ts";
 import type { ContactFields } from "./contact.ts";
 import { blankContact } from "./contact_edit.ts";
 import {

@@ -1,6 +1,6 @@
 /** Property tests: framing and parsing hold for any input, split anywhere. */
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "../tests/fast_check.ts";
 import { validateContact } from "./contact.ts";
 import { LineFramer, LineTooLongError } from "./framing.ts";
 import { dispatch, standaloneContext } from "./methods.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "../tests/fast_check.ts";
 import { batchLineBytes } from "./rpc_client.ts";
 import { MAX_BATCH_CALLS, MAX_LINE_BYTES, packBatches, readAll } from "./transfer.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import fc from "fast-check";
+import fc from "./fast_check.ts";
 import { CONTACT_LIMITS, type ContactFields, validateContact } from "../lib/contact.ts";
 import { multiLine, oneLine } from "../lib/interop.ts";
 

@@ -160,14 +160,14 @@ Deno.test("the client's build grants its transport variables", () => {
 });
 
 /** Runs a task with a clean environment plus `env`; returns its exit code and output. */
-async function runTask(name: string, env: Record<string, string>) {
+async function runTask(name: string, env: Record<string, string>, args: string[] = []) {
   const base: Record<string, string> = {};
   for (const key of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
     const value = Deno.env.get(key);
     if (value !== undefined) base[key] = value;
   }
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["task", name],
+    args: ["task", name, ...args],
     cwd: ROOT,
     clearEnv: true,
     env: { ...base, NO_COLOR: "1", DENORT_BIN: "/bin/true", ...env },
@@ -197,6 +197,24 @@ async function bakedMetadata(path: string): Promise<any> {
   }
   assert.fail("cannot parse the compile metadata");
 }
+
+Deno.test("serve and client tasks run with an empty Deno cache and no npm registry", async () => {
+  // `deno task` installs every npm package deno.json or its lockfile names before any task,
+  // so the test-only fast-check must stay out of both (tests/fast_check.ts pins it).
+  const cache = await Deno.makeTempDir({ prefix: "addressbook-deno-dir-" });
+  try {
+    const offline = { DENO_DIR: cache, NPM_CONFIG_REGISTRY: "http://127.0.0.1:9/" };
+    const serve = await runTask("serve", offline, ["--version"]);
+    assert.equal(serve.code, 0, serve.output);
+    assert.match(serve.output, /^addressbook server \S+$/m);
+    const client = await runTask("client", offline, ["--version"]);
+    assert.equal(client.code, 0, client.output);
+    assert.match(client.output, /^addressbook client \S+$/m);
+    assert.doesNotMatch(serve.output + client.output, /Download|fast-check/);
+  } finally {
+    await Deno.remove(cache, { recursive: true });
+  }
+});
 
 Deno.test("deno task compile:server type-checks and bakes least privilege in", async () => {
   const dist = await Deno.makeTempDir({ prefix: "addressbook-dist-" });
