@@ -6,6 +6,7 @@
  */
 
 import { Authenticator, isLoopback, loadOrCreateToken, TOKEN_FILE } from "./lib/auth.ts";
+import { plural } from "./lib/format.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 import {
   formatPermissionReport,
@@ -216,7 +217,7 @@ async function setUpSecurity(config: ServerConfig, log: Logger): Promise<Securit
   );
   const classic = config.classicLan ? "read-only" : "off";
   parts.push(config.classicLan ? "classic protocol read-only" : "classic protocol refused");
-  if (!tls) {
+  if (!tls && !isLoopback(config.host)) {
     log.warn(
       "Tokens and contacts cross the network unencrypted: put cert.pem and key.pem in the " +
         "data folder (or use --cert and --key) to serve TLS",
@@ -279,7 +280,8 @@ async function checkStore(store: ContactStore, log: Logger): Promise<void> {
   const report = await store.check();
   if (report.ok) {
     log.always(
-      `Check passed: ${report.contacts} contacts, ${report.indexEntries} index entries agree`,
+      `Check passed: ${plural(report.contacts, "contact")}, ` +
+        `${plural(report.indexEntries, "index entry", "index entries")} agree`,
     );
     return;
   }
@@ -288,7 +290,10 @@ async function checkStore(store: ContactStore, log: Logger): Promise<void> {
   await store.rebuildIndexes();
   const again = await store.check();
   if (!again.ok) fail(`The indexes are still damaged after a rebuild: ${again.problems[0]}`);
-  log.always(`Indexes rebuilt: ${again.contacts} contacts, ${again.indexEntries} index entries`);
+  log.always(
+    `Indexes rebuilt: ${plural(again.contacts, "contact")}, ` +
+      plural(again.indexEntries, "index entry", "index entries"),
+  );
 }
 
 async function main(args: string[]): Promise<void> {
