@@ -216,9 +216,10 @@ export class TestServer {
    * after acting on them, so a client can see the effect first); true if it did in time.
    */
   async waitForLog(pattern: RegExp, timeoutMs = 5000): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.#logs.some((line) => pattern.test(line))) {
-      if (Date.now() > deadline) return false;
+    // The bound counts timer ticks, not the wall clock: this sandbox's clock may jump forward
+    // while a process sleeps, which would end a Date.now() deadline early.
+    for (let waited = 0; !this.#logs.some((line) => pattern.test(line)); waited += 20) {
+      if (waited >= timeoutMs) return false;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     return true;
