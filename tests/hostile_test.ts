@@ -5,18 +5,24 @@
 import assert from "node:assert/strict";
 import { RpcConnection, TestServer } from "./helpers.ts";
 
-/** Pings the server on its own connection until stopped; records the slowest answer. */
+/** The bound on a well-behaved client's wait: generous, only to catch a stalled server. */
+const BOUND_MS = 5000;
+
+/**
+ * Pings the server on its own connection until stopped. Each answer must come within
+ * BOUND_MS, timed by a timer rather than by reading the clock (which may jump forward in a
+ * paused sandbox and turn a quick answer into a "slow" one); a late one fails the test.
+ */
 function watchdog(server: TestServer) {
   let stop = false;
-  let slowest = 0;
   let answered = 0;
   const done = (async () => {
     using client = await server.connect();
-    while (!stop) {
-      const started = performance.now();
-      const reply = await client.call("count");
+    for (let id = 1; !stop; id++) {
+      await client.send(JSON.stringify({ jsonrpc: "2.0", id, method: "count" }) + "\n");
+      const reply = await client.readJson(BOUND_MS); // "No reply within 5000 ms" if stalled
+      assert.equal(reply.id, id, JSON.stringify(reply));
       assert.ok(reply.result, JSON.stringify(reply));
-      slowest = Math.max(slowest, performance.now() - started);
       answered++;
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -25,13 +31,10 @@ function watchdog(server: TestServer) {
     async finish() {
       stop = true;
       await done;
-      return { slowest, answered };
+      return { answered };
     },
   };
 }
-
-/** The bound on a well-behaved client's wait: generous, only to catch a stalled server. */
-const BOUND_MS = 5000;
 
 Deno.test("a flood of junk lines gets errors and a close; others keep being answered", async () => {
   await using server = await TestServer.start();
@@ -41,9 +44,8 @@ Deno.test("a flood of junk lines gets errors and a close; others keep being answ
     junk.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n" + "%%%garbage%%%\n".repeat(500)).catch(() => {});
     assert.ok(await junk.closedByServer(), "junk connection not closed");
   }
-  const { slowest, answered } = await dog.finish();
+  const { answered } = await dog.finish();
   assert.ok(answered > 0);
-  assert.ok(slowest < BOUND_MS, `a good client waited ${slowest} ms`);
 });
 
 Deno.test("a line that never ends is dropped at the time cap", async () => {
@@ -64,8 +66,8 @@ Deno.test("a line that never ends is dropped at the time cap", async () => {
   }
   assert.ok(closed, "slow-loris connection was not dropped");
   assert.ok(await loris.closedByServer());
-  const { slowest } = await dog.finish();
-  assert.ok(slowest < BOUND_MS);
+  const { answered } = await dog.finish();
+  assert.ok(answered > 0);
 });
 
 Deno.test("a connect-and-vanish storm leaves the server serving", async () => {
@@ -84,8 +86,8 @@ Deno.test("a connect-and-vanish storm leaves the server serving", async () => {
   using client = await server.connect();
   const stats = await client.result("stats");
   assert.ok(stats.connections.total >= 502, JSON.stringify(stats));
-  const { slowest } = await dog.finish();
-  assert.ok(slowest < BOUND_MS);
+  const { answered } = await dog.finish();
+  assert.ok(answered > 0);
   // The storm's connections all end: only ours and the watchdog's (closing) remain.
   let open = Infinity;
   for (let i = 0; i < 100 && open > 2; i++) {
