@@ -25,7 +25,7 @@ Deno.test("SIGKILL during group commits: every acknowledged write survives a res
         acked.push(reply.result.id);
         if (acked.length === killAt) {
           killed = true;
-          first.process.kill("SIGKILL");
+          first.kill("SIGKILL");
         }
       }
     });

@@ -129,6 +129,8 @@ export class TestServer {
   readonly #ownsDataDir: boolean;
   readonly #logs: string[];
   #stderrDone: Promise<void>;
+  /** Set once the test stops or kills the server: its exit is then no surprise. */
+  #exitExpected = false;
 
   private constructor(
     process: Deno.ChildProcess,
@@ -203,7 +205,18 @@ export class TestServer {
     });
     onLine = undefined;
     await stdoutDone;
-    return new TestServer(process, port, dataDir, logs, stderrDone, !options.dataDir);
+    const server = new TestServer(process, port, dataDir, logs, stderrDone, !options.dataDir);
+    // A server that dies on its own makes the next client fail with "connection refused" and
+    // nothing more: say why in the test's output, with the server's log.
+    process.status.then(async (status) => {
+      if (server.#exitExpected) return;
+      await stderrDone;
+      console.error(
+        `TestServer: the server on port ${port} (pid ${process.pid}) exited unexpectedly ` +
+          `(code ${status.code}, signal ${status.signal}); its log:\n${logs.join("\n")}`,
+      );
+    });
+    return server;
   }
 
   /** Every line the server has logged so far. */
@@ -230,8 +243,15 @@ export class TestServer {
     return RpcConnection.open(this.port);
   }
 
+  /** Sends a signal without waiting: the exit it causes is expected (not reported). */
+  kill(signal: Deno.Signal): void {
+    this.#exitExpected = true;
+    this.process.kill(signal);
+  }
+
   /** Sends a signal and waits for the process to exit; returns its exit code. */
   async stop(signal: Deno.Signal = "SIGTERM"): Promise<number> {
+    this.#exitExpected = true;
     try {
       this.process.kill(signal);
     } catch {
