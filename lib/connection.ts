@@ -20,7 +20,7 @@ import {
   type Subscription,
 } from "./change_feed.ts";
 import { couldBeClassicStart, isClassicStart, runClassic } from "./classic.ts";
-import { LineFramer, LineTooLongError } from "./framing.ts";
+import { concatBytes, LineFramer, LineTooLongError } from "./framing.ts";
 import type { Logger } from "./log.ts";
 import {
   dispatch,
@@ -254,7 +254,7 @@ class Session {
         const held = first.slice(); // the next read reuses the buffer
         const more = await this.#read();
         if (more === null) return;
-        first = joinBytes(held, more);
+        first = concatBytes([held, more]);
       }
       if (first[0] === 0x16) {
         // A TLS ClientHello on a plain-TCP port: no line will ever come; close at once.
@@ -776,11 +776,4 @@ function isBlank(line: Uint8Array): boolean {
 /** The first bytes of a connection as Latin-1, enough to choose the protocol. */
 function latin1(bytes: Uint8Array): string {
   return String.fromCharCode(...bytes.subarray(0, 17));
-}
-
-function joinBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

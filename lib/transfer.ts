@@ -15,6 +15,7 @@ import type { Contact, ContactFields } from "./contact.ts";
 import { userFields } from "./contact_edit.ts";
 import { formatCsv, formatCsvRows, parseCsv, PLAIN_COLUMNS } from "./csv.ts";
 import { plural } from "./format.ts";
+import { concatBytes } from "./framing.ts";
 import { type DuplicateOf, type ImportStep, planImport, sameFields } from "./import_plan.ts";
 import { decodeText, detectFormat, type ImportIssue } from "./interop.ts";
 import { type BatchCall, batchLineBytes, ConnectionError, RpcClient } from "./rpc_client.ts";
@@ -79,13 +80,7 @@ export async function readAll(
     }
     chunks.push(chunk);
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
+  return concatBytes(chunks, size);
 }
 
 /**
