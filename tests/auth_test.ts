@@ -3,7 +3,7 @@
  * behave exactly as one bound to a LAN address (the address test is in lib/auth_test.ts).
  */
 import assert from "node:assert/strict";
-import { classic, tempDir, TestServer } from "./helpers.ts";
+import { classic, runServerToExit, tempDir, TestServer } from "./helpers.ts";
 
 const READ_TOKEN = "read-only-token-for-tests-0123";
 const WRITE_TOKEN = "read-write-token-for-tests-0123";
@@ -190,18 +190,14 @@ Deno.test("protected mode refuses the classic protocol; --classic-lan serves fnd
 });
 
 Deno.test("a bad --token is refused at startup in one sentence", async () => {
-  const { runServerToExit } = await import("./helpers.ts");
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
-  try {
-    const { code, stderr } = await runServerToExit({
-      dataDir,
-      args: ["--require-auth", "--token", "short"],
-    });
-    assert.equal(code, 2);
-    assert.match(stderr, /^addressbook: --token is shorter than 16 characters/m);
-  } finally {
-    await Deno.remove(dataDir, { recursive: true });
-  }
+  await using dir = await tempDir();
+  const dataDir = dir.path;
+  const { code, stderr } = await runServerToExit({
+    dataDir,
+    args: ["--require-auth", "--token", "short"],
+  });
+  assert.equal(code, 2);
+  assert.match(stderr, /^addressbook: --token is shorter than 16 characters/m);
 });
 
 /** Compares a reply with the documented one; `"$_"` matches anything. */

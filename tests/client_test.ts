@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { TestServer } from "./helpers.ts";
+import { tempDir, TestServer } from "./helpers.ts";
 import { clientCommand, ClientSession, runClient } from "./client_helpers.ts";
 import { CLIENT_OPTIONS } from "../lib/client_config.ts";
 
@@ -240,81 +240,69 @@ Deno.test("client menu: a conflict during edit offers re-edit, mine and theirs",
 });
 
 Deno.test("client menu: a server that goes away is reported, and the menu reconnects", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
-  const first = await TestServer.start({ dataDir });
+  await using dir = await tempDir();
+  const dataDir = dir.path;
+  await using first = await TestServer.start({ dataDir });
   const port = first.port;
-  let second: TestServer | undefined;
-  try {
-    {
-      using rpc = await first.connect();
-      await rpc.result("add", contact({ name: "Bob", town: "Springfield" }));
-    }
-    await using session = await ClientSession.start([], { server: `127.0.0.1:${port}` });
-    await session.waitFor(MENU_PROMPT);
-    await first.close();
-    await session.send("4\n");
-    const lost = await session.waitFor("Reconnect? [Y/n]: ");
-    assert.match(lost, /^Cannot reach the server at "127\.0\.0\.1:\d+": connection refused\.$/m);
-    assert.ok(!lost.includes("may not have been saved"), "nothing was under way");
-    await session.send("y\n"); // still down
-    const down = await session.waitFor("Reconnect? [Y/n]: ");
-    assert.match(down, /Cannot reach the server at "127\.0\.0\.1:\d+": connection refused\./);
-    second = await TestServer.start({ dataDir, args: ["--port", String(port)] });
-    await session.send("\n"); // yes is the default
-    await session.waitFor("Reconnected to 127.0.0.1:");
-    await session.waitFor(MENU_PROMPT);
-    await session.send("4\n");
-    const list = await session.waitFor(MENU_PROMPT);
-    assert.ok(list.includes("Bob\n  Address  Springfield\n"), list);
-    await second.stop();
-    await session.send("4\n");
-    await session.waitFor("Reconnect? [Y/n]: ");
-    await session.send("n\n");
-    await session.waitFor("Bye.");
-    assert.equal(await session.finish(), 3);
-  } finally {
-    await first.close();
-    await second?.close();
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  {
+    using rpc = await first.connect();
+    await rpc.result("add", contact({ name: "Bob", town: "Springfield" }));
   }
+  await using session = await ClientSession.start([], { server: `127.0.0.1:${port}` });
+  await session.waitFor(MENU_PROMPT);
+  await first.close();
+  await session.send("4\n");
+  const lost = await session.waitFor("Reconnect? [Y/n]: ");
+  assert.match(lost, /^Cannot reach the server at "127\.0\.0\.1:\d+": connection refused\.$/m);
+  assert.ok(!lost.includes("may not have been saved"), "nothing was under way");
+  await session.send("y\n"); // still down
+  const down = await session.waitFor("Reconnect? [Y/n]: ");
+  assert.match(down, /Cannot reach the server at "127\.0\.0\.1:\d+": connection refused\./);
+  await using second = await TestServer.start({ dataDir, args: ["--port", String(port)] });
+  await session.send("\n"); // yes is the default
+  await session.waitFor("Reconnected to 127.0.0.1:");
+  await session.waitFor(MENU_PROMPT);
+  await session.send("4\n");
+  const list = await session.waitFor(MENU_PROMPT);
+  assert.ok(list.includes("Bob\n  Address  Springfield\n"), list);
+  await second.stop();
+  await session.send("4\n");
+  await session.waitFor("Reconnect? [Y/n]: ");
+  await session.send("n\n");
+  await session.waitFor("Bye.");
+  assert.equal(await session.finish(), 3);
 });
 
 Deno.test("client menu: its watching connection outlives the idle timeout; after a restart, the next action reconnects", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
-  const first = await TestServer.start({ dataDir, args: ["--idle-timeout", "1"] });
-  let second: TestServer | undefined;
-  try {
-    {
-      using rpc = await first.connect();
-      await rpc.result("add", contact({ name: "Bob", town: "Springfield" }));
-    }
-    await using session = await ClientSession.start([], { server: `127.0.0.1:${first.port}` });
-    await session.waitFor(MENU_PROMPT);
-    // Another connection, idle as long as the menu, is closed; the menu's (subscribed) is not.
-    using idle = await first.connect();
-    await idle.result("ping");
-    assert.ok(await idle.closedByServer(20_000));
-    await session.send("4\n");
-    const listed = await session.waitFor(MENU_PROMPT);
-    assert.ok(!listed.includes("reconnected"), listed);
-    // A restart closes it: the next action reconnects quietly and says so.
-    await first.stop();
-    second = await TestServer.start({ dataDir, args: ["--port", String(first.port)] });
-    await session.send("4\n");
-    const list = await session.waitFor(MENU_PROMPT);
-    assert.match(
-      list,
-      /^\(The server had closed the connection; reconnected to 127\.0\.0\.1:\d+\.\)$/m,
-    );
-    assert.ok(list.includes("Bob\n  Address  Springfield\n"), list);
-    assert.ok(!list.includes("Reconnect?"), list);
-    await session.send("q\n");
-    assert.equal(await session.finish(), 0);
-  } finally {
-    await first.close();
-    await second?.close();
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  await using dir = await tempDir();
+  const dataDir = dir.path;
+  await using first = await TestServer.start({ dataDir, args: ["--idle-timeout", "1"] });
+  {
+    using rpc = await first.connect();
+    await rpc.result("add", contact({ name: "Bob", town: "Springfield" }));
   }
+  await using session = await ClientSession.start([], { server: `127.0.0.1:${first.port}` });
+  await session.waitFor(MENU_PROMPT);
+  // Another connection, idle as long as the menu, is closed; the menu's (subscribed) is not.
+  using idle = await first.connect();
+  await idle.result("ping");
+  assert.ok(await idle.closedByServer(20_000));
+  await session.send("4\n");
+  const listed = await session.waitFor(MENU_PROMPT);
+  assert.ok(!listed.includes("reconnected"), listed);
+  // A restart closes it: the next action reconnects quietly and says so.
+  await first.stop();
+  await using _second = await TestServer.start({ dataDir, args: ["--port", String(first.port)] });
+  await session.send("4\n");
+  const list = await session.waitFor(MENU_PROMPT);
+  assert.match(
+    list,
+    /^\(The server had closed the connection; reconnected to 127\.0\.0\.1:\d+\.\)$/m,
+  );
+  assert.ok(list.includes("Bob\n  Address  Springfield\n"), list);
+  assert.ok(!list.includes("Reconnect?"), list);
+  await session.send("q\n");
+  assert.equal(await session.finish(), 0);
 });
 
 Deno.test("client subcommands with --json: add, get, find, search, list, edit, rm, count, stats, ping", async () => {

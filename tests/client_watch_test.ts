@@ -3,7 +3,7 @@
  * server processes.
  */
 import assert from "node:assert/strict";
-import { TestServer } from "./helpers.ts";
+import { tempDir, TestServer } from "./helpers.ts";
 import { ClientSession, runClient } from "./client_helpers.ts";
 
 const MENU_PROMPT = "Choose an option [1-7, q to quit]: ";
@@ -17,57 +17,51 @@ function jsonLines(output: string): Json[] {
 }
 
 Deno.test("client watch --json prints changes, reconnects after a restart, and misses none", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
-  const first = await TestServer.start({ dataDir });
+  await using dir = await tempDir();
+  const dataDir = dir.path;
+  await using first = await TestServer.start({ dataDir });
   const port = first.port;
-  let second: TestServer | undefined;
-  try {
-    {
-      using rpc = await first.connect();
-      await rpc.result("add", { contact: { name: "Ann" } });
-    }
-    await using session = await ClientSession.start(["watch", "--json", "--since", "0"], {
-      server: `127.0.0.1:${port}`,
-    });
-    await session.waitFor('"name":"Ann"'); // replayed from the log
+  {
     using rpc = await first.connect();
-    const bob = await rpc.result("add", { contact: { name: "Bob" } });
-    await session.waitFor('"name":"Bob"');
-    rpc.close();
-    await first.stop();
-    await session.waitFor("reconnecting");
-    second = await TestServer.start({ dataDir, args: ["--port", String(port)] });
-    using again = await second.connect();
-    // Changes while the client may still be away: it resumes after the last seq it printed.
-    await again.result("update", {
-      id: bob.id,
-      version: bob.version,
-      contact: { name: "Bob", town: "Springfield" },
-    });
-    await again.result("remove", { name: "Ann" });
-    await session.waitFor('"type":"removed"');
-    // The notice goes to stderr and the events to stdout: two pipes, read in either order.
-    for (let i = 0; i < 400 && !session.output.includes("resuming after seq"); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    assert.match(
-      session.output,
-      /addressbook: reconnected to 127\.0\.0\.1:\d+; resuming after seq 2/,
-    );
-    const events = jsonLines(session.output);
-    assert.deepEqual(events.map((e) => [e.seq, e.type, e.name]), [
-      [1, "added", "Ann"],
-      [2, "added", "Bob"],
-      [3, "updated", "Bob"],
-      [4, "removed", "Ann"],
-    ]);
-    assert.deepEqual(Object.keys(events[1]).sort(), ["id", "name", "seq", "type", "version"]);
-    assert.equal(events[1].version, bob.version);
-  } finally {
-    await first.close();
-    await second?.close();
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    await rpc.result("add", { contact: { name: "Ann" } });
   }
+  await using session = await ClientSession.start(["watch", "--json", "--since", "0"], {
+    server: `127.0.0.1:${port}`,
+  });
+  await session.waitFor('"name":"Ann"'); // replayed from the log
+  using rpc = await first.connect();
+  const bob = await rpc.result("add", { contact: { name: "Bob" } });
+  await session.waitFor('"name":"Bob"');
+  rpc.close();
+  await first.stop();
+  await session.waitFor("reconnecting");
+  await using second = await TestServer.start({ dataDir, args: ["--port", String(port)] });
+  using again = await second.connect();
+  // Changes while the client may still be away: it resumes after the last seq it printed.
+  await again.result("update", {
+    id: bob.id,
+    version: bob.version,
+    contact: { name: "Bob", town: "Springfield" },
+  });
+  await again.result("remove", { name: "Ann" });
+  await session.waitFor('"type":"removed"');
+  // The notice goes to stderr and the events to stdout: two pipes, read in either order.
+  for (let i = 0; i < 400 && !session.output.includes("resuming after seq"); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  assert.match(
+    session.output,
+    /addressbook: reconnected to 127\.0\.0\.1:\d+; resuming after seq 2/,
+  );
+  const events = jsonLines(session.output);
+  assert.deepEqual(events.map((e) => [e.seq, e.type, e.name]), [
+    [1, "added", "Ann"],
+    [2, "added", "Bob"],
+    [3, "updated", "Bob"],
+    [4, "removed", "Ann"],
+  ]);
+  assert.deepEqual(Object.keys(events[1]).sort(), ["id", "name", "seq", "type", "version"]);
+  assert.equal(events[1].version, bob.version);
 });
 
 Deno.test("client watch --query prints matching changes for people; a stale --since is refused", async () => {

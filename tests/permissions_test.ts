@@ -32,27 +32,24 @@ Deno.test("server started with the serve task's flags reports least privilege", 
 });
 
 Deno.test("a --db outside the data folder fails in one sentence naming the flags", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
-  const outside = await Deno.makeTempDir({ prefix: "addressbook-outside-" });
-  try {
-    const { code, stderr } = await runServerToExit({
-      dataDir,
-      args: ["--db", `${outside}/book.kv`],
-    });
-    assert.equal(code, 1);
-    const errors = stderr.split("\n").filter((line) => line.startsWith("addressbook: "));
-    assert.deepEqual(errors, [
-      `addressbook: Not allowed to open the store "${outside}/book.kv": it is outside the ` +
-      `data folder "${dataDir}", the only folder the server may use; move it inside ` +
-      `(--db ${dataDir}/addressbook.kv) or add --allow-read=${outside}/book.kv ` +
-      `--allow-write=${outside}/book.kv`,
-    ]);
-    assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
-    assert.deepEqual([...Deno.readDirSync(outside)], [], "nothing written outside");
-  } finally {
-    await Deno.remove(dataDir, { recursive: true });
-    await Deno.remove(outside, { recursive: true });
-  }
+  await using dir = await tempDir();
+  const dataDir = dir.path;
+  await using outsideDir = await tempDir("addressbook-outside-");
+  const outside = outsideDir.path;
+  const { code, stderr } = await runServerToExit({
+    dataDir,
+    args: ["--db", `${outside}/book.kv`],
+  });
+  assert.equal(code, 1);
+  const errors = stderr.split("\n").filter((line) => line.startsWith("addressbook: "));
+  assert.deepEqual(errors, [
+    `addressbook: Not allowed to open the store "${outside}/book.kv": it is outside the ` +
+    `data folder "${dataDir}", the only folder the server may use; move it inside ` +
+    `(--db ${dataDir}/addressbook.kv) or add --allow-read=${outside}/book.kv ` +
+    `--allow-write=${outside}/book.kv`,
+  ]);
+  assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
+  assert.deepEqual([...Deno.readDirSync(outside)], [], "nothing written outside");
 });
 
 Deno.test("the same server still serves a --db inside its data folder", async () => {
@@ -69,40 +66,34 @@ Deno.test("the same server still serves a --db inside its data folder", async ()
 });
 
 Deno.test("listening where the task grants no net access is one sentence naming the fix", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
-  try {
-    const { code, stderr } = await runServerToExit({ dataDir, args: ["--host", "127.0.0.2"] });
-    assert.equal(code, 1);
-    const errors = stderr.split("\n").filter((line) => line.startsWith("addressbook: "));
-    assert.equal(errors.length, 1, stderr);
-    assert.match(
-      errors[0]!,
-      /^addressbook: Not allowed to listen on 127\.0\.0\.2:0: add --allow-net=127\.0\.0\.2 .*ADDRESSBOOK_HOST=127\.0\.0\.2 deno task serve/,
-    );
-    assert.doesNotMatch(stderr, /^\s+at /m);
-  } finally {
-    await Deno.remove(dataDir, { recursive: true });
-  }
+  await using dir = await tempDir();
+  const dataDir = dir.path;
+  const { code, stderr } = await runServerToExit({ dataDir, args: ["--host", "127.0.0.2"] });
+  assert.equal(code, 1);
+  const errors = stderr.split("\n").filter((line) => line.startsWith("addressbook: "));
+  assert.equal(errors.length, 1, stderr);
+  assert.match(
+    errors[0]!,
+    /^addressbook: Not allowed to listen on 127\.0\.0\.2:0: add --allow-net=127\.0\.0\.2 .*ADDRESSBOOK_HOST=127\.0\.0\.2 deno task serve/,
+  );
+  assert.doesNotMatch(stderr, /^\s+at /m);
 });
 
 Deno.test("a data folder the server may not write is one sentence naming the flag", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
-  try {
-    // The task grants $ADDRESSBOOK_DATA; --data points elsewhere, as a confused user might.
-    const { code, stderr } = await runServerToExit({
-      dataDir,
-      args: ["--data", `${dataDir}-elsewhere`],
-    });
-    assert.equal(code, 1);
-    const errors = stderr.split("\n").filter((line) => line.startsWith("addressbook: "));
-    assert.deepEqual(errors, [
-      `addressbook: Not allowed to open the store "${dataDir}-elsewhere/addressbook.kv": add ` +
-      `--allow-read=${dataDir}-elsewhere --allow-write=${dataDir}-elsewhere (the data folder ` +
-      "holds the store, the token and the certificates)",
-    ]);
-  } finally {
-    await Deno.remove(dataDir, { recursive: true });
-  }
+  await using dir = await tempDir();
+  const dataDir = dir.path;
+  // The task grants $ADDRESSBOOK_DATA; --data points elsewhere, as a confused user might.
+  const { code, stderr } = await runServerToExit({
+    dataDir,
+    args: ["--data", `${dataDir}-elsewhere`],
+  });
+  assert.equal(code, 1);
+  const errors = stderr.split("\n").filter((line) => line.startsWith("addressbook: "));
+  assert.deepEqual(errors, [
+    `addressbook: Not allowed to open the store "${dataDir}-elsewhere/addressbook.kv": add ` +
+    `--allow-read=${dataDir}-elsewhere --allow-write=${dataDir}-elsewhere (the data folder ` +
+    "holds the store, the token and the certificates)",
+  ]);
 });
 
 Deno.test({

@@ -3,7 +3,7 @@
  * flags, on port 0, with a temp data folder), real TCP, a real KV file.
  */
 import assert from "node:assert/strict";
-import { classic, RpcConnection, serveCommand, TestServer } from "./helpers.ts";
+import { classic, RpcConnection, serveCommand, tempDir, TestServer } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 
@@ -284,59 +284,53 @@ Deno.test("200 concurrent clients each add and find their own contacts", async (
 });
 
 Deno.test("contacts survive a restart on the same data folder", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
-  try {
-    const first = await TestServer.start({ dataDir });
-    let id: string;
-    {
-      using client = await first.connect();
-      id = (await client.result("add", { contact: { name: "Persistent Pat" } })).id;
-    }
-    assert.equal(await first.stop(), 0);
-    await using second = await TestServer.start({ dataDir });
-    using client = await second.connect();
-    assert.equal((await client.result("get", { id })).name, "Persistent Pat");
-    assert.equal((await client.result("count")).count, 1);
-  } finally {
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  await using dir = await tempDir();
+  const dataDir = dir.path;
+  const first = await TestServer.start({ dataDir });
+  let id: string;
+  {
+    using client = await first.connect();
+    id = (await client.result("add", { contact: { name: "Persistent Pat" } })).id;
   }
+  assert.equal(await first.stop(), 0);
+  await using second = await TestServer.start({ dataDir });
+  using client = await second.connect();
+  assert.equal((await client.result("get", { id })).name, "Persistent Pat");
+  assert.equal((await client.result("count")).count, 1);
 });
 
 Deno.test("SIGTERM answers every request already read, then exits 0", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
-  try {
-    const server = await TestServer.start({ dataDir });
-    using client = await server.connect();
-    const n = 300;
-    const lines = Array.from({ length: n }, (_, i) =>
-      JSON.stringify({
-        jsonrpc: "2.0",
-        id: i,
-        method: "add",
-        params: { contact: { name: `Inflight ${i}` } },
-      }));
-    await client.send(lines.join("\n") + "\n");
-    const first = await client.readJson();
-    assert.equal(first.id, 0);
-    const stopped = server.stop("SIGTERM");
-    const acknowledged = [first.result.id];
-    while (true) {
-      const line = await client.readLine();
-      if (line === null) break;
-      const reply = JSON.parse(line);
-      assert.equal(reply.id, acknowledged.length); // in order, none skipped
-      acknowledged.push(reply.result.id);
-    }
-    assert.equal(await stopped, 0);
-    assert.ok(server.logs.some((line) => line.includes("SIGTERM: shutting down")));
-    // Everything acknowledged is stored.
-    await using again = await TestServer.start({ dataDir });
-    using check = await again.connect();
-    assert.equal((await check.result("count")).count, acknowledged.length);
-    for (const id of acknowledged.slice(-5)) assert.ok((await check.result("get", { id })).name);
-  } finally {
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  await using dir = await tempDir();
+  const dataDir = dir.path;
+  const server = await TestServer.start({ dataDir });
+  using client = await server.connect();
+  const n = 300;
+  const lines = Array.from({ length: n }, (_, i) =>
+    JSON.stringify({
+      jsonrpc: "2.0",
+      id: i,
+      method: "add",
+      params: { contact: { name: `Inflight ${i}` } },
+    }));
+  await client.send(lines.join("\n") + "\n");
+  const first = await client.readJson();
+  assert.equal(first.id, 0);
+  const stopped = server.stop("SIGTERM");
+  const acknowledged = [first.result.id];
+  while (true) {
+    const line = await client.readLine();
+    if (line === null) break;
+    const reply = JSON.parse(line);
+    assert.equal(reply.id, acknowledged.length); // in order, none skipped
+    acknowledged.push(reply.result.id);
   }
+  assert.equal(await stopped, 0);
+  assert.ok(server.logs.some((line) => line.includes("SIGTERM: shutting down")));
+  // Everything acknowledged is stored.
+  await using again = await TestServer.start({ dataDir });
+  using check = await again.connect();
+  assert.equal((await check.result("count")).count, acknowledged.length);
+  for (const id of acknowledged.slice(-5)) assert.ok((await check.result("get", { id })).name);
 });
 
 Deno.test("the connection cap answers BUSY and serves again once others leave", async () => {
@@ -465,135 +459,129 @@ function hasPython(): boolean {
 }
 
 Deno.test("an old-layout store is migrated; a newer one is refused", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
-  try {
-    // A layout-1 store: records only, no indexes, no count, no layout key.
-    const kv = await Deno.openKv(`${dataDir}/addressbook.kv`);
-    const old = {
-      id: "01ARZ3NDEKTSV4RRFFQ69G5FAV",
-      name: "Olga Old",
-      house: "",
-      street: "Mill Lane",
-      town: "Oldtown",
-      postcode: "",
-      phones: [{ label: "", number: "555-0042" }],
-      emails: [],
-      notes: "",
-      uid: "",
-      extra: {},
-      created: "2020-01-01T00:00:00.000Z",
-      updated: "2020-01-01T00:00:00.000Z",
-    };
-    await kv.set(["contacts", old.id], old);
-    kv.close();
-    {
-      const server = await TestServer.start({ dataDir });
-      assert.ok(server.logs.some((line) => line.includes("Migrated the store from layout 1 to 3")));
-      const client = await server.connect();
-      assert.equal((await client.result("count")).count, 1);
-      assert.equal((await client.result("find", { name: "olga old" })).contacts[0].id, old.id);
-      assert.equal((await client.result("search", { query: "oldt" })).contacts.length, 1);
-      assert.equal((await client.result("search", { query: "5550042" })).contacts.length, 1);
-      // The change log starts at the migration: the next change is seq 1.
-      assert.deepEqual(await client.result("watch", {}), { seq: 0 });
-      client.close();
-      assert.equal(await server.stop(), 0);
-    }
-    // A layout-2 store (no change log): migrated to 3, its contacts kept, the log started.
-    const two = await Deno.openKv(`${dataDir}/addressbook.kv`);
-    await two.set(["meta", "layout"], 2);
-    await two.delete(["changes_head"]);
-    two.close();
-    {
-      const server = await TestServer.start({ dataDir });
-      assert.ok(server.logs.some((line) => line.includes("Migrated the store from layout 2 to 3")));
-      const client = await server.connect();
-      assert.equal((await client.result("count")).count, 1);
-      assert.deepEqual(await client.result("watch", {}), { seq: 0 });
-      client.close();
-      assert.equal(await server.stop(), 0);
-    }
-    const migrated = await Deno.openKv(`${dataDir}/addressbook.kv`);
-    assert.equal((await migrated.get(["meta", "layout"])).value, 3);
-    assert.equal((await migrated.get(["changes_head"])).value, 0);
-    migrated.close();
-    // A layout from the future: refused with a clear message, exit 1, no stack trace.
-    const future = await Deno.openKv(`${dataDir}/addressbook.kv`);
-    await future.set(["meta", "layout"], 99);
-    future.close();
-    const [cmd, ...args] = await serveCommand({ ADDRESSBOOK_DATA: dataDir });
+  await using dir = await tempDir();
+  const dataDir = dir.path;
+  // A layout-1 store: records only, no indexes, no count, no layout key.
+  const kv = await Deno.openKv(`${dataDir}/addressbook.kv`);
+  const old = {
+    id: "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+    name: "Olga Old",
+    house: "",
+    street: "Mill Lane",
+    town: "Oldtown",
+    postcode: "",
+    phones: [{ label: "", number: "555-0042" }],
+    emails: [],
+    notes: "",
+    uid: "",
+    extra: {},
+    created: "2020-01-01T00:00:00.000Z",
+    updated: "2020-01-01T00:00:00.000Z",
+  };
+  await kv.set(["contacts", old.id], old);
+  kv.close();
+  {
+    const server = await TestServer.start({ dataDir });
+    assert.ok(server.logs.some((line) => line.includes("Migrated the store from layout 1 to 3")));
+    const client = await server.connect();
+    assert.equal((await client.result("count")).count, 1);
+    assert.equal((await client.result("find", { name: "olga old" })).contacts[0].id, old.id);
+    assert.equal((await client.result("search", { query: "oldt" })).contacts.length, 1);
+    assert.equal((await client.result("search", { query: "5550042" })).contacts.length, 1);
+    // The change log starts at the migration: the next change is seq 1.
+    assert.deepEqual(await client.result("watch", {}), { seq: 0 });
+    client.close();
+    assert.equal(await server.stop(), 0);
+  }
+  // A layout-2 store (no change log): migrated to 3, its contacts kept, the log started.
+  const two = await Deno.openKv(`${dataDir}/addressbook.kv`);
+  await two.set(["meta", "layout"], 2);
+  await two.delete(["changes_head"]);
+  two.close();
+  {
+    const server = await TestServer.start({ dataDir });
+    assert.ok(server.logs.some((line) => line.includes("Migrated the store from layout 2 to 3")));
+    const client = await server.connect();
+    assert.equal((await client.result("count")).count, 1);
+    assert.deepEqual(await client.result("watch", {}), { seq: 0 });
+    client.close();
+    assert.equal(await server.stop(), 0);
+  }
+  const migrated = await Deno.openKv(`${dataDir}/addressbook.kv`);
+  assert.equal((await migrated.get(["meta", "layout"])).value, 3);
+  assert.equal((await migrated.get(["changes_head"])).value, 0);
+  migrated.close();
+  // A layout from the future: refused with a clear message, exit 1, no stack trace.
+  const future = await Deno.openKv(`${dataDir}/addressbook.kv`);
+  await future.set(["meta", "layout"], 99);
+  future.close();
+  const [cmd, ...args] = await serveCommand({ ADDRESSBOOK_DATA: dataDir });
+  const result = await new Deno.Command(cmd!, {
+    args: [...args, "--port", "0"],
+    env: { ADDRESSBOOK_DATA: dataDir },
+    cwd: new URL("../", import.meta.url),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(result.stderr);
+  assert.equal(result.code, 1);
+  assert.match(stderr, /has layout 99, newer than this server understands \(3\)/);
+  assert.doesNotMatch(stderr, /\n\s+at /);
+});
+
+Deno.test("startup problems are one clear sentence, never a stack trace", async () => {
+  await using dir = await tempDir();
+  const dataDir = dir.path;
+  const env = { ADDRESSBOOK_DATA: dataDir };
+  const [cmd, ...args] = await serveCommand(env);
+  const run = async (extra: string[]) => {
     const result = await new Deno.Command(cmd!, {
-      args: [...args, "--port", "0"],
-      env: { ADDRESSBOOK_DATA: dataDir },
+      args: [...args, ...extra],
+      env,
       cwd: new URL("../", import.meta.url),
       stdout: "piped",
       stderr: "piped",
     }).output();
-    const stderr = new TextDecoder().decode(result.stderr);
-    assert.equal(result.code, 1);
-    assert.match(stderr, /has layout 99, newer than this server understands \(3\)/);
-    assert.doesNotMatch(stderr, /\n\s+at /);
-  } finally {
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
-  }
-});
-
-Deno.test("startup problems are one clear sentence, never a stack trace", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
-  try {
-    const env = { ADDRESSBOOK_DATA: dataDir };
-    const [cmd, ...args] = await serveCommand(env);
-    const run = async (extra: string[]) => {
-      const result = await new Deno.Command(cmd!, {
-        args: [...args, ...extra],
-        env,
-        cwd: new URL("../", import.meta.url),
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      return {
-        code: result.code,
-        out: new TextDecoder().decode(result.stdout),
-        err: new TextDecoder().decode(result.stderr),
-      };
+    return {
+      code: result.code,
+      out: new TextDecoder().decode(result.stdout),
+      err: new TextDecoder().decode(result.stderr),
     };
-    const help = await run(["--help"]);
-    assert.equal(help.code, 0);
-    for (
-      const word of [
-        "--host",
-        "ADDRESSBOOK_HOST",
-        "--port",
-        "2007",
-        "--data",
-        "--db",
-        "--max-connections",
-        "1024",
-        "--idle-timeout",
-        "300",
-        "--log-level",
-        "--max-line",
-      ]
-    ) {
-      assert.ok(help.out.includes(word), `--help lacks ${word}`);
-    }
-    const badPort = await run(["--port", "seventy"]);
-    assert.equal(badPort.code, 2);
-    assert.match(badPort.err, /--port "seventy" is not a whole number/);
-    const badFlag = await run(["--colour"]);
-    assert.equal(badFlag.code, 2);
-    const lan = await run(["--port", "0", "--host", "0.0.0.0"]);
-    assert.equal(lan.code, 1);
-    assert.match(lan.err, /Not allowed to listen on 0\.0\.0\.0:0.*--allow-net=0\.0\.0\.0/);
-    assert.doesNotMatch(lan.err, /\n\s+at /);
-    // Port in use: start one server, then a second on its port.
-    await using server = await TestServer.start();
-    const clash = await run(["--port", String(server.port), "--db", ":memory:"]);
-    assert.equal(clash.code, 1);
-    assert.match(clash.err, /already in use/);
-  } finally {
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  };
+  const help = await run(["--help"]);
+  assert.equal(help.code, 0);
+  for (
+    const word of [
+      "--host",
+      "ADDRESSBOOK_HOST",
+      "--port",
+      "2007",
+      "--data",
+      "--db",
+      "--max-connections",
+      "1024",
+      "--idle-timeout",
+      "300",
+      "--log-level",
+      "--max-line",
+    ]
+  ) {
+    assert.ok(help.out.includes(word), `--help lacks ${word}`);
   }
+  const badPort = await run(["--port", "seventy"]);
+  assert.equal(badPort.code, 2);
+  assert.match(badPort.err, /--port "seventy" is not a whole number/);
+  const badFlag = await run(["--colour"]);
+  assert.equal(badFlag.code, 2);
+  const lan = await run(["--port", "0", "--host", "0.0.0.0"]);
+  assert.equal(lan.code, 1);
+  assert.match(lan.err, /Not allowed to listen on 0\.0\.0\.0:0.*--allow-net=0\.0\.0\.0/);
+  assert.doesNotMatch(lan.err, /\n\s+at /);
+  // Port in use: start one server, then a second on its port.
+  await using server = await TestServer.start();
+  const clash = await run(["--port", String(server.port), "--db", ":memory:"]);
+  assert.equal(clash.code, 1);
+  assert.match(clash.err, /already in use/);
 });
 
 Deno.test("a connection that leaves mid-request does not disturb the server", async () => {
@@ -625,8 +613,8 @@ Deno.test("a half-closed connection gets every reply, a last line without newlin
 });
 
 Deno.test("the accept loop survives running out of file descriptors", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
-  const env = { ADDRESSBOOK_DATA: dataDir };
+  await using dir = await tempDir();
+  const env = { ADDRESSBOOK_DATA: dir.path };
   const command = await serveCommand(env);
   const quoted = [...command, "--port", "0"].map((a) => `'${a}'`).join(" ");
   // A hard limit of 64 descriptors: Deno cannot raise it, so accept() hits EMFILE.
@@ -668,7 +656,6 @@ Deno.test("the accept loop survives running out of file descriptors", async () =
     server.kill("SIGTERM");
     assert.equal((await server.status).code, 0);
     await stderr.cancel();
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   }
 });
 

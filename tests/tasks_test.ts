@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { SERVER_OPTIONS } from "../lib/server_config.ts";
 import { CLIENT_TRANSPORT_OPTIONS } from "../lib/transport.ts";
+import { tempDir } from "./helpers.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
@@ -201,73 +202,64 @@ async function bakedMetadata(path: string): Promise<any> {
 Deno.test("serve and client tasks run with an empty Deno cache and no npm registry", async () => {
   // `deno task` installs every npm package deno.json or its lockfile names before any task,
   // so the test-only fast-check must stay out of both (tests/fast_check.ts pins it).
-  const cache = await Deno.makeTempDir({ prefix: "addressbook-deno-dir-" });
-  try {
-    const offline = { DENO_DIR: cache, NPM_CONFIG_REGISTRY: "http://127.0.0.1:9/" };
-    const serve = await runTask("serve", offline, ["--version"]);
-    assert.equal(serve.code, 0, serve.output);
-    assert.match(serve.output, /^addressbook server \S+$/m);
-    const client = await runTask("client", offline, ["--version"]);
-    assert.equal(client.code, 0, client.output);
-    assert.match(client.output, /^addressbook client \S+$/m);
-    assert.doesNotMatch(serve.output + client.output, /Download|fast-check/);
-  } finally {
-    await Deno.remove(cache, { recursive: true });
-  }
+  await using cacheDir = await tempDir("addressbook-deno-dir-");
+  const cache = cacheDir.path;
+  const offline = { DENO_DIR: cache, NPM_CONFIG_REGISTRY: "http://127.0.0.1:9/" };
+  const serve = await runTask("serve", offline, ["--version"]);
+  assert.equal(serve.code, 0, serve.output);
+  assert.match(serve.output, /^addressbook server \S+$/m);
+  const client = await runTask("client", offline, ["--version"]);
+  assert.equal(client.code, 0, client.output);
+  assert.match(client.output, /^addressbook client \S+$/m);
+  assert.doesNotMatch(serve.output + client.output, /Download|fast-check/);
 });
 
 Deno.test("deno task compile:server type-checks and bakes least privilege in", async () => {
-  const dist = await Deno.makeTempDir({ prefix: "addressbook-dist-" });
-  try {
-    const run = await runTask("compile:server", { ADDRESSBOOK_DIST: dist });
-    assert.equal(run.code, 0, run.output);
-    assert.match(run.output, /Compile server\.ts to /);
-    for (const file of ["auth.ts", "permissions.ts", "server.ts", "store.ts"]) {
-      assert.ok(run.output.includes(file), `${file} not in the module graph:\n${run.output}`);
-    }
-    const meta = await bakedMetadata(`${dist}/addressbook-server`);
-    const p = meta.permissions;
-    assert.deepEqual(p.allow_net, ["127.0.0.1", "0.0.0.0"]);
-    // Relative: resolved where the binary runs, not where it was built.
-    assert.deepEqual(p.allow_read, ["./data"]);
-    assert.deepEqual(p.allow_write, ["./data"]);
-    assert.deepEqual([...p.allow_env].sort(), SERVER_OPTIONS.map((o) => o.env).sort());
-    assert.equal(p.allow_run, null);
-    assert.equal(p.allow_ffi, null);
-    assert.equal(p.allow_sys, null);
-    assert.equal(p.prompt, false);
-    assert.deepEqual(meta.argv, []);
-    assert.ok(meta.unstable_config.features.includes("kv"));
-    assert.ok(!JSON.stringify(p).includes(new URL(ROOT).pathname), "no build-machine path");
-  } finally {
-    await Deno.remove(dist, { recursive: true });
+  await using distDir = await tempDir("addressbook-dist-");
+  const dist = distDir.path;
+  const run = await runTask("compile:server", { ADDRESSBOOK_DIST: dist });
+  assert.equal(run.code, 0, run.output);
+  assert.match(run.output, /Compile server\.ts to /);
+  for (const file of ["auth.ts", "permissions.ts", "server.ts", "store.ts"]) {
+    assert.ok(run.output.includes(file), `${file} not in the module graph:\n${run.output}`);
   }
+  const meta = await bakedMetadata(`${dist}/addressbook-server`);
+  const p = meta.permissions;
+  assert.deepEqual(p.allow_net, ["127.0.0.1", "0.0.0.0"]);
+  // Relative: resolved where the binary runs, not where it was built.
+  assert.deepEqual(p.allow_read, ["./data"]);
+  assert.deepEqual(p.allow_write, ["./data"]);
+  assert.deepEqual([...p.allow_env].sort(), SERVER_OPTIONS.map((o) => o.env).sort());
+  assert.equal(p.allow_run, null);
+  assert.equal(p.allow_ffi, null);
+  assert.equal(p.allow_sys, null);
+  assert.equal(p.prompt, false);
+  assert.deepEqual(meta.argv, []);
+  assert.ok(meta.unstable_config.features.includes("kv"));
+  assert.ok(!JSON.stringify(p).includes(new URL(ROOT).pathname), "no build-machine path");
 });
 
 Deno.test("compile:server takes the data folder and LAN address at build time", async () => {
-  const dist = await Deno.makeTempDir({ prefix: "addressbook-dist-" });
-  try {
-    const run = await runTask("compile:server", {
-      ADDRESSBOOK_DIST: dist,
-      ADDRESSBOOK_DATA: "/var/lib/addressbook",
-      ADDRESSBOOK_HOST: "192.168.1.10",
-      ADDRESSBOOK_TARGET: "aarch64-unknown-linux-gnu",
-    });
-    assert.equal(run.code, 0, run.output);
-    const p = (await bakedMetadata(`${dist}/addressbook-server`)).permissions;
-    assert.deepEqual(p.allow_net, ["127.0.0.1", "192.168.1.10"]);
-    assert.deepEqual(p.allow_read, ["/var/lib/addressbook"]);
-    assert.deepEqual(p.allow_write, ["/var/lib/addressbook"]);
-    // The target really reaches deno compile: a bogus one is refused by it.
-    const bogus = await runTask("compile:server", {
-      ADDRESSBOOK_DIST: dist,
-      ADDRESSBOOK_TARGET: "bogus",
-    });
-    assert.notEqual(bogus.code, 0);
-    assert.match(bogus.output, /invalid value 'bogus' for '--target'/);
-  } finally {
-    await Deno.remove(dist, { recursive: true });
-  }
+  await using distDir = await tempDir("addressbook-dist-");
+  const dist = distDir.path;
+  const run = await runTask("compile:server", {
+    ADDRESSBOOK_DIST: dist,
+    ADDRESSBOOK_DATA: "/var/lib/addressbook",
+    ADDRESSBOOK_HOST: "192.168.1.10",
+    ADDRESSBOOK_TARGET: "aarch64-unknown-linux-gnu",
+  });
+  assert.equal(run.code, 0, run.output);
+  const p = (await bakedMetadata(`${dist}/addressbook-server`)).permissions;
+  assert.deepEqual(p.allow_net, ["127.0.0.1", "192.168.1.10"]);
+  assert.deepEqual(p.allow_read, ["/var/lib/addressbook"]);
+  assert.deepEqual(p.allow_write, ["/var/lib/addressbook"]);
+  // The target really reaches deno compile: a bogus one is refused by it.
+  const bogus = await runTask("compile:server", {
+    ADDRESSBOOK_DIST: dist,
+    ADDRESSBOOK_TARGET: "bogus",
+  });
+  assert.notEqual(bogus.code, 0);
+  assert.match(bogus.output, /invalid value 'bogus' for '--target'/);
 });
 
 Deno.test({

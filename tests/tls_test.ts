@@ -114,7 +114,8 @@ Deno.test("TLS: a TLS client against a plain server is told to drop --tls", asyn
 });
 
 Deno.test("TLS: --cert and --key by environment; a half pair and a key outside fail clearly", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
+  await using dir = await tempDir();
+  const dataDir = dir.path;
   await Deno.mkdir(`${dataDir}/tls`);
   await makeCertificate(`${dataDir}/tls`);
   {
@@ -143,19 +144,15 @@ Deno.test("TLS: --cert and --key by environment; a half pair and a key outside f
     /^addressbook: Found ".*\/cert\.pem" but not ".*\/key\.pem": TLS needs both \(or neither\)$/m,
   );
   // A key the serve task does not let the server read.
-  const outside = await Deno.makeTempDir({ prefix: "addressbook-outside-" });
-  try {
-    await Deno.remove(`${dataDir}/cert.pem`);
-    run = await runServerToExit({
-      dataDir,
-      args: ["--cert", `${dataDir}/tls/cert.pem`, "--key", `${outside}/key.pem`],
-    });
-    assert.equal(run.code, 1);
-    const errors = run.stderr.split("\n").filter((line) => line.startsWith("addressbook: "));
-    assert.equal(errors.length, 1, run.stderr);
-    assert.match(errors[0]!, /Not allowed to read ".*key\.pem": add --allow-read=.*key\.pem/);
-  } finally {
-    await Deno.remove(outside, { recursive: true });
-    await Deno.remove(dataDir, { recursive: true });
-  }
+  await using outsideDir = await tempDir("addressbook-outside-");
+  const outside = outsideDir.path;
+  await Deno.remove(`${dataDir}/cert.pem`);
+  run = await runServerToExit({
+    dataDir,
+    args: ["--cert", `${dataDir}/tls/cert.pem`, "--key", `${outside}/key.pem`],
+  });
+  assert.equal(run.code, 1);
+  const errors = run.stderr.split("\n").filter((line) => line.startsWith("addressbook: "));
+  assert.equal(errors.length, 1, run.stderr);
+  assert.match(errors[0]!, /Not allowed to read ".*key\.pem": add --allow-read=.*key\.pem/);
 });

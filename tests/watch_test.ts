@@ -3,7 +3,7 @@
  * replay after a reconnect, the log's limits, query filters, slow subscribers, SIGKILL.
  */
 import assert from "node:assert/strict";
-import { type RpcConnection, TestServer } from "./helpers.ts";
+import { type RpcConnection, tempDir, TestServer } from "./helpers.ts";
 
 // deno-lint-ignore no-explicit-any
 type Message = any;
@@ -126,52 +126,49 @@ Deno.test("watch: since replays after a reconnect, none missed and none repeated
 });
 
 Deno.test("watch: a since older than the log, or ahead of it, is a clear BAD_REQUEST", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
-  try {
-    // A store whose log was trimmed: it holds seq 501 to 600 only.
-    const kv = await Deno.openKv(`${dataDir}/addressbook.kv`);
-    await kv.set(["meta", "layout"], 3);
-    const at = new Date().toISOString();
-    for (let seq = 501; seq <= 600; seq += 50) {
-      let op = kv.atomic();
-      for (let s = seq; s < seq + 50; s++) {
-        op = op.set(["changes", s], {
-          type: "added",
-          id: "01ARZ3NDEKTSV4RRFFQ69G5FAV",
-          name: `Event ${s}`,
-          at,
-          terms: { words: ["event", String(s)], phones: [] },
-        });
-      }
-      await op.commit();
+  await using dir = await tempDir();
+  const dataDir = dir.path;
+  // A store whose log was trimmed: it holds seq 501 to 600 only.
+  const kv = await Deno.openKv(`${dataDir}/addressbook.kv`);
+  await kv.set(["meta", "layout"], 3);
+  const at = new Date().toISOString();
+  for (let seq = 501; seq <= 600; seq += 50) {
+    let op = kv.atomic();
+    for (let s = seq; s < seq + 50; s++) {
+      op = op.set(["changes", s], {
+        type: "added",
+        id: "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        name: `Event ${s}`,
+        at,
+        terms: { words: ["event", String(s)], phones: [] },
+      });
     }
-    await kv.set(["changes_head"], 600);
-    kv.close();
-    await using server = await TestServer.start({ dataDir });
-    using client = await server.connect();
-    const old = await client.call("watch", { since: 10 });
-    assert.equal(old.error.code, -32602);
-    assert.equal(old.error.data.reason, "BAD_REQUEST");
-    assert.equal(old.error.data.field, "since");
-    assert.equal(old.error.data.oldest, 500);
-    assert.match(old.error.message, /since 10 is older than the change log.*reload the contacts/);
-    const ahead = await client.call("watch", { since: 601 });
-    assert.equal(ahead.error.data.field, "since");
-    assert.match(ahead.error.message, /since 601 is ahead of the change log, which ends at 600/);
-    const bad = await client.call("watch", { since: "5" });
-    assert.equal(bad.error.data.field, "since");
-    // The oldest since the log can serve: all 100 events are replayed, in order.
-    const [none, watching] = await request(client, "w", "watch", { since: 500 });
-    assert.deepEqual(none, []);
-    assert.deepEqual(watching.result, { seq: 600 });
-    const [replayed] = await request(client, "c", "count");
-    assert.deepEqual(
-      replayed.map((e: Message) => e.params.seq),
-      Array.from({ length: 100 }, (_, i) => 501 + i),
-    );
-  } finally {
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    await op.commit();
   }
+  await kv.set(["changes_head"], 600);
+  kv.close();
+  await using server = await TestServer.start({ dataDir });
+  using client = await server.connect();
+  const old = await client.call("watch", { since: 10 });
+  assert.equal(old.error.code, -32602);
+  assert.equal(old.error.data.reason, "BAD_REQUEST");
+  assert.equal(old.error.data.field, "since");
+  assert.equal(old.error.data.oldest, 500);
+  assert.match(old.error.message, /since 10 is older than the change log.*reload the contacts/);
+  const ahead = await client.call("watch", { since: 601 });
+  assert.equal(ahead.error.data.field, "since");
+  assert.match(ahead.error.message, /since 601 is ahead of the change log, which ends at 600/);
+  const bad = await client.call("watch", { since: "5" });
+  assert.equal(bad.error.data.field, "since");
+  // The oldest since the log can serve: all 100 events are replayed, in order.
+  const [none, watching] = await request(client, "w", "watch", { since: 500 });
+  assert.deepEqual(none, []);
+  assert.deepEqual(watching.result, { seq: 600 });
+  const [replayed] = await request(client, "c", "count");
+  assert.deepEqual(
+    replayed.map((e: Message) => e.params.seq),
+    Array.from({ length: 100 }, (_, i) => 501 + i),
+  );
 });
 
 Deno.test("watch: query filters events by search terms, before or after the change", async () => {
@@ -362,35 +359,32 @@ Deno.test(
 );
 
 Deno.test("watch: events survive SIGKILL (the log is in KV) and replay after a restart", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "addressbook-test-" });
-  try {
-    const added: string[] = [];
-    {
-      const server = await TestServer.start({ dataDir });
-      using writer = await server.connect();
-      for (const name of ["Ann", "Bob", "Cy"]) {
-        added.push((await writer.result("add", { contact: contact(name) })).id);
-      }
-      await server.stop("SIGKILL");
-    }
-    await using server = await TestServer.start({ dataDir });
-    using watcher = await server.connect();
-    const [, watching] = await request(watcher, "w", "watch", { since: 0 });
-    assert.deepEqual(watching.result, { seq: 3 });
-    const [events] = await request(watcher, "c", "count");
-    assert.deepEqual(events.map((e: Message) => [e.params.seq, e.params.id]), [
-      [1, added[0]],
-      [2, added[1]],
-      [3, added[2]],
-    ]);
-    // Numbering goes on after the restart.
+  await using dir = await tempDir();
+  const dataDir = dir.path;
+  const added: string[] = [];
+  {
+    const server = await TestServer.start({ dataDir });
     using writer = await server.connect();
-    await writer.result("add", { contact: contact("Di") });
-    const [more] = await request(watcher, "c2", "count");
-    assert.deepEqual(more.map((e: Message) => e.params.seq), [4]);
-  } finally {
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    for (const name of ["Ann", "Bob", "Cy"]) {
+      added.push((await writer.result("add", { contact: contact(name) })).id);
+    }
+    await server.stop("SIGKILL");
   }
+  await using server = await TestServer.start({ dataDir });
+  using watcher = await server.connect();
+  const [, watching] = await request(watcher, "w", "watch", { since: 0 });
+  assert.deepEqual(watching.result, { seq: 3 });
+  const [events] = await request(watcher, "c", "count");
+  assert.deepEqual(events.map((e: Message) => [e.params.seq, e.params.id]), [
+    [1, added[0]],
+    [2, added[1]],
+    [3, added[2]],
+  ]);
+  // Numbering goes on after the restart.
+  using writer = await server.connect();
+  await writer.result("add", { contact: contact("Di") });
+  const [more] = await request(watcher, "c2", "count");
+  assert.deepEqual(more.map((e: Message) => e.params.seq), [4]);
 });
 
 Deno.test("watch: a subscribed connection outlives the idle timeout; others do not", async () => {
