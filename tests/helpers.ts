@@ -109,6 +109,19 @@ export async function makeCertificate(
   return await Deno.readTextFile(`${dir}/cert.pem`);
 }
 
+/** Whether `python3` runs here (and can import `module`, when one is named). */
+export function hasPython(module?: string): boolean {
+  try {
+    return new Deno.Command("python3", {
+      args: module ? ["-c", `import ${module}`] : ["--version"],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
 /** A temp folder removed (with its contents) when disposed: `await using dir = await tempDir()`. */
 export async function tempDir(
   prefix = "addressbook-test-",

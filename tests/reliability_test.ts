@@ -4,7 +4,7 @@
  * found and rebuilt, and export pages through everything.
  */
 import assert from "node:assert/strict";
-import { type RpcConnection, tempDir, TestServer } from "./helpers.ts";
+import { hasPython, type RpcConnection, tempDir, TestServer } from "./helpers.ts";
 
 async function withDataDir(fn: (dataDir: string) => Promise<void>): Promise<void> {
   await using dir = await tempDir();
@@ -148,7 +148,7 @@ Deno.test("concurrent edits with versions: no update is silently lost", async ()
 });
 
 Deno.test("a locked database answers INTERNAL for that request only, and recovers", {
-  ignore: !hasPythonSqlite(),
+  ignore: !hasPython("sqlite3"),
 }, async () => {
   await using server = await TestServer.start();
   using client = await server.connect();
@@ -205,18 +205,6 @@ Deno.test("a locked database answers INTERNAL for that request only, and recover
   await brief.status;
   assert.equal(during.result?.name, "Waited", JSON.stringify(during));
 });
-
-function hasPythonSqlite(): boolean {
-  try {
-    return new Deno.Command("python3", {
-      args: ["-c", "import sqlite3"],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test("serve --check finds damaged indexes and rebuilds them", async () => {
   await withDataDir(async (dataDir) => {

@@ -3,7 +3,7 @@
  * flags, on port 0, with a temp data folder), real TCP, a real KV file.
  */
 import assert from "node:assert/strict";
-import { classic, RpcConnection, serveCommand, tempDir, TestServer } from "./helpers.ts";
+import { classic, hasPython, RpcConnection, serveCommand, tempDir, TestServer } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 
@@ -448,15 +448,6 @@ Deno.test("the tutorial's own client works against this server", {
   assert.match(out, /Removed entry for Alice/);
   assert.match(out, /Sorry, no entry for Alice/);
 });
-
-function hasPython(): boolean {
-  try {
-    return new Deno.Command("python3", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test("an old-layout store is migrated; a newer one is refused", async () => {
   await using dir = await tempDir();

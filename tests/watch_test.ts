@@ -3,7 +3,7 @@
  * replay after a reconnect, the log's limits, query filters, slow subscribers, SIGKILL.
  */
 import assert from "node:assert/strict";
-import { type RpcConnection, tempDir, TestServer } from "./helpers.ts";
+import { hasPython, type RpcConnection, tempDir, TestServer } from "./helpers.ts";
 
 // deno-lint-ignore no-explicit-any
 type Message = any;
@@ -405,12 +405,3 @@ Deno.test("watch: a subscribed connection outlives the idle timeout; others do n
     seq: 1,
   });
 });
-
-function hasPython(): boolean {
-  try {
-    return new Deno.Command("python3", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
