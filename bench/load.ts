@@ -78,7 +78,8 @@ function prng(seed: number): () => number {
   };
 }
 
-function emit(value: unknown): void {
+/** Writes one JSON line to standard output (what the bench reads from its children). */
+export function emit(value: unknown): void {
   const bytes = encoder.encode(JSON.stringify(value) + "\n");
   let offset = 0;
   while (offset < bytes.length) offset += Deno.stdout.writeSync(bytes.subarray(offset));
@@ -478,7 +479,7 @@ async function runIdle(run: Run): Promise<LoadResult> {
 }
 
 /** Waits until the parent closes our stdin (it is done measuring us), at most `ms`. */
-async function stdinClosed(ms: number): Promise<void> {
+export async function stdinClosed(ms: number): Promise<void> {
   const reader = Deno.stdin.readable.getReader();
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([

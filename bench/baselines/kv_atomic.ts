@@ -15,12 +15,7 @@ import { newId } from "../../lib/ids.ts";
 import { contactTerms, fold } from "../../lib/search_terms.ts";
 import { benchContact } from "../data.ts";
 import { Histogram } from "../histogram.ts";
-
-function emit(value: unknown): void {
-  const bytes = new TextEncoder().encode(JSON.stringify(value) + "\n");
-  let offset = 0;
-  while (offset < bytes.length) offset += Deno.stdout.writeSync(bytes.subarray(offset));
-}
+import { emit, stdinClosed } from "../load.ts";
 
 if (import.meta.main) {
   const { values } = parseArgs({
@@ -85,16 +80,5 @@ if (import.meta.main) {
     byOp: { add: measured },
   });
   // The bench samples this process's CPU time and memory, then closes stdin (10 s at most).
-  const reader = Deno.stdin.readable.getReader();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    (async () => {
-      while (!(await reader.read()).done) {
-        // discard
-      }
-    })().catch(() => {}),
-    new Promise((resolve) => timer = setTimeout(resolve, 10_000)),
-  ]);
-  clearTimeout(timer);
-  reader.cancel().catch(() => {});
+  await stdinClosed(10_000);
 }
