@@ -6,53 +6,17 @@
  * @module
  */
 
+import { taskCommand } from "./helpers.ts";
+
 const ROOT = new URL("../", import.meta.url);
 const encoder = new TextEncoder();
 
 /**
- * The command `deno task client` runs with the environment `env`: `[denoPath, ...args]`.
- * The task's shell statements are evaluated as the task shell would (only the forms it uses:
- * `export NAME=VALUE`, `[ -z "$X" ] || export ...`, `[ -n "$X" ] || export ...`, and
- * `[ -z "$X" ] || echo "$X" | grep -q -e TEXT || export ...`), so the
- * flags are exactly the task's, such as `--allow-read=$ADDRESSBOOK_CA` when that is set.
+ * The command `deno task client` runs with the environment `env`: `[denoPath, ...args]`, such
+ * as `--allow-read=$ADDRESSBOOK_CA` when that is a path (see {@link taskCommand}).
  */
-export async function clientCommand(env: Record<string, string> = {}): Promise<string[]> {
-  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-  const task: string = config.tasks.client;
-  const vars: Record<string, string> = { ...env };
-  const expand = (text: string) => text.replace(/\$(\w+)/g, (_, name) => vars[name] ?? "");
-  const value = (text: string) => expand(text.replace(/^"(.*)"$/, "$1"));
-  const statements = task.split(";").map((s) => s.trim()).filter(Boolean);
-  for (const statement of statements.slice(0, -1)) {
-    // `[ -z "$X" ] || echo "$X" | grep -q -e TEXT || export NAME=VALUE`: X set, without TEXT
-    const unless =
-      /^\[ -z "\$(\w+)" \] \|\| echo "\$(\w+)" \| grep -q -e (\S+) \|\| export (\w+)=(\S*)$/
-        .exec(statement);
-    if (unless && unless[1] === unless[2]) {
-      const tested = vars[unless[1]!] ?? "";
-      if (tested !== "" && !tested.includes(unless[3]!)) vars[unless[4]!] = value(unless[5]!);
-      continue;
-    }
-    const match = /^(?:\[ -([zn]) "\$(\w+)" \] \|\| )?export (\w+)=(\S*)$/.exec(statement);
-    if (!match) throw new Error(`Unexpected client task part: ${statement}`);
-    const [, test, tested, name, text] = match as unknown as [
-      string,
-      string | undefined,
-      string,
-      string,
-      string,
-    ];
-    const empty = (vars[tested] ?? "") === "";
-    // `[ -z X ] || cmd` runs cmd when X is not empty; `[ -n X ] || cmd` when it is empty.
-    if (test === undefined || (test === "z" ? !empty : empty)) vars[name] = value(text);
-  }
-  const words: string[] = [];
-  for (const match of statements.at(-1)!.matchAll(/"([^"]*)"|(\S+)/g)) {
-    if (match[1] !== undefined) words.push(expand(match[1]));
-    else if (expand(match[2]!) !== "") words.push(expand(match[2]!)); // unquoted: split away
-  }
-  if (words[0] !== "deno") throw new Error(`The client task does not start with deno: ${task}`);
-  return [Deno.execPath(), ...words.slice(1)];
+export function clientCommand(env: Record<string, string> = {}): Promise<string[]> {
+  return taskCommand("client", env);
 }
 
 /**

@@ -11,35 +11,53 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * The command `deno task serve` runs, with its environment defaults applied and the `$VAR`s
- * expanded from `env`: `[denoPath, ...args]`.
+ * The command a task of deno.json runs, as `[denoPath, ...args]`: its shell statements are
+ * evaluated as the task shell would, with `env` as the environment, so the flags are exactly
+ * the task's (such as `--allow-read=$ADDRESSBOOK_DATA`). Only the forms the tasks use are
+ * understood, and anything else is an error: `export NAME=VALUE`, the tests `[ -n "$X" ]` and
+ * `[ -z "$X" ]`, the pipeline `echo "$X" | grep -q [-e] PATTERN`, joined by `||` and `&&`;
+ * the last statement is the `deno` command.
  */
-export async function serveCommand(env: Record<string, string>): Promise<string[]> {
+export async function taskCommand(name: string, env: Record<string, string>): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-  const task: string = config.tasks.serve;
+  const task: string = config.tasks[name];
   const vars: Record<string, string> = { ...env };
-  const statements = task.split(";").map((s) => s.trim());
+  const expand = (text: string) => text.replace(/\$(\w+)/g, (_, v) => vars[v] ?? "");
+  const unquote = (text: string) => text.replace(/^"(.*)"$|^'(.*)'$/, "$1$2");
+  /** Runs one command or pipeline; returns whether it succeeded. */
+  const run = (command: string): boolean => {
+    const test = /^\[ -([nz]) "\$(\w+)" \]$/.exec(command);
+    if (test) return (test[1] === "n") === ((vars[test[2]!] ?? "") !== "");
+    const grep = /^echo "\$(\w+)" \| grep -q (?:-e )?(\S+)$/.exec(command);
+    if (grep) return new RegExp(unquote(grep[2]!)).test(vars[grep[1]!] ?? "");
+    const assign = /^export (\w+)=(\S*)$/.exec(command);
+    if (assign) {
+      vars[assign[1]!] = expand(unquote(assign[2]!));
+      return true;
+    }
+    throw new Error(`Unexpected part of the ${name} task: ${command}`);
+  };
+  const statements = task.split(";").map((s) => s.trim()).filter(Boolean);
   for (const statement of statements.slice(0, -1)) {
-    // `echo "$NAME" | grep -q '^[^[]*:' && export NAME="[$NAME]"`: brackets an IPv6 address
-    const bracket = /^echo "\$(\w+)" \| grep -q '\^\[\^\[\]\*:' && export (\w+)="\[\$(\w+)\]"$/
-      .exec(statement);
-    if (bracket && bracket[1] === bracket[2] && bracket[1] === bracket[3]) {
-      const value = vars[bracket[1]!] ?? "";
-      if (/^[^[]*:/.test(value)) vars[bracket[1]!] = `[${value}]`;
-      continue;
+    // `a || b` runs b when a failed, `a && b` when it succeeded (left to right).
+    const [first, ...rest] = statement.split(/ (\|\||&&) /);
+    let ok = run(first!);
+    for (let i = 0; i < rest.length; i += 2) {
+      if ((rest[i] === "||") !== ok) ok = run(rest[i + 1]!);
     }
-    // `[ -n "$NAME" ] || export NAME=default`
-    const match = /^\[ -n "\$(\w+)" \] \|\| export (\w+)=(\S+)$/.exec(statement);
-    if (!match || match[1] !== match[2]) {
-      throw new Error(`Unexpected serve task part: ${statement}`);
-    }
-    vars[match[1]!] ||= match[3]!;
   }
-  const words = statements.at(-1)!.split(/\s+/).map((word) =>
-    word.replace(/^"(.*)"$/, "$1").replace(/\$(\w+)/g, (_, name) => vars[name] ?? "")
-  );
-  if (words[0] !== "deno") throw new Error(`The serve task does not start with deno: ${task}`);
+  const words: string[] = [];
+  for (const match of statements.at(-1)!.matchAll(/"([^"]*)"|(\S+)/g)) {
+    if (match[1] !== undefined) words.push(expand(match[1]));
+    else if (expand(match[2]!) !== "") words.push(expand(match[2]!)); // unquoted: split away
+  }
+  if (words[0] !== "deno") throw new Error(`The ${name} task does not start with deno: ${task}`);
   return [Deno.execPath(), ...words.slice(1)];
+}
+
+/** The command `deno task serve` runs with the environment `env` (see {@link taskCommand}). */
+export function serveCommand(env: Record<string, string>): Promise<string[]> {
+  return taskCommand("serve", env);
 }
 
 /**
