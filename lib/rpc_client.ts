@@ -310,7 +310,7 @@ function describeTransportError(
     case "refused":
       return { problem: "refused", detail: "connection refused" };
     case "timeout":
-      return { problem: "timeout", detail: `no answer within ${seconds(options)}` };
+      return { problem: "timeout", detail: `no answer within ${seconds(options.timeoutMs)}` };
     case "unknown-host":
       return { problem: "unresolved", detail: "the host name does not resolve" };
     case "not-allowed":
@@ -328,9 +328,8 @@ function lowerFirst(text: string): string {
   return text.charAt(0).toLowerCase() + text.slice(1);
 }
 
-function seconds(options: { timeoutMs: number }): string {
-  const s = options.timeoutMs / 1000;
-  return `${s} s`;
+function seconds(ms: number): string {
+  return `${ms / 1000} s`;
 }
 
 interface Pending {
@@ -481,35 +480,9 @@ export class RpcClient {
     if (this.#failure) return Promise.reject(this.#failure);
     const id = this.#nextId++;
     const bytes = encoder.encode(formatRequest(id, method, params));
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#fail(
-          new ConnectionError(
-            "timeout",
-            this.address,
-            `no reply to ${quote(method)} within ${seconds({ timeoutMs: this.#timeoutMs })}`,
-            { connected: this.#hello !== undefined },
-          ),
-        );
-      }, this.#timeoutMs);
-      this.#pending.set(id, {
-        method,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-        timer,
-      });
-      this.#writing = this.#writing.then(() => this.#writeAll(bytes)).catch((error) => {
-        if (!this.#failure) {
-          const { problem, detail } = describeSocketError(error);
-          this.#fail(
-            new ConnectionError(problem, this.address, detail, {
-              cause: error,
-              connected: this.#hello !== undefined,
-            }),
-          );
-        }
-      });
-    });
+    const reply = this.#expect(id, method, this.#timeoutMs);
+    this.#send(bytes);
+    return reply as Promise<T>;
   }
 
   /**
@@ -533,20 +506,9 @@ export class RpcClient {
       method,
       params: params ?? {},
     }));
+    const bytes = encoder.encode(JSON.stringify(requests) + "\n");
     const outcomes = requests.map(({ id, method }) =>
-      new Promise<unknown>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          this.#fail(
-            new ConnectionError(
-              "timeout",
-              this.address,
-              `no reply to ${quote(method)} within ${seconds({ timeoutMs })}`,
-              { connected: this.#hello !== undefined },
-            ),
-          );
-        }, timeoutMs);
-        this.#pending.set(id, { method, resolve, reject, timer });
-      }).then(
+      this.#expect(id, method, timeoutMs).then(
         (result) => ({ ok: true as const, result: result as T }),
         (error) => {
           if (error instanceof RemoteError && !this.#failure) {
@@ -556,19 +518,44 @@ export class RpcClient {
         },
       )
     );
-    const bytes = encoder.encode(JSON.stringify(requests) + "\n");
-    this.#writing = this.#writing.then(() => this.#writeAll(bytes)).catch((error) => {
-      if (!this.#failure) {
-        const { problem, detail } = describeSocketError(error);
-        this.#fail(
-          new ConnectionError(problem, this.address, detail, {
-            cause: error,
-            connected: this.#hello !== undefined,
-          }),
-        );
-      }
-    });
+    this.#send(bytes);
     return Promise.all(outcomes);
+  }
+
+  /**
+   * Registers request `id` and resolves with its result (rejects with its error). No reply
+   * within `timeoutMs` fails the whole connection.
+   */
+  #expect(id: number, method: string, timeoutMs: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#fail(
+          this.#error("timeout", `no reply to ${quote(method)} within ${seconds(timeoutMs)}`),
+        );
+      }, timeoutMs);
+      this.#pending.set(id, { method, resolve, reject, timer });
+    });
+  }
+
+  /** Writes a request line after those before it; a failed write fails the connection. */
+  #send(bytes: Uint8Array): void {
+    this.#writing = this.#writing.then(() => this.#writeAll(bytes)).catch((error) => {
+      if (!this.#failure) this.#fail(this.#socketError(error));
+    });
+  }
+
+  /** A failure of this connection ("Lost the connection" once the server was greeted). */
+  #error(problem: ConnectionProblem, detail: string, options: ErrorOptions = {}): ConnectionError {
+    return new ConnectionError(problem, this.address, detail, {
+      ...options,
+      connected: this.#hello !== undefined,
+    });
+  }
+
+  /** What a failed read or write of the socket means, as a failure of this connection. */
+  #socketError(error: unknown): ConnectionError {
+    const { problem, detail } = describeSocketError(error);
+    return this.#error(problem, detail, { cause: error });
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
@@ -589,11 +576,7 @@ export class RpcClient {
             ? " before answering; if it serves TLS (its log says so), add --tls, and --ca for " +
               "a self-signed certificate"
             : "";
-          this.#fail(
-            new ConnectionError("closed", this.address, `the server closed the connection${hint}`, {
-              connected: this.#hello !== undefined,
-            }),
-          );
+          this.#fail(this.#error("closed", `the server closed the connection${hint}`));
           return;
         }
         for (const line of framer.push(buffer.subarray(0, n))) this.#onLine(line);
@@ -601,23 +584,10 @@ export class RpcClient {
     } catch (error) {
       if (this.#failure) return; // our own close interrupted the read
       if (error instanceof LineTooLongError) {
-        this.#fail(
-          new ConnectionError(
-            "protocol",
-            this.address,
-            `a reply is longer than ${MAX_REPLY_BYTES} bytes`,
-            { connected: this.#hello !== undefined },
-          ),
-        );
+        this.#fail(this.#error("protocol", `a reply is longer than ${MAX_REPLY_BYTES} bytes`));
         return;
       }
-      const { problem, detail } = describeSocketError(error);
-      this.#fail(
-        new ConnectionError(problem, this.address, detail, {
-          cause: error,
-          connected: this.#hello !== undefined,
-        }),
-      );
+      this.#fail(this.#socketError(error));
     }
   }
 
@@ -628,18 +598,8 @@ export class RpcClient {
     try {
       ({ responses, notifications } = parseReply(line));
     } catch (error) {
-      this.#fail(
-        new ConnectionError(
-          "protocol",
-          this.address,
-          `it does not speak the addressbook protocol (${
-            lowerFirst(
-              error instanceof Error ? error.message : String(error),
-            )
-          })`,
-          { connected: this.#hello !== undefined },
-        ),
-      );
+      const why = lowerFirst(error instanceof Error ? error.message : String(error));
+      this.#fail(this.#error("protocol", `it does not speak the addressbook protocol (${why})`));
       return;
     }
     for (const notification of notifications) {
