@@ -20,9 +20,12 @@ import {
   type Response,
   type RpcErrorObject,
 } from "./protocol.ts";
-import { connect, loadCa, TransportError } from "./transport.ts";
+import { connect, formatAddress, loadCa, TransportError } from "./transport.ts";
 import { isPermissionError } from "./permissions.ts";
 import { PROTOCOL_VERSION } from "./version.ts";
+
+// The client's messages name the server as the transport does.
+export { formatAddress };
 
 /** Largest reply line accepted: a full page of the largest contacts fits many times over. */
 export const MAX_REPLY_BYTES = 16 * 1024 * 1024;
@@ -183,20 +186,6 @@ export interface HelloResult {
   auth: boolean;
   /** The longest request line the server reads, in bytes (absent from older servers: assume 64 KiB). */
   maxLine?: number;
-}
-
-/**
- * Formats a host and port as an address, bracketing an IPv6 literal.
- *
- * @example
- * ```ts
- * import { formatAddress } from "./rpc_client.ts";
- * if (formatAddress("::1", 2007) !== "[::1]:2007") throw new Error();
- * if (formatAddress("bookserver.local", 2007) !== "bookserver.local:2007") throw new Error();
- * ```
- */
-export function formatAddress(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** Describes a socket error from Deno as a problem and a short reason. */

@@ -60,8 +60,17 @@ export const CONNECT_TIMEOUT_MS = 10_000;
 
 const PEM = "-----BEGIN CERTIFICATE-----";
 
-/** `host:port`, with IPv6 hosts in brackets. */
-function where(host: string, port: number): string {
+/**
+ * Formats a host and port as an address, bracketing an IPv6 literal.
+ *
+ * @example
+ * ```ts
+ * import { formatAddress } from "./transport.ts";
+ * if (formatAddress("::1", 2007) !== "[::1]:2007") throw new Error();
+ * if (formatAddress("bookserver.local", 2007) !== "bookserver.local:2007") throw new Error();
+ * ```
+ */
+export function formatAddress(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
@@ -120,7 +129,7 @@ export function describeConnectError(
   error: unknown,
   options: Pick<TransportOptions, "host" | "port" | "tls">,
 ): TransportError {
-  const at = where(options.host, options.port);
+  const at = formatAddress(options.host, options.port);
   const message = error instanceof Error ? error.message : String(error);
   const tls = options.tls ? " over TLS" : "";
   if (error instanceof TransportError) return error;
@@ -226,7 +235,9 @@ export async function connect(options: TransportOptions): Promise<Deno.Conn> {
       reject(
         new TransportError(
           "timeout",
-          `Cannot connect to ${where(options.host, options.port)}${tls ? " over TLS" : ""}: ` +
+          `Cannot connect to ${formatAddress(options.host, options.port)}${
+            tls ? " over TLS" : ""
+          }: ` +
             `no answer within ${timeoutMs / 1000} s; check the address, and that the ` +
             `firewall lets port ${options.port} through`,
         ),
