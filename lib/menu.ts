@@ -29,9 +29,9 @@ import {
   formatSummary,
   formatTable,
   plural,
-  type ShownContact,
 } from "./format.ts";
 import { isId } from "./ids.ts";
+import { sameFields } from "./import_plan.ts";
 import type { Prompter } from "./line_input.ts";
 import { ConnectionError, type Notification, RemoteError, type RpcClient } from "./rpc_client.ts";
 
@@ -754,19 +754,4 @@ class Menu {
     await ask("notes", "Notes");
     return draft;
   }
-}
-
-const SHOWN: Array<keyof ShownContact> = [
-  "name",
-  "house",
-  "street",
-  "town",
-  "postcode",
-  "phones",
-  "emails",
-  "notes",
-];
-
-function sameFields(a: ShownContact, b: ShownContact): boolean {
-  return SHOWN.every((field) => JSON.stringify(a[field]) === JSON.stringify(b[field]));
 }
