@@ -271,10 +271,25 @@ async function run(
 
 /**
  * The stored contacts that `fields` likely duplicates: same name (as `find` compares names)
- * and a shared phone or email. Reads at most the first 100 contacts with that name.
+ * and a shared phone or email. Reads at most the first 100 contacts with that name, through
+ * `client` (an {@link RpcClient}, or the menu's reconnecting call).
+ *
+ * @example The stored Ann shares the phone
+ * ```ts
+ * import { likelyDuplicates } from "./commands.ts";
+ * import { blankContact } from "./contact_edit.ts";
+ * const phones = [{ label: "", number: "555-0123" }];
+ * const ann = { ...blankContact("Ann"), phones, id: "01J0000000000000000000000A", version: "1",
+ *   created: "", updated: "" };
+ * const client = { call: <T>() => Promise.resolve({ contacts: [ann], cursor: null } as T) };
+ * const likely = await likelyDuplicates(client, { ...blankContact("ann"), phones });
+ * if (likely[0]?.contact !== ann || likely[0].reason !== 'same name and phone "555-0123"') {
+ *   throw new Error(JSON.stringify(likely));
+ * }
+ * ```
  */
 export async function likelyDuplicates(
-  client: RpcClient,
+  client: Pick<RpcClient, "call">,
   fields: ContactFields,
 ): Promise<Array<{ contact: Contact; reason: string }>> {
   if (fields.phones.length + fields.emails.length === 0 || fields.name.trim() === "") return [];

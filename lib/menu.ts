@@ -19,7 +19,8 @@ import {
   type ContactPage,
   userFields,
 } from "./contact_edit.ts";
-import { duplicateReason, mergeInto } from "./duplicates.ts";
+import { likelyDuplicates } from "./commands.ts";
+import { mergeInto } from "./duplicates.ts";
 import {
   formatCard,
   formatDifferences,
@@ -400,12 +401,9 @@ class Menu {
    */
   async #checkDuplicates(draft: ContactFields): Promise<boolean> {
     const p = this.#p;
-    if (draft.phones.length + draft.emails.length === 0) return true;
-    const same = await this.#call<ContactPage>("find", { name: draft.name, limit: 100 });
-    const likely = same.contacts.flatMap((contact) => {
-      const reason = duplicateReason(draft, contact);
-      return reason === null ? [] : [{ contact, reason }];
-    });
+    const likely = await likelyDuplicates({
+      call: <T>(method: string, params?: Record<string, unknown>) => this.#call<T>(method, params),
+    }, draft);
     if (likely.length === 0) return true;
     p.print();
     p.print(`${draft.name} may already be in the book:`);
