@@ -186,7 +186,16 @@ export function plural(count: number, noun: string, nouns = noun + "s"): string 
   return `${count} ${count === 1 ? noun : nouns}`;
 }
 
-const FIELD_LABELS: Array<[keyof ShownContact, string]> = [
+/**
+ * The fields shown to people with their labels, in the order they are asked and shown.
+ *
+ * @example
+ * ```ts
+ * import { FIELD_LABELS } from "./format.ts";
+ * if (FIELD_LABELS[1]?.join("=") !== "house=House number") throw new Error();
+ * ```
+ */
+export const FIELD_LABELS: ReadonlyArray<readonly [keyof ShownContact, string]> = [
   ["name", "Name"],
   ["house", "House number"],
   ["street", "Street"],

@@ -22,6 +22,7 @@ import {
 import { likelyDuplicates } from "./commands.ts";
 import { mergeInto } from "./duplicates.ts";
 import {
+  FIELD_LABELS,
   formatCard,
   formatDifferences,
   formatEmail,
@@ -30,6 +31,7 @@ import {
   formatSummary,
   formatTable,
   plural,
+  type ShownContact,
 } from "./format.ts";
 import { isId } from "./ids.ts";
 import { sameFields } from "./import_plan.ts";
@@ -91,8 +93,6 @@ class EndOfInput extends Error {
 
 /** At most this many results are shown as cards; more become a table. */
 const MAX_CARDS = 3;
-
-type TextField = "name" | "house" | "street" | "town" | "postcode" | "notes";
 
 /**
  * Runs the menu on a connected client until the user quits or the input ends. Returns the
@@ -333,7 +333,7 @@ class Menu {
    */
   async #askField(
     draft: ContactFields,
-    field: TextField | "phones" | "emails",
+    field: keyof ShownContact,
     question: string,
     options: { required?: boolean; editing?: boolean } = {},
   ): Promise<ContactFields> {
@@ -732,7 +732,7 @@ class Menu {
     this.#p.print("Press Enter to keep a value, or type - to clear it. For phones and emails,");
     this.#p.print("type the whole list: mobile: 555-0123, work: 555-0199.");
     let draft = fields;
-    const ask = async (field: TextField | "phones" | "emails", label: string) => {
+    for (const [field, label] of FIELD_LABELS) {
       const value = draft[field];
       const shown = typeof value === "string"
         ? value.replaceAll("\n", " / ")
@@ -741,15 +741,7 @@ class Menu {
         editing: true,
         required: field === "name",
       });
-    };
-    await ask("name", "Name");
-    await ask("house", "House number");
-    await ask("street", "Street");
-    await ask("town", "Town");
-    await ask("postcode", "Postcode");
-    await ask("phones", "Phones");
-    await ask("emails", "Emails");
-    await ask("notes", "Notes");
+    }
     return draft;
   }
 }
