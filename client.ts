@@ -7,7 +7,7 @@
 
 import { clientHelp, parseClientCommand, UsageError } from "./lib/client_config.ts";
 import { connectOptions, ExitCode, reportError, runCommand } from "./lib/commands.ts";
-import { Prompter, writeStdout } from "./lib/line_input.ts";
+import { Prompter, writeStderr, writeStdout } from "./lib/line_input.ts";
 import { runMenu } from "./lib/menu.ts";
 import { RpcClient } from "./lib/rpc_client.ts";
 import { readAll, runTransfer } from "./lib/transfer.ts";
@@ -20,13 +20,9 @@ function readEnv(name: string): string | undefined {
   return status.state === "granted" ? Deno.env.get(name) : undefined;
 }
 
-const encoder = new TextEncoder();
-function writeAll(file: { writeSync(bytes: Uint8Array): number }, bytes: Uint8Array): void {
-  while (bytes.length > 0) bytes = bytes.subarray(file.writeSync(bytes));
-}
 const output = {
   out: (line: string) => writeStdout(line + "\n"),
-  err: (line: string) => writeAll(Deno.stderr, encoder.encode(line + "\n")),
+  err: (line: string) => writeStderr(line + "\n"),
 };
 
 /** Rows and columns of the terminal, when there is one. */
@@ -61,7 +57,7 @@ async function main(args: string[]): Promise<number> {
     return await runTransfer(command, {
       ...output,
       write: writeStdout,
-      progress: (text) => writeAll(Deno.stderr, encoder.encode(text)),
+      progress: writeStderr,
       errIsTerminal: Deno.stderr.isTerminal(),
       inputIsTerminal: Deno.stdin.isTerminal(),
       readInput: () => readAll(Deno.stdin.readable),

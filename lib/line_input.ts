@@ -96,8 +96,25 @@ const encoder = new TextEncoder();
  * ```
  */
 export function writeStdout(text: string): void {
+  writeAllSync(Deno.stdout, text);
+}
+
+/**
+ * Writes text to standard error in full, synchronously (messages and progress).
+ *
+ * @example
+ * ```ts
+ * import { writeStderr } from "./line_input.ts";
+ * writeStderr("a message\n");
+ * ```
+ */
+export function writeStderr(text: string): void {
+  writeAllSync(Deno.stderr, text);
+}
+
+function writeAllSync(file: { writeSync(bytes: Uint8Array): number }, text: string): void {
   let bytes = encoder.encode(text);
-  while (bytes.length > 0) bytes = bytes.subarray(Deno.stdout.writeSync(bytes));
+  while (bytes.length > 0) bytes = bytes.subarray(file.writeSync(bytes));
 }
 
 /**
