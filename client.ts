@@ -6,7 +6,7 @@
  */
 
 import { clientHelp, parseClientCommand, UsageError } from "./lib/client_config.ts";
-import { connectOptions, ExitCode, reportError, runCommand } from "./lib/commands.ts";
+import { connectOptions, connectOrReport, ExitCode, runCommand } from "./lib/commands.ts";
 import { Prompter, writeStderr, writeStdout } from "./lib/line_input.ts";
 import { runMenu } from "./lib/menu.ts";
 import { RpcClient } from "./lib/rpc_client.ts";
@@ -70,12 +70,8 @@ async function main(args: string[]): Promise<number> {
   if (command.kind !== "menu") return await runCommand(command, output);
 
   const options = connectOptions(command.config);
-  let client: RpcClient;
-  try {
-    client = await RpcClient.connect(options);
-  } catch (error) {
-    return reportError(error, false, output);
-  }
+  const client = await connectOrReport(options, false, output);
+  if (typeof client === "number") return client;
   const prompter = Prompter.stdio();
   Deno.addSignalListener("SIGINT", () => {
     prompter.write("\nBye.\n");

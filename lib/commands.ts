@@ -152,6 +152,34 @@ export function reportError(error: unknown, json: boolean, io: Output): number {
 }
 
 /**
+ * Connects for a command, or prints why it cannot (as {@link reportError} does) and returns
+ * that exit code instead of a client.
+ *
+ * @example Nothing listens: exit code 3 and one sentence
+ * ```ts
+ * import { connectOrReport } from "./commands.ts";
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const port = listener.addr.port;
+ * listener.close();
+ * const err: string[] = [];
+ * const io = { out: () => {}, err: (line: string) => err.push(line) };
+ * const client = await connectOrReport({ host: "127.0.0.1", port, timeoutMs: 5000 }, false, io);
+ * if (client !== 3 || err.length !== 1) throw new Error(String(client));
+ * ```
+ */
+export async function connectOrReport(
+  options: ConnectOptions,
+  json: boolean,
+  io: Output,
+): Promise<RpcClient | number> {
+  try {
+    return await RpcClient.connect(options);
+  } catch (error) {
+    return reportError(error, json, io);
+  }
+}
+
+/**
  * Runs a subcommand and returns its exit code. Never throws for a server's refusal or an
  * unreachable server.
  *
@@ -172,12 +200,8 @@ export function reportError(error: unknown, json: boolean, io: Output): number {
 export async function runCommand(command: ServerCommand, io: Output): Promise<number> {
   const { json } = command.config;
   if (command.kind === "ping") return await ping(command, io);
-  let client: RpcClient;
-  try {
-    client = await RpcClient.connect(connectOptions(command.config));
-  } catch (error) {
-    return reportError(error, json, io);
-  }
+  const client = await connectOrReport(connectOptions(command.config), json, io);
+  if (typeof client === "number") return client;
   try {
     return await run(command, client, io);
   } catch (error) {
