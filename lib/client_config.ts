@@ -328,10 +328,7 @@ export function parseLabelled(text: string): { label: string; value: string } {
  * ```
  */
 export function parsePhones(text: string): Phone[] {
-  return splitList(text).map((item) => {
-    const { label, value } = parseLabelled(item);
-    return { label, number: value };
-  });
+  return splitList(text).map(labelledPhone);
 }
 
 /**
@@ -345,10 +342,17 @@ export function parsePhones(text: string): Phone[] {
  * ```
  */
 export function parseEmails(text: string): Email[] {
-  return splitList(text).map((item) => {
-    const { label, value } = parseLabelled(item);
-    return { label, address: value };
-  });
+  return splitList(text).map(labelledEmail);
+}
+
+function labelledPhone(text: string): Phone {
+  const { label, value } = parseLabelled(text);
+  return { label, number: value };
+}
+
+function labelledEmail(text: string): Email {
+  const { label, value } = parseLabelled(text);
+  return { label, address: value };
 }
 
 function splitList(text: string): string[] {
@@ -617,17 +621,11 @@ function fieldFlags(values: Record<string, unknown>): FieldFlags {
   }
   const phones = values.phone as string[] | undefined;
   if (phones !== undefined) {
-    fields.phones = phones.filter((text) => text.trim() !== "").map((text) => {
-      const { label, value } = parseLabelled(text);
-      return { label, number: value };
-    });
+    fields.phones = phones.filter((text) => text.trim() !== "").map(labelledPhone);
   }
   const emails = values.email as string[] | undefined;
   if (emails !== undefined) {
-    fields.emails = emails.filter((text) => text.trim() !== "").map((text) => {
-      const { label, value } = parseLabelled(text);
-      return { label, address: value };
-    });
+    fields.emails = emails.filter((text) => text.trim() !== "").map(labelledEmail);
   }
   return fields;
 }
