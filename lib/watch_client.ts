@@ -10,7 +10,7 @@
 
 import type { ClientCommand } from "./client_config.ts";
 import { connectOptions, type Output, reportError } from "./commands.ts";
-import { ConnectionError, RemoteError, RpcClient } from "./rpc_client.ts";
+import { ConnectionError, RpcClient } from "./rpc_client.ts";
 
 /** The `watch` command as parsed. */
 export type WatchCommand = Extract<ClientCommand, { kind: "watch" }>;
@@ -42,12 +42,6 @@ export function formatChange(change: ChangedParams): string {
   return `${change.seq}  ${change.type.padEnd(7)}  ${change.name}  (id ${change.id})`;
 }
 
-/** How {@link runWatch} connects and waits; tests may replace them. */
-export interface WatchHooks {
-  connect?: () => Promise<RpcClient>;
-  sleep?: (ms: number) => Promise<void>;
-}
-
 /**
  * Runs `watch` until the process is stopped. Returns an exit code only when it cannot go on:
  * 3 when the server cannot be reached at the start, 4 when the server refuses the watch (a
@@ -66,22 +60,17 @@ export interface WatchHooks {
  * if (code !== 3) throw new Error(String(code));
  * ```
  */
-export async function runWatch(
-  command: WatchCommand,
-  io: Output,
-  hooks: WatchHooks = {},
-): Promise<number> {
+export async function runWatch(command: WatchCommand, io: Output): Promise<number> {
   const { json } = command.config;
-  const connect = hooks.connect ?? (() => RpcClient.connect(connectOptions(command.config)));
-  const sleep = hooks.sleep ??
-    ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const options = connectOptions(command.config);
+  const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
   let since = command.since;
   let connected = false;
   let delay = 0;
   while (true) {
     let client: RpcClient;
     try {
-      client = await connect();
+      client = await RpcClient.connect(options);
     } catch (error) {
       if (!connected || !(error instanceof ConnectionError)) return reportError(error, json, io);
       delay = Math.min(MAX_RECONNECT_DELAY_MS, delay === 0 ? 500 : delay * 2);
@@ -134,9 +123,7 @@ export async function runWatch(
       delay = 500;
       io.err(`addressbook: ${lost.message}; reconnecting`);
     } catch (error) {
-      if (error instanceof RemoteError || !(error instanceof ConnectionError)) {
-        return reportError(error, json, io);
-      }
+      if (!(error instanceof ConnectionError)) return reportError(error, json, io);
       delay = Math.max(delay, 500);
       io.err(`addressbook: ${error.message}; reconnecting`);
     } finally {
