@@ -53,18 +53,23 @@ export interface ClientOptions {
   timeoutMs?: number;
 }
 
-/** Runs the client once with `args` and waits for it to exit. */
-export async function runClient(args: string[], options: ClientOptions): Promise<ClientResult> {
-  const env = clientEnv(options.server, options.env);
-  const [cmd, ...flags] = await clientCommand(env);
-  const child = new Deno.Command(cmd!, {
-    args: [...flags, ...args],
+/** `argv` (a command and its arguments) run in the repository with every stream piped. */
+function piped(argv: string[], env: Record<string, string>): Deno.Command {
+  const [cmd, ...args] = argv;
+  return new Deno.Command(cmd!, {
+    args,
     cwd: ROOT,
     env,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
-  }).spawn();
+  });
+}
+
+/** Runs the client once with `args` and waits for it to exit. */
+export async function runClient(args: string[], options: ClientOptions): Promise<ClientResult> {
+  const env = clientEnv(options.server, options.env);
+  const child = piped([...await clientCommand(env), ...args], env).spawn();
   const writer = child.stdin.getWriter();
   const input = options.stdin ?? "";
   await writer.write(typeof input === "string" ? encoder.encode(input) : input).catch(() => {});
@@ -129,7 +134,7 @@ export class ClientSession {
     options: { server: string; terminal?: boolean; env?: Record<string, string> },
   ): Promise<ClientSession> {
     const env = clientEnv(options.server, options.env);
-    const [cmd, ...flags] = await clientCommand(env);
+    const argv = [...await clientCommand(env), ...args];
     const command = options.terminal
       ? new Deno.Command("script", {
         // script runs the client in a new pseudo-terminal and copies our pipe to it. `exec`
@@ -137,7 +142,7 @@ export class ClientSession {
         // terminal's Ctrl-C with 130 while the client handles it and exits 0.
         args: [
           "-qec",
-          "exec " + [cmd!, ...flags, ...args].map(shellQuote).join(" ") + " 2>&1",
+          "exec " + argv.map(shellQuote).join(" ") + " 2>&1",
           "/dev/null",
         ],
         cwd: ROOT,
@@ -146,14 +151,7 @@ export class ClientSession {
         stdout: "piped",
         stderr: "null",
       })
-      : new Deno.Command(cmd!, {
-        args: [...flags, ...args],
-        cwd: ROOT,
-        env,
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-      });
+      : piped(argv, env);
     return new ClientSession(command.spawn(), options.terminal ?? false);
   }
 
