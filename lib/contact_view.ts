@@ -14,7 +14,7 @@
  */
 
 import type { Contact, StoredContact } from "./contact.ts";
-import { PrefixIndex } from "./prefix_index.ts";
+import { lowerBound, PrefixIndex } from "./prefix_index.ts";
 import { JSON_TEXT, withJsonText } from "./protocol.ts";
 import { contactTerms, fold, type Query, type Terms } from "./search_terms.ts";
 
@@ -45,7 +45,7 @@ export type ViewContact = Readonly<Contact> & { readonly [JSON_TEXT]: string };
  */
 export class ContactView {
   readonly #byId = new Map<string, Entry>();
-  /** Folded name -> ids, sorted. */
+  /** Folded name -> ids, sorted (ids are ASCII: `<` is byte order, as in KV). */
   readonly #byName = new Map<string, string[]>();
   /**
    * Each entry has a slot, a small integer: the word and phone indexes file slots (arrays of
@@ -187,7 +187,7 @@ export class ContactView {
     if (ids === undefined) return { ids: [], more: false };
     let start = 0;
     if (afterId !== null) {
-      start = insertionPoint(ids, afterId);
+      start = lowerBound(ids, afterId);
       if (ids[start] === afterId) start++;
     }
     return { ids: ids.slice(start, start + limit), more: start + limit < ids.length };
@@ -227,13 +227,13 @@ export class ContactView {
   #link(folded: string, id: string): void {
     const ids = this.#byName.get(folded);
     if (ids === undefined) this.#byName.set(folded, [id]);
-    else ids.splice(insertionPoint(ids, id), 0, id);
+    else ids.splice(lowerBound(ids, id), 0, id);
   }
 
   #unlink(folded: string, id: string): void {
     const ids = this.#byName.get(folded);
     if (ids === undefined) return;
-    const at = insertionPoint(ids, id);
+    const at = lowerBound(ids, id);
     if (ids[at] === id) ids.splice(at, 1);
     if (ids.length === 0) this.#byName.delete(folded);
   }
@@ -365,17 +365,6 @@ function compareBytes(a: string, b: string): number {
   const n = Math.min(x.length, y.length);
   for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
   return x.length - y.length;
-}
-
-/** Where `id` is, or would go, in the sorted `ids` (ids are ASCII: `<` is byte order). */
-function insertionPoint(ids: string[], id: string): number {
-  let low = 0, high = ids.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (ids[mid]! < id) low = mid + 1;
-    else high = mid;
-  }
-  return low;
 }
 
 function deepFreeze<T>(value: T): T {

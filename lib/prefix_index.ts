@@ -114,12 +114,24 @@ interface Run<T> {
   lists: T[][];
 }
 
-/** The first index in sorted `terms` whose term is not less than `prefix`. */
-function lowerBound(terms: string[], prefix: string): number {
-  let low = 0, high = terms.length;
+/**
+ * The first index in `sorted` (ascending by `<`, UTF-16 code units) whose string is not less
+ * than `value`: where `value` is, or would be inserted. Also the start of the strings that
+ * begin with `value`.
+ *
+ * @example
+ * ```ts
+ * import { lowerBound } from "./prefix_index.ts";
+ * const sorted = ["ann", "bob", "bobby", "cy"];
+ * if (lowerBound(sorted, "bob") !== 1 || lowerBound(sorted, "bz") !== 3) throw new Error();
+ * if (lowerBound(sorted, "zed") !== 4) throw new Error();
+ * ```
+ */
+export function lowerBound(sorted: readonly string[], value: string): number {
+  let low = 0, high = sorted.length;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if (terms[mid]! < prefix) low = mid + 1;
+    if (sorted[mid]! < value) low = mid + 1;
     else high = mid;
   }
   return low;
