@@ -514,3 +514,24 @@ Deno.test("ContactStore without a view publishes what another store handle logs"
     live.close();
   });
 });
+
+Deno.test("ContactStore.check() verifies the stored count even when reads come from the view", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/store.kv`;
+    {
+      await using store = await ContactStore.open(path);
+      await store.add(validateContact({ name: "Ann" }));
+      await store.add(validateContact({ name: "Bob" }));
+    }
+    const kv = await Deno.openKv(path);
+    await kv.set(["meta", "count"], new Deno.KvU64(5n));
+    kv.close();
+    await using store = await ContactStore.open(path);
+    assert.equal(store.cached, true);
+    const report = await store.check();
+    assert.equal(report.ok, false);
+    assert.deepEqual(report.problems, ["The stored count is 5 but there are 2 contacts"]);
+    await store.rebuildIndexes();
+    assert.equal((await store.check()).ok, true);
+  });
+});
