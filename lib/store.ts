@@ -710,7 +710,7 @@ export class ContactStore {
     let contacts = 0;
     for await (const entry of this.#kv.list<StoredContact>({ prefix: ["contacts"] })) {
       contacts++;
-      for (const [key, value] of indexEntries(entry.value)) {
+      for (const [key, value] of recordIndexEntries(entry.value)) {
         expected.set(JSON.stringify(key), value);
       }
     }
@@ -746,7 +746,7 @@ export class ContactStore {
       id,
     ]]);
     const want = record.value === null ? undefined : new Map(
-      indexEntries(record.value).map(([k, v]) => [JSON.stringify(k), v]),
+      recordIndexEntries(record.value).map(([k, v]) => [JSON.stringify(k), v]),
     ).get(JSON.stringify(key));
     const present = index.versionstamp !== null;
     if (want === undefined && present) return `Stray index entry ${JSON.stringify(key)}`;
@@ -878,15 +878,18 @@ export interface CheckReport {
 
 const INDEXES = ["by_name", "by_word", "by_phone"] as const;
 
-/** Every index entry a record implies, with its value. */
-function indexEntries(contact: StoredContact): Array<[Deno.KvKey, string | null]> {
-  const name = fold(contact.name);
-  const terms = contactTerms(contact);
+/** Every index entry of a contact (`name` folded), with its value. */
+function indexEntries(id: string, name: string, terms: Terms): Array<[Deno.KvKey, string | null]> {
   return [
-    [["by_name", name, contact.id], null],
-    ...terms.words.map((w): [Deno.KvKey, string] => [["by_word", w, contact.id], name]),
-    ...terms.phones.map((p): [Deno.KvKey, string] => [["by_phone", p, contact.id], name]),
+    [["by_name", name, id], null],
+    ...terms.words.map((w): [Deno.KvKey, string] => [["by_word", w, id], name]),
+    ...terms.phones.map((p): [Deno.KvKey, string] => [["by_phone", p, id], name]),
   ];
+}
+
+/** Every index entry a record implies, with its value. */
+function recordIndexEntries(contact: StoredContact): Array<[Deno.KvKey, string | null]> {
+  return indexEntries(contact.id, fold(contact.name), contactTerms(contact));
 }
 
 /** The log entry of a change. */
@@ -940,14 +943,7 @@ async function loadView(kv: Deno.Kv): Promise<ContactView> {
 
 /** The mutations that set a contact's index entries. */
 function indexSets(id: string, name: string, terms: Terms): Deno.KvMutation[] {
-  const out: Deno.KvMutation[] = [{ type: "set", key: ["by_name", name, id], value: null }];
-  for (const word of terms.words) {
-    out.push({ type: "set", key: ["by_word", word, id], value: name });
-  }
-  for (const phone of terms.phones) {
-    out.push({ type: "set", key: ["by_phone", phone, id], value: name });
-  }
-  return out;
+  return indexEntries(id, name, terms).map(([key, value]) => ({ type: "set", key, value }));
 }
 
 /** Deletes a contact's index entries; with `keep`, only those that `keep` will not set again. */
