@@ -135,9 +135,6 @@ export class Authenticator {
   }
 }
 
-/** Where a server's read-write token came from. */
-export type TokenSource = "option" | "file" | "generated";
-
 /**
  * Reads `<data>/token`, or creates it with a new token (mode 0600, never overwriting one
  * that appears meanwhile). A token file readable by others is narrowed to 0600.
