@@ -84,19 +84,8 @@ export function blankContact(name = ""): ContactFields {
 /** Fields that the server sets; ignored when a client sends them back. */
 export const SERVER_FIELDS: ReadonlySet<string> = new Set(["id", "version", "created", "updated"]);
 
-/** The fields a user sets, as {@link ContactFields} has them. */
-export const USER_FIELDS: ReadonlySet<string> = new Set([
-  "name",
-  "house",
-  "street",
-  "town",
-  "postcode",
-  "phones",
-  "emails",
-  "notes",
-  "uid",
-  "extra",
-]);
+/** The fields a user sets, as {@link ContactFields} (and so {@link blankContact}) has them. */
+export const USER_FIELDS: ReadonlySet<string> = new Set(Object.keys(blankContact()));
 
 const TEXT_FIELDS = ["house", "street", "town", "postcode", "uid"] as const;
 
