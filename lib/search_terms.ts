@@ -27,9 +27,8 @@ const NON_ASCII = /[^\t-~\s]/;
 export function fold(text: string): string {
   // Printable ASCII and white space (which is collapsed anyway) are their own NFKD form and
   // have no marks: skip the (costly) normalisation.
-  if (!NON_ASCII.test(text)) return text.toLowerCase().replace(/\s+/g, " ").trim();
-  return text.normalize("NFKD").replace(/\p{M}+/gu, "").toLowerCase().replace(/\s+/g, " ")
-    .trim();
+  const bare = NON_ASCII.test(text) ? text.normalize("NFKD").replace(/\p{M}+/gu, "") : text;
+  return bare.toLowerCase().replace(/\s+/g, " ").trim();
 }
 
 /**
