@@ -32,9 +32,22 @@ function granted(descriptor: Deno.PermissionDescriptor): boolean {
   return Deno.permissions.querySync(descriptor).state === "granted";
 }
 
-/** The parent folder of a path (`.` for a bare name, `/` for the root). */
+/**
+ * The parent folder of a path (`.` for a bare name, `/` for a folder at the root and for the
+ * root itself, `../..` for `..`).
+ *
+ * @example
+ * ```ts
+ * import { parentFolder } from "./permissions.ts";
+ * if (parentFolder("/srv/addressbook/") !== "/srv" || parentFolder("data") !== ".") {
+ *   throw new Error();
+ * }
+ * ```
+ */
 export function parentFolder(path: string): string {
   const trimmed = path.replace(/\/+$/, "");
+  if (trimmed === "" && path !== "") return "/";
+  if (trimmed === ".." || trimmed.endsWith("/..")) return `${trimmed}/..`;
   const index = trimmed.lastIndexOf("/");
   if (index < 0) return trimmed === "." || trimmed === "" ? ".." : ".";
   if (index === 0) return "/";

@@ -14,6 +14,10 @@ Deno.test("parentFolder() walks one folder up", () => {
   assert.equal(parentFolder("./data"), ".");
   assert.equal(parentFolder("data"), ".");
   assert.equal(parentFolder("."), "..");
+  assert.equal(parentFolder("/"), "/");
+  assert.equal(parentFolder(".."), "../..");
+  assert.equal(parentFolder("../.."), "../../..");
+  assert.equal(parentFolder("../data"), "..");
 });
 
 Deno.test({
