@@ -2,20 +2,18 @@ import assert from "node:assert/strict";
 import { type Contact, validateContact } from "./contact.ts";
 import { formatResponse, resultResponse } from "./protocol.ts";
 import { AmbiguousError, ConflictError, ContactStore, NotFoundError } from "./store.ts";
+import { tempDir } from "../tests/helpers.ts";
 
 async function withFileStore(fn: (store: ContactStore, path: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "addressbook-store-" });
-  const path = `${dir}/test.kv`;
-  try {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/test.kv`;
     const store = await ContactStore.open(path);
     try {
       await fn(store, path);
     } finally {
       store.close();
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 const ids = (page: { contacts: { id: string }[] }) => page.contacts.map((c) => c.id);
@@ -154,12 +152,8 @@ function prng(seed: number): () => number {
 }
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "addressbook-store-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using dir = await tempDir("addressbook-store-test-");
+  await fn(dir.path);
 }
 
 const NAMES = ["Ann Lee", "ann lee", "Bob Smith", "José Núñez", "Jose Nunez", "Zoë", "Eve"];
