@@ -462,7 +462,7 @@ async function write(
 ): Promise<number> {
   let code: number = ExitCode.OK;
   const addedIds = new Map<number, string>(); // record -> id it got
-  let queue: Write[] = [];
+  const queue: Write[] = [];
   steps.forEach((step, at) => {
     if (step.kind === "unchanged") summary.unchanged++;
     else if (step.kind === "add") {
@@ -493,7 +493,8 @@ async function write(
   };
   const maxBytes = client.hello.maxLine ?? MAX_LINE_BYTES;
   while (queue.length > 0) {
-    const calls = queue.map(toCall);
+    // A batch holds at most MAX_BATCH_CALLS calls: only the head of the queue is looked at.
+    const calls = queue.slice(0, MAX_BATCH_CALLS).map(toCall);
     const n = fittingCalls(calls, 0, maxBytes, MAX_BATCH_CALLS, true);
     if (n === 0) {
       // Larger than this server reads on one line (it was started with a small --max-line).
@@ -509,8 +510,7 @@ async function write(
       continue;
     }
     const sent = calls.slice(0, n);
-    const writes = queue.slice(0, n);
-    queue = queue.slice(n);
+    const writes = queue.splice(0, n);
     const outcomes = await client.batch<Contact>(sent, {
       timeoutMs: timeoutMs + sent.length * BATCH_MS_PER_CALL,
     });
