@@ -19,6 +19,7 @@ import {
   oneLine,
   pickName,
   quote,
+  setExtraAddress,
   splitStreet,
   uidForContact,
 } from "./interop.ts";
@@ -726,16 +727,13 @@ function readRow(
     draft.street = split.street;
     draft.town = a.city ?? "";
     draft.postcode = a.postcode ?? "";
-    const extra: Record<string, string> = {};
-    const rest = {
+    setExtraAddress(draft.extra, {
       label,
       pobox: a.pobox,
       extended: split.extended,
       region: a.region,
       country: a.country,
-    };
-    for (const [key, value] of Object.entries(rest)) if (value) extra[key] = value;
-    if (Object.keys(extra).length > 0) draft.extra.address = extra;
+    });
   }
   draft.notes = notes.join("\n");
   const [prefix, given, additional, family, suffix] = parts;

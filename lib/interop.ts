@@ -184,6 +184,8 @@ export function joinStreet(
   return { street, extended: house };
 }
 
+const EXTRA_ADDRESS_KEYS = ["label", "pobox", "extended", "region", "country"] as const;
+
 /** The address parts kept in `extra.address` (all optional). */
 export interface ExtraAddress {
   label?: string;
@@ -208,11 +210,31 @@ export function extraAddress(extra: Record<string, unknown>): ExtraAddress {
   const out: ExtraAddress = {};
   if (typeof value !== "object" || value === null || Array.isArray(value)) return out;
   const object = value as Record<string, unknown>;
-  for (const key of ["label", "pobox", "extended", "region", "country"] as const) {
+  for (const key of EXTRA_ADDRESS_KEYS) {
     const part = object[key];
     if (typeof part === "string" && part !== "") out[key] = oneLine(part);
   }
   return out;
+}
+
+/**
+ * Sets `extra.address` to the parts that are not empty (and leaves it unset when all are):
+ * what an importer found for the address parts without a field of their own.
+ *
+ * @example
+ * ```ts
+ * import { setExtraAddress } from "./interop.ts";
+ * const extra: Record<string, unknown> = {};
+ * setExtraAddress(extra, { region: "IL", pobox: "", label: "home", country: undefined });
+ * if (JSON.stringify(extra) !== '{"address":{"label":"home","region":"IL"}}') throw new Error();
+ * setExtraAddress(extra, { pobox: "" });
+ * if (JSON.stringify(extra) !== '{"address":{"label":"home","region":"IL"}}') throw new Error();
+ * ```
+ */
+export function setExtraAddress(extra: Record<string, unknown>, parts: ExtraAddress): void {
+  const address: ExtraAddress = {};
+  for (const key of EXTRA_ADDRESS_KEYS) if (parts[key]) address[key] = parts[key];
+  if (Object.keys(address).length > 0) extra.address = address;
 }
 
 /**

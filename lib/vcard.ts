@@ -32,6 +32,7 @@ import {
   oneLine,
   pickName,
   quote,
+  setExtraAddress,
   splitStreet,
   uidForContact,
 } from "./interop.ts";
@@ -748,10 +749,7 @@ function readAddress(property: Property, label: string, draft: Draft, reader: Re
   draft.street = split.street;
   draft.town = town!;
   draft.postcode = postcode!;
-  const address: Record<string, string> = {};
-  const parts = { label, pobox, extended: split.extended, region, country };
-  for (const [key, value] of Object.entries(parts)) if (value) address[key] = value;
-  if (Object.keys(address).length > 0) draft.extra.address = address;
+  setExtraAddress(draft.extra, { label, pobox, extended: split.extended, region, country });
 }
 
 /** The N value a name gives without help: the last word is the family name. */
