@@ -15,7 +15,7 @@ import {
   validateContact,
 } from "./contact.ts";
 import { isId } from "./ids.ts";
-import type { ImportIssue } from "./interop.ts";
+import { type ImportIssue, importReason } from "./interop.ts";
 import { RpcError } from "./protocol.ts";
 
 /** A contact read from a backup: its fields, and its `id` when the backup had a valid one. */
@@ -136,8 +136,7 @@ function readRecord(item: unknown, index: number, line: number, result: BackupRe
     contact = validateContact(fields);
   } catch (error) {
     if (!(error instanceof RpcError)) throw error;
-    const reason = error.message.replace(/^Invalid params: /, "").replace(/contact\./g, "");
-    result.skipped.push({ ...where, reason: reason.charAt(0).toUpperCase() + reason.slice(1) });
+    result.skipped.push({ ...where, reason: importReason(error.message) });
     return;
   }
   const id = object.id;

@@ -363,8 +363,8 @@ export function finishDraft(
     } catch (error) {
       if (!(error instanceof RpcError)) throw error;
       const field = typeof error.data.field === "string" ? error.data.field : "";
-      const message = cleanMessage(error.message);
-      if (!repair(candidate, field, warn, message)) return capitalise(message);
+      const message = importReason(error.message);
+      if (!repair(candidate, field, warn, message)) return message;
     }
   }
   return "The contact could not be made valid";
@@ -376,13 +376,25 @@ function entryOk(fields: Partial<ContactFields>, warn: (reason: string) => void)
     return true;
   } catch (error) {
     if (!(error instanceof RpcError)) throw error;
-    warn(`${capitalise(cleanMessage(error.message))}: left out`);
+    warn(`${importReason(error.message)}: left out`);
     return false;
   }
 }
 
-function cleanMessage(message: string): string {
-  return message.replace(/^Invalid params: /, "").replace(/contact\./g, "");
+/**
+ * A validation message as an import reports it: without the `Invalid params:` lead and the
+ * `contact.` of field paths, the first letter capitalised.
+ *
+ * @example
+ * ```ts
+ * import { importReason } from "./interop.ts";
+ * const reason = importReason("Invalid params: contact.phones[0].number is 101 characters long");
+ * if (reason !== "Phones[0].number is 101 characters long") throw new Error(reason);
+ * ```
+ */
+export function importReason(message: string): string {
+  const text = message.replace(/^Invalid params: /, "").replace(/contact\./g, "");
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** Admits `extra.vcard` lines smallest first while `extra` stays within `limit` bytes. */
@@ -432,7 +444,7 @@ function repair(
   if (entry) {
     const list = entry[1] === "phones" ? draft.phones : draft.emails;
     list.splice(Number(entry[2]), 1);
-    warn(`${capitalise(message)}: left out`);
+    warn(`${message}: left out`);
     return true;
   }
   switch (field) {
@@ -440,7 +452,7 @@ function repair(
     case "contact.emails": {
       const key = field === "contact.phones" ? "phones" : "emails";
       const dropped = draft[key].splice(CONTACT_LIMITS[key]);
-      warn(`${capitalise(message)}: left out ${dropped.length}`);
+      warn(`${message}: left out ${dropped.length}`);
       return true;
     }
     case "contact.house":
@@ -450,14 +462,14 @@ function repair(
     case "contact.notes":
     case "contact.uid":
       draft[field.slice(8) as "house"] = "";
-      warn(`${capitalise(message)}: left out`);
+      warn(`${message}: left out`);
       return true;
     case "contact.extra":
     case "contact": {
       if (dropLargestExtra(draft, warn)) return true;
       if (field === "contact" && draft.notes !== "") {
         draft.notes = "";
-        warn(`${capitalise(message)}: notes left out`);
+        warn(`${message}: notes left out`);
         return true;
       }
       return false;
@@ -502,8 +514,4 @@ function dropLargestExtra(
 export function quote(value: string): string {
   const short = [...value].length > 60 ? [...value].slice(0, 57).join("") + "..." : value;
   return JSON.stringify(short);
-}
-
-function capitalise(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
 }
