@@ -631,8 +631,11 @@ function readRow(
   const notes: string[] = [];
   const phones = new Map<number, { label: string; value: string }>();
   const emails = new Map<number, { label: string; value: string }>();
-  const addresses = new Map<string, { label: string; parts: Record<string, string> }>();
-  const addressColumns = new Map<string, number[]>();
+  // Per group: its label, its parts, and the columns they came from.
+  const addresses = new Map<
+    string,
+    { label: string; parts: Record<string, string>; columns: number[] }
+  >();
   const note = (column: number) => unused.set(column, (unused.get(column) ?? 0) + 1);
   rules.forEach((rule, column) => {
     const raw = row[column] ?? "";
@@ -679,11 +682,13 @@ function readRow(
         break;
       }
       case "address": {
-        const entry = addresses.get(rule.group) ?? { label: rule.label, parts: {} };
+        const entry = addresses.get(rule.group) ?? { label: rule.label, parts: {}, columns: [] };
         if (rule.part === "label") entry.label = googleLabel(raw);
-        else entry.parts[rule.part] = rule.part === "formatted" ? raw : value;
+        else {
+          entry.parts[rule.part] = rule.part === "formatted" ? raw : value;
+          entry.columns.push(column);
+        }
         addresses.set(rule.group, entry);
-        addressColumns.set(rule.group, [...addressColumns.get(rule.group) ?? [], column]);
         break;
       }
       case "unmapped":
@@ -710,13 +715,7 @@ function readRow(
   const chosen = groups.find((g) => Object.keys(addresses.get(g)!.parts).length > 0);
   for (const group of groups) {
     if (group === chosen) continue;
-    for (const column of addressColumns.get(group) ?? []) {
-      if (
-        rules[column]?.kind === "address" && (rules[column] as { part: string }).part !== "label"
-      ) {
-        note(column);
-      }
-    }
+    for (const column of addresses.get(group)!.columns) note(column);
   }
   if (chosen !== undefined) {
     const { label, parts: a } = addresses.get(chosen)!;
