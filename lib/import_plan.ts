@@ -172,7 +172,7 @@ export function planImport(
     if (contact.uid !== "" && !byUid.has(contact.uid)) byUid.set(contact.uid, contact);
     const derived = derivedUid(contact.id);
     if (!byUid.has(derived)) byUid.set(derived, contact);
-    duplicates.add({ ...contact, id: contact.id });
+    duplicates.add(contact);
   }
 
   const steps: ImportStep[] = [];
