@@ -277,9 +277,10 @@ function logicalLines(text: string): Line[] {
   return out;
 }
 
+const encoder = new TextEncoder();
+
 function decodeQuotedPrintable(raw: string, binary: boolean): Uint8Array {
   const bytes: number[] = [];
-  const encoder = new TextEncoder();
   for (let i = 0; i < raw.length; i++) {
     const char = raw[i]!;
     if (char === "=") {
