@@ -10,7 +10,7 @@
 
 import { type BackupContact, formatJsonLine, parseJsonLines } from "./backup.ts";
 import type { ClientCommand, ExportFormat, ImportFormatOption } from "./client_config.ts";
-import { connectOptions, ExitCode, type Output, reportError } from "./commands.ts";
+import { connectOptions, connectOrReport, ExitCode, type Output, reportError } from "./commands.ts";
 import type { Contact, ContactFields } from "./contact.ts";
 import { userFields } from "./contact_edit.ts";
 import { formatCsv, formatCsvRows, parseCsv, PLAIN_COLUMNS } from "./csv.ts";
@@ -233,12 +233,9 @@ async function runExport(
   io: TransferIO,
 ): Promise<number> {
   const options = connectOptions(command.config);
-  let client: RpcClient;
-  try {
-    client = await RpcClient.connect(options);
-  } catch (error) {
-    return reportError(error, false, io);
-  }
+  const connected = await connectOrReport(options, false, io);
+  if (typeof connected === "number") return connected;
+  let client = connected;
   let exported = 0;
   const format = formatPage(command.format, command.vcardVersion);
   try {
@@ -379,12 +376,8 @@ async function runImport(
     largestBatchBytes: 0,
   };
 
-  let client: RpcClient;
-  try {
-    client = await RpcClient.connect(connectOptions(command.config));
-  } catch (error) {
-    return reportError(error, json, io);
-  }
+  const client = await connectOrReport(connectOptions(command.config), json, io);
+  if (typeof client === "number") return client;
   let code: number = ExitCode.OK;
   try {
     const stored = await readStored(client);
