@@ -15,6 +15,7 @@ import {
   permissionMessage,
   permissionReport,
 } from "./lib/permissions.ts";
+import { formatAddress } from "./lib/rpc_client.ts";
 import { AddressBookServer } from "./lib/server.ts";
 import {
   ConfigError,
@@ -229,7 +230,8 @@ async function setUpSecurity(config: ServerConfig, log: Logger): Promise<Securit
 /** Says how to allow the listening address, in one sentence. */
 function listenRefusal(config: ServerConfig): string {
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  return `Not allowed to listen on ${host}:${config.port}: add --allow-net=${host} ` +
+  return `Not allowed to listen on ${formatAddress(config.host, config.port)}: ` +
+    `add --allow-net=${host} ` +
     `(deno task serve grants only the address in ADDRESSBOOK_HOST: run ` +
     `ADDRESSBOOK_HOST=${host} deno task serve; a compiled server only the address it was ` +
     "built for)";
@@ -237,8 +239,8 @@ function listenRefusal(config: ServerConfig): string {
 
 /** Refuses early (before a token is made) an address this process may not listen on. */
 function checkListenAccess(config: ServerConfig): void {
-  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  if (!granted({ name: "net", host: `${host}:${config.port}` })) fail(listenRefusal(config));
+  const host = formatAddress(config.host, config.port);
+  if (!granted({ name: "net", host })) fail(listenRefusal(config));
 }
 
 function listen(config: ServerConfig, store: ContactStore, log: Logger, security: Security) {
@@ -261,9 +263,6 @@ function listen(config: ServerConfig, store: ContactStore, log: Logger, security
     });
   } catch (error) {
     store.close();
-    const where = config.host.includes(":")
-      ? `[${config.host}]:${config.port}`
-      : `${config.host}:${config.port}`;
     if (error instanceof Deno.errors.AddrInUse) {
       fail(
         `Port ${config.port} on ${config.host} is already in use: stop the other server ` +
@@ -271,7 +270,7 @@ function listen(config: ServerConfig, store: ContactStore, log: Logger, security
       );
     }
     if (isPermissionError(error)) fail(listenRefusal(config));
-    fail(`Cannot listen on ${where}: ${errorText(error)}`);
+    fail(`Cannot listen on ${formatAddress(config.host, config.port)}: ${errorText(error)}`);
   }
 }
 
@@ -331,9 +330,7 @@ async function main(args: string[]): Promise<void> {
     throw error;
   }
   const server = listen(config, store, log, security);
-  const address = config.host.includes(":")
-    ? `[${server.addr.hostname}]:${server.addr.port}`
-    : `${server.addr.hostname}:${server.addr.port}`;
+  const address = formatAddress(server.addr.hostname, server.addr.port);
   log.always(
     `addressbook ${VERSION} listening on ${address} (store ${config.db}, layout ${LAYOUT_VERSION}, ` +
       `protocol ${PROTOCOL_VERSION}, ${security.summary})`,

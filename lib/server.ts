@@ -10,6 +10,7 @@ import type { Authenticator } from "./auth.ts";
 import { type ConnectionLimits, isConnectionGone, serveConnection } from "./connection.ts";
 import type { Logger } from "./log.ts";
 import { busyError, errorResponse, formatResponse } from "./protocol.ts";
+import { formatAddress } from "./rpc_client.ts";
 import type { ContactStore } from "./store.ts";
 
 /** How to run a server. */
@@ -111,7 +112,8 @@ export class AddressBookServer {
         continue;
       }
       const id = ++this.#total;
-      const peer = formatAddr(conn.remoteAddr);
+      const { hostname, port } = conn.remoteAddr as Deno.NetAddr;
+      const peer = formatAddress(hostname, port);
       if (this.#open.size >= this.#options.maxConnections) {
         log.warn(`Connection ${id} from ${peer} refused: ${this.#open.size} connections open`);
         this.#refuse(conn);
@@ -219,12 +221,4 @@ function close(resource: { close(): void }): void {
   } catch {
     // already closed
   }
-}
-
-/** `127.0.0.1:53422`, or `[::1]:53422` for IPv6. */
-export function formatAddr(addr: Deno.Addr): string {
-  if (addr.transport !== "tcp" && addr.transport !== "udp") return addr.transport;
-  return addr.hostname.includes(":")
-    ? `[${addr.hostname}]:${addr.port}`
-    : `${addr.hostname}:${addr.port}`;
 }
