@@ -336,23 +336,18 @@ class Session {
   #handleLine(line: Uint8Array): LineResult | Promise<LineResult> {
     const parsed = parseLine(line);
     this.#countRequests(parsed.items.length);
-    const responses: Response[] = [];
-    const items = parsed.items;
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i]!;
-      if (isResponse(item)) {
-        responses.push(item);
-        continue;
-      }
-      const response = dispatchNow(item, this.#methodContext());
-      if (response === false) return this.#handleRest(parsed, i, responses);
-      if (response) responses.push(response);
-    }
-    return this.#lineResult(parsed, responses);
+    return this.#answer(parsed, 0, []);
   }
 
-  /** Goes on with a line's requests from `from`, awaiting each in turn. */
-  async #handleRest(parsed: ParsedLine, from: number, responses: Response[]): Promise<LineResult> {
+  /**
+   * Answers a line's requests from `from` on, in order: at once while `dispatchNow` can; a
+   * request it defers is awaited through `dispatch`, then the rest go on the same way.
+   */
+  #answer(
+    parsed: ParsedLine,
+    from: number,
+    responses: Response[],
+  ): LineResult | Promise<LineResult> {
     const items = parsed.items;
     for (let i = from; i < items.length; i++) {
       const item = items[i]!;
@@ -360,7 +355,14 @@ class Session {
         responses.push(item);
         continue;
       }
-      const response = await dispatch(item, this.#methodContext());
+      const context = this.#methodContext();
+      const response = dispatchNow(item, context);
+      if (response === false) {
+        return dispatch(item, context).then((deferred) => {
+          if (deferred) responses.push(deferred);
+          return this.#answer(parsed, i + 1, responses);
+        });
+      }
       if (response) responses.push(response);
     }
     return this.#lineResult(parsed, responses);
