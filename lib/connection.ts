@@ -188,6 +188,8 @@ class Session {
   #outChars = 0;
   #flushing: Promise<void> | undefined;
   #watch: Watch | undefined;
+  /** Events a subscription may hold while the client is not reading. */
+  readonly #watchCap: number;
   /** Runs once the reply of the request being handled is queued (a watch starts sending). */
   #afterReply: Array<() => void> = [];
   readonly #watchControl: WatchControl = {
@@ -198,6 +200,7 @@ class Session {
   constructor(conn: Deno.Conn, context: ConnectionContext) {
     this.#conn = conn;
     this.#context = context;
+    this.#watchCap = context.limits.watchCap ?? DEFAULT_WATCH_CAP;
     this.#sessionAuth = {
       required: context.auth !== undefined,
       access: context.auth ? "none" : "write",
@@ -474,15 +477,14 @@ class Session {
     options: { since?: number; query?: Query },
   ): Promise<{ seq: number }> {
     this.#stopWatch();
-    const { store, limits } = this.#context;
-    const cap = limits.watchCap ?? DEFAULT_WATCH_CAP;
+    const { store } = this.#context;
     const subscription: Subscription = store.changes.subscribe({
       ...(options.query ? { query: options.query } : {}),
-      cap,
+      cap: this.#watchCap,
       // At once, not when the socket drains: say so and free the subscriber's memory.
       onDrop: () => {
         const watch = this.#watch;
-        if (watch?.subscription === subscription) this.#dropped(watch, cap);
+        if (watch?.subscription === subscription) this.#dropped(watch);
       },
     });
     let from = subscription.start;
@@ -607,18 +609,18 @@ class Session {
       watch.last = event.seq;
     }
     if (subscription.state === "dropped") {
-      this.#dropped(watch, this.#context.limits.watchCap ?? DEFAULT_WATCH_CAP);
+      this.#dropped(watch);
       return false;
     }
     return subscription.state === "open";
   }
 
   /** A subscription fell behind: it ends after the events already queued. */
-  #dropped(watch: Watch, cap: number): void {
+  #dropped(watch: Watch): void {
     if (watch.stopped) return;
     this.#dropWatch(
       watch,
-      `Over ${cap} changes were waiting while this connection was not reading; watch ` +
+      `Over ${this.#watchCap} changes were waiting while this connection was not reading; watch ` +
         `again with since ${watch.last} to resume`,
     );
   }
