@@ -18,8 +18,6 @@ export interface Logger {
   debug(message: string): void;
   /** Writes at "info" whatever the level: for the startup and shutdown lines. */
   always(message: string): void;
-  /** Whether a message at `level` would be written. */
-  enabled(level: LogLevel): boolean;
 }
 
 /**
@@ -40,16 +38,17 @@ export function createLogger(
   write: (line: string) => void = writeStderr,
 ): Logger {
   const rank = LOG_LEVELS.indexOf(level);
-  const at = (l: LogLevel) => (message: string) => {
-    if (LOG_LEVELS.indexOf(l) <= rank) write(`${new Date().toISOString()} ${l} ${message}`);
-  };
+  const line = (l: LogLevel, message: string) =>
+    write(`${new Date().toISOString()} ${l} ${message}`);
+  // Whether a level is written is decided once, here, not on every call.
+  const at = (l: LogLevel) =>
+    LOG_LEVELS.indexOf(l) <= rank ? (message: string) => line(l, message) : () => {};
   return {
     error: at("error"),
     warn: at("warn"),
     info: at("info"),
     debug: at("debug"),
-    always: (message) => write(`${new Date().toISOString()} info ${message}`),
-    enabled: (l) => LOG_LEVELS.indexOf(l) <= rank,
+    always: (message) => line("info", message),
   };
 }
 
