@@ -320,10 +320,7 @@ export function formatNotification(method: string, params: Record<string, unknow
  * ```
  */
 export function formatResponse(response: Response | Response[]): string {
-  if (Array.isArray(response)) {
-    if (!response.some(hasJsonText)) return JSON.stringify(response) + "\n";
-    return `[${response.map((r) => formatOne(r)).join(",")}]\n`;
-  }
+  if (Array.isArray(response)) return `[${response.map(formatOne).join(",")}]\n`;
   return formatOne(response) + "\n";
 }
 
