@@ -88,10 +88,10 @@ export interface ConnectionContext {
 }
 
 /** Pause before answering a failed `auth` (milliseconds). */
-export const AUTH_FAILURE_DELAY_MS = 1000;
+const AUTH_FAILURE_DELAY_MS = 1000;
 
 /** Failed `auth` calls after which a connection is closed. */
-export const MAX_AUTH_FAILURES = 5;
+const MAX_AUTH_FAILURES = 5;
 
 /**
  * Replies are gathered and written together, but never more than this many characters are

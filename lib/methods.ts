@@ -365,7 +365,7 @@ function stats({ serverStats }: MethodContext, contacts: number) {
 }
 
 /** Maps a thrown error to the RpcError a client sees. */
-export function toRpcError(error: unknown, request: Request, log: Logger): RpcError {
+function toRpcError(error: unknown, request: Request, log: Logger): RpcError {
   if (error instanceof RpcError) return error;
   if (error instanceof NotFoundError) return RpcError.notFound(error.message);
   if (error instanceof ConflictError) {
