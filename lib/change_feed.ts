@@ -204,7 +204,6 @@ export class Subscription {
   /** Stops the subscription; a pending {@link ready} resolves. */
   close(): void {
     if (this.#state === "open") this.#end("closed");
-    else this.#notify();
   }
 
   #end(state: "dropped" | "closed"): void {
