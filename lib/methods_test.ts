@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { dispatch, dispatchNow, standaloneContext } from "./methods.ts";
 import { ContactStore } from "./store.ts";
+import { tempDir } from "../tests/helpers.ts";
 
 Deno.test("dispatch() answers INTERNAL when the store fails, and leaks no detail", async () => {
   const store = await ContactStore.open(":memory:");
@@ -95,49 +96,43 @@ Deno.test("dispatch() add with an id restores that id; an id in use is CONFLICT"
 });
 
 Deno.test("dispatchNow() gives dispatch()'s answer for view reads, and defers the rest", async () => {
-  const path = await Deno.makeTempFile({ suffix: ".kv" });
-  try {
-    await using cached = await ContactStore.open(path);
-    const context = standaloneContext(cached);
-    const ann = await dispatch(
-      { id: 0, method: "add", params: { contact: { name: "Ann Lee", town: "Leeds" } } },
-      context,
-    );
-    assert.ok(ann && "result" in ann);
-    const annId = (ann.result as { id: string }).id;
-    const reads: Array<[string, Record<string, unknown>]> = [
-      ["find", { name: "ann lee" }],
-      ["find", { name: "Ann Lee", limit: 1, cursor: "not-a-cursor" }],
-      ["find", { name: "" }],
-      ["get", { id: annId }],
-      ["get", { id: "01ARZ3NDEKTSV4RRFFQ69G5FAV" }],
-      ["get", { id: "nope" }],
-      ["search", { query: "lee leeds" }],
-      ["count", {}],
-      ["hello", {}],
-      ["ping", {}],
-      ["find", { name: "Ann", extra: 1 }],
-      ["nope", {}],
-    ];
-    for (const [method, params] of reads) {
-      const now = dispatchNow({ id: 1, method, params }, context);
-      assert.notEqual(now, false, method);
-      assert.deepEqual(now, await dispatch({ id: 1, method, params }, context), method);
-    }
-    assert.equal(dispatchNow({ method: "count", params: {} }, context), undefined);
-    for (const method of ["add", "update", "remove", "list", "export", "check", "auth", "watch"]) {
-      assert.equal(dispatchNow({ id: 1, method, params: {} }, context), false, method);
-    }
-    // A store without a view (as for KV Connect) reads KV: nothing is answered at once.
-    await using plain = await ContactStore.open(path + ".plain", { view: false });
-    const plainContext = standaloneContext(plain);
-    for (const method of ["find", "get", "search", "count"]) {
-      assert.equal(dispatchNow({ id: 1, method, params: {} }, plainContext), false, method);
-    }
-  } finally {
-    for (const file of [path, path + ".plain"]) {
-      await Deno.remove(file).catch(() => {});
-      for (const suffix of ["-wal", "-shm"]) await Deno.remove(file + suffix).catch(() => {});
-    }
+  await using dir = await tempDir();
+  const path = `${dir.path}/store.kv`;
+  await using cached = await ContactStore.open(path);
+  const context = standaloneContext(cached);
+  const ann = await dispatch(
+    { id: 0, method: "add", params: { contact: { name: "Ann Lee", town: "Leeds" } } },
+    context,
+  );
+  assert.ok(ann && "result" in ann);
+  const annId = (ann.result as { id: string }).id;
+  const reads: Array<[string, Record<string, unknown>]> = [
+    ["find", { name: "ann lee" }],
+    ["find", { name: "Ann Lee", limit: 1, cursor: "not-a-cursor" }],
+    ["find", { name: "" }],
+    ["get", { id: annId }],
+    ["get", { id: "01ARZ3NDEKTSV4RRFFQ69G5FAV" }],
+    ["get", { id: "nope" }],
+    ["search", { query: "lee leeds" }],
+    ["count", {}],
+    ["hello", {}],
+    ["ping", {}],
+    ["find", { name: "Ann", extra: 1 }],
+    ["nope", {}],
+  ];
+  for (const [method, params] of reads) {
+    const now = dispatchNow({ id: 1, method, params }, context);
+    assert.notEqual(now, false, method);
+    assert.deepEqual(now, await dispatch({ id: 1, method, params }, context), method);
+  }
+  assert.equal(dispatchNow({ method: "count", params: {} }, context), undefined);
+  for (const method of ["add", "update", "remove", "list", "export", "check", "auth", "watch"]) {
+    assert.equal(dispatchNow({ id: 1, method, params: {} }, context), false, method);
+  }
+  // A store without a view (as for KV Connect) reads KV: nothing is answered at once.
+  await using plain = await ContactStore.open(path + ".plain", { view: false });
+  const plainContext = standaloneContext(plain);
+  for (const method of ["find", "get", "search", "count"]) {
+    assert.equal(dispatchNow({ id: 1, method, params: {} }, plainContext), false, method);
   }
 });
