@@ -137,8 +137,8 @@ export class AddressBookServer {
             shutdown: this.#stop.signal,
             onRequests: (n) => this.#requests += n,
             serverStats: () => this.stats(),
-            ...(this.#options.auth ? { auth: this.#options.auth } : {}),
-            classic: this.#options.classic ?? "full",
+            auth: this.#options.auth,
+            classic: this.#options.classic,
           })
           : { requests: 0, reason: "TLS handshake failed" }
       ).then(({ requests, reason }) => {
