@@ -5,14 +5,14 @@
  * @module
  */
 
-import { clientHelp, parseClientCommand, UsageError } from "./lib/client_config.ts";
-import { connectOptions, connectOrReport, ExitCode, runCommand } from "./lib/commands.ts";
-import { Prompter, writeStderr, writeStdout } from "./lib/line_input.ts";
-import { runMenu } from "./lib/menu.ts";
-import { RpcClient } from "./lib/rpc_client.ts";
-import { readAll, runTransfer } from "./lib/transfer.ts";
-import { VERSION } from "./lib/version.ts";
-import { runWatch } from "./lib/watch_client.ts";
+import { clientHelp, parseClientCommand, UsageError } from "./lib/client/config.ts";
+import { connectOptions, connectOrReport, ExitCode, runCommand } from "./lib/client/commands.ts";
+import { Prompter, writeStderr, writeStdout } from "./lib/client/line_input.ts";
+import { runMenu } from "./lib/client/menu.ts";
+import { RpcClient } from "./lib/client/rpc_client.ts";
+import { readAll, runTransfer } from "./lib/client/transfer.ts";
+import { VERSION } from "./lib/model/version.ts";
+import { runWatch } from "./lib/client/watch.ts";
 
 /** Reads an environment variable if this process may; unset otherwise (never prompts). */
 function readEnv(name: string): string | undefined {

@@ -5,18 +5,18 @@
  * @module
  */
 
-import { Authenticator, isLoopback, loadOrCreateToken, TOKEN_FILE } from "./lib/auth.ts";
-import { plural } from "./lib/format.ts";
-import { createLogger, type Logger } from "./lib/log.ts";
+import { Authenticator, isLoopback, loadOrCreateToken, TOKEN_FILE } from "./lib/server/auth.ts";
+import { plural } from "./lib/client/format.ts";
+import { createLogger, type Logger } from "./lib/server/log.ts";
 import {
   formatPermissionReport,
   isPermissionError,
   parentFolder,
   permissionMessage,
   permissionReport,
-} from "./lib/permissions.ts";
-import { formatAddress } from "./lib/rpc_client.ts";
-import { AddressBookServer } from "./lib/server.ts";
+} from "./lib/sandbox/permissions.ts";
+import { formatAddress } from "./lib/client/rpc_client.ts";
+import { AddressBookServer } from "./lib/server/listener.ts";
 import {
   ConfigError,
   isFileStore,
@@ -24,9 +24,9 @@ import {
   SERVER_OPTIONS,
   type ServerConfig,
   serverHelp,
-} from "./lib/server_config.ts";
-import { ContactStore, LAYOUT_VERSION, LayoutError } from "./lib/store.ts";
-import { PROTOCOL_VERSION, VERSION } from "./lib/version.ts";
+} from "./lib/server/config.ts";
+import { ContactStore, LAYOUT_VERSION, LayoutError } from "./lib/store/store.ts";
+import { PROTOCOL_VERSION, VERSION } from "./lib/model/version.ts";
 
 /** Reads an environment variable if this process may; unset otherwise (never prompts). */
 function readEnv(name: string): string | undefined {

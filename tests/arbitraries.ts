@@ -6,8 +6,8 @@
  */
 
 import fc from "./fast_check.ts";
-import { CONTACT_LIMITS, type ContactFields, validateContact } from "../lib/contact.ts";
-import { multiLine, oneLine } from "../lib/interop.ts";
+import { CONTACT_LIMITS, type ContactFields, validateContact } from "../lib/model/contact.ts";
+import { multiLine, oneLine } from "../lib/formats/interop.ts";
 
 export { fc };
 

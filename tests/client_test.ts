@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { tempDir, TestServer } from "./helpers.ts";
 import { clientCommand, ClientSession, runClient } from "./client_helpers.ts";
-import { CLIENT_OPTIONS } from "../lib/client_config.ts";
+import { CLIENT_OPTIONS } from "../lib/client/config.ts";
 
 const MENU_PROMPT = "Choose an option [1-7, q to quit]: ";
 

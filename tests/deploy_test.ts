@@ -1,6 +1,6 @@
 /** The systemd unit in deploy/ matches the compiled server and keeps systemd's sandbox on. */
 import assert from "node:assert/strict";
-import { SERVER_OPTIONS } from "../lib/server_config.ts";
+import { SERVER_OPTIONS } from "../lib/server/config.ts";
 
 const UNIT = new URL("../deploy/addressbook.service", import.meta.url);
 const text = await Deno.readTextFile(UNIT);

@@ -4,7 +4,7 @@
  * sentence, and still serves a store inside it.
  */
 import assert from "node:assert/strict";
-import { SERVER_OPTIONS } from "../lib/server_config.ts";
+import { SERVER_OPTIONS } from "../lib/server/config.ts";
 import { runServerToExit, tempDir, TestServer } from "./helpers.ts";
 
 function reportOf(logs: string[]): Record<string, string> {

@@ -4,7 +4,7 @@
  * only the rest: a read pipelined after a write sees it, a read before it does not.
  */
 import assert from "node:assert/strict";
-import { newId } from "../lib/ids.ts";
+import { newId } from "../lib/model/ids.ts";
 import { TestServer } from "./helpers.ts";
 
 const NAMES = ["Ann Lee", "Bob Lee", "Ann Ray", "Cy Ray"];

@@ -5,8 +5,8 @@
  * back from the binary.
  */
 import assert from "node:assert/strict";
-import { SERVER_OPTIONS } from "../lib/server_config.ts";
-import { CLIENT_TRANSPORT_OPTIONS } from "../lib/transport.ts";
+import { SERVER_OPTIONS } from "../lib/server/config.ts";
+import { CLIENT_TRANSPORT_OPTIONS } from "../lib/client/transport.ts";
 import { tempDir } from "./helpers.ts";
 
 const ROOT = new URL("../", import.meta.url);

@@ -3,7 +3,7 @@
  * the data folder, and clients that do and do not trust it.
  */
 import assert from "node:assert/strict";
-import { connect, TransportError } from "../lib/transport.ts";
+import { connect, TransportError } from "../lib/client/transport.ts";
 import { makeCertificate, RpcConnection, runServerToExit, tempDir, TestServer } from "./helpers.ts";
 
 async function dataWithCertificate(

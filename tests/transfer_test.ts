@@ -6,8 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { parseVCards } from "../lib/vcard.ts";
-import { parseCsv } from "../lib/csv.ts";
+import { parseVCards } from "../lib/formats/vcard.ts";
+import { parseCsv } from "../lib/formats/csv.ts";
 import { type ClientResult, runClient } from "./client_helpers.ts";
 import { type RpcConnection, TestServer } from "./helpers.ts";
 

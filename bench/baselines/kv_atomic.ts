@@ -11,8 +11,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { newId } from "../../lib/ids.ts";
-import { contactTerms, fold } from "../../lib/search_terms.ts";
+import { newId } from "../../lib/model/ids.ts";
+import { contactTerms, fold } from "../../lib/model/search_terms.ts";
 import { benchContact } from "../data.ts";
 import { Histogram } from "../histogram.ts";
 import { emit, stdinClosed } from "../load.ts";

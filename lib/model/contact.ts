@@ -1,0 +1,233 @@
+/**
+ * The contact: its shape, its caps, and the validation that turns untrusted input into a
+ * clean contact (trimmed, Unicode NFC, every field checked, the culprit named).
+ *
+ * @module
+ */
+
+import { RpcError } from "../protocol/jsonrpc.ts";
+
+/** A labelled phone number. */
+export interface Phone {
+  label: string;
+  number: string;
+}
+
+/** A labelled email address. */
+export interface Email {
+  label: string;
+  address: string;
+}
+
+/** The fields a user sets. Every field is present once validated. */
+export interface ContactFields {
+  name: string;
+  house: string;
+  street: string;
+  town: string;
+  postcode: string;
+  phones: Phone[];
+  emails: Email[];
+  notes: string;
+  uid: string;
+  extra: Record<string, unknown>;
+}
+
+/** A contact as stored: the user's fields plus the server-set `id`, `created`, `updated`. */
+export interface StoredContact extends ContactFields {
+  id: string;
+  created: string;
+  updated: string;
+}
+
+/** A contact as sent on the wire: a stored contact plus its `version`. */
+export interface Contact extends StoredContact {
+  version: string;
+}
+
+/** The caps on a contact, in characters (text) or UTF-8 bytes of JSON (`extra`, whole). */
+export const CONTACT_LIMITS = {
+  name: 200,
+  field: 1000,
+  label: 50,
+  phones: 20,
+  emails: 20,
+  extraBytes: 16 * 1024,
+  contactBytes: 32 * 1024,
+} as const;
+
+/**
+ * A blank contact with this name.
+ *
+ * @example
+ * ```ts
+ * import { blankContact } from "./contact.ts";
+ * const ann = blankContact("Ann");
+ * if (ann.name !== "Ann" || ann.phones.length !== 0 || ann.town !== "") throw new Error();
+ * ```
+ */
+export function blankContact(name = ""): ContactFields {
+  return {
+    name,
+    house: "",
+    street: "",
+    town: "",
+    postcode: "",
+    phones: [],
+    emails: [],
+    notes: "",
+    uid: "",
+    extra: {},
+  };
+}
+
+/** Fields that the server sets; ignored when a client sends them back. */
+export const SERVER_FIELDS: ReadonlySet<string> = new Set(["id", "version", "created", "updated"]);
+
+/** The fields a user sets, as {@link ContactFields} (and so {@link blankContact}) has them. */
+export const USER_FIELDS: ReadonlySet<string> = new Set(Object.keys(blankContact()));
+
+const TEXT_FIELDS = ["house", "street", "town", "postcode", "uid"] as const;
+
+const encoder = new TextEncoder();
+
+/**
+ * Validates untrusted input as a contact's user fields. Throws an {@link RpcError}
+ * (BAD_REQUEST, `data.field` set) naming the first field that is wrong.
+ *
+ * @example A contact with a phone
+ * ```ts
+ * import { validateContact } from "./contact.ts";
+ * const c = validateContact({ name: " Bob ", phones: [{ number: "555-0123" }] });
+ * if (c.name !== "Bob" || c.phones[0]!.label !== "" || c.town !== "") throw new Error();
+ * ```
+ */
+export function validateContact(input: unknown, path = "contact"): ContactFields {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw RpcError.badParams(`Invalid params: ${path} must be an object`, { field: path });
+  }
+  const object = input as Record<string, unknown>;
+  for (const key of Object.keys(object)) {
+    if (!USER_FIELDS.has(key) && !SERVER_FIELDS.has(key)) {
+      throw RpcError.badParams(`Invalid params: unknown contact field ${JSON.stringify(key)}`, {
+        field: `${path}.${key}`,
+      });
+    }
+  }
+  const name = text(object.name, `${path}.name`, CONTACT_LIMITS.name, false);
+  if (name === "") {
+    throw RpcError.badParams("Invalid params: the contact's name is empty", {
+      field: `${path}.name`,
+    });
+  }
+  const contact = blankContact(name);
+  contact.notes = text(object.notes, `${path}.notes`, CONTACT_LIMITS.field, true);
+  for (const field of TEXT_FIELDS) {
+    contact[field] = text(object[field], `${path}.${field}`, CONTACT_LIMITS.field, false);
+  }
+  contact.phones = list(object.phones, `${path}.phones`, CONTACT_LIMITS.phones, (item, at) => {
+    const entry = record(item, at, ["label", "number"]);
+    const number = text(entry.number, `${at}.number`, CONTACT_LIMITS.field, false);
+    if (!/\d/.test(number)) {
+      throw RpcError.badParams(
+        `Invalid params: phone number ${JSON.stringify(number)} has no digits`,
+        {
+          field: `${at}.number`,
+        },
+      );
+    }
+    return { label: text(entry.label, `${at}.label`, CONTACT_LIMITS.label, false), number };
+  });
+  contact.emails = list(object.emails, `${path}.emails`, CONTACT_LIMITS.emails, (item, at) => {
+    const entry = record(item, at, ["label", "address"]);
+    const address = text(entry.address, `${at}.address`, CONTACT_LIMITS.field, false);
+    if (!/^[^\s@]+@[^\s@]+$/.test(address)) {
+      throw RpcError.badParams(
+        `Invalid params: email address ${JSON.stringify(address)} is not valid`,
+        {
+          field: `${at}.address`,
+        },
+      );
+    }
+    return { label: text(entry.label, `${at}.label`, CONTACT_LIMITS.label, false), address };
+  });
+  if (object.extra !== undefined) {
+    const extra = object.extra;
+    if (typeof extra !== "object" || extra === null || Array.isArray(extra)) {
+      throw RpcError.badParams("Invalid params: extra must be an object", {
+        field: `${path}.extra`,
+      });
+    }
+    const bytes = encoder.encode(JSON.stringify(extra)).length;
+    if (bytes > CONTACT_LIMITS.extraBytes) {
+      throw RpcError.badParams(
+        `Invalid params: extra is ${bytes} bytes of JSON, more than ${CONTACT_LIMITS.extraBytes}`,
+        { field: `${path}.extra`, limit: CONTACT_LIMITS.extraBytes },
+      );
+    }
+    contact.extra = extra as Record<string, unknown>;
+  }
+  const bytes = encoder.encode(JSON.stringify(contact)).length;
+  if (bytes > CONTACT_LIMITS.contactBytes) {
+    throw RpcError.badParams(
+      `Invalid params: the contact is ${bytes} bytes of JSON, more than ${CONTACT_LIMITS.contactBytes}`,
+      { field: path, limit: CONTACT_LIMITS.contactBytes },
+    );
+  }
+  return contact;
+}
+
+/** Checks an optional text field: a string, trimmed, NFC, within `max`, no control chars. */
+function text(value: unknown, field: string, max: number, multiline: boolean): string {
+  if (value === undefined || value === null) return "";
+  if (typeof value !== "string") {
+    throw RpcError.badParams(`Invalid params: ${field} must be a string`, { field });
+  }
+  const clean = value.normalize("NFC").trim();
+  const length = [...clean].length;
+  if (length > max) {
+    throw RpcError.badParams(
+      `Invalid params: ${field} is ${length} characters long, more than ${max}`,
+      { field, limit: max },
+    );
+  }
+  // deno-lint-ignore no-control-regex
+  const control = multiline ? /[\u0000-\u0008\u000b-\u001f\u007f]/ : /[\u0000-\u001f\u007f]/;
+  if (control.test(clean)) {
+    throw RpcError.badParams(`Invalid params: ${field} contains a control character`, { field });
+  }
+  return clean;
+}
+
+function list<T>(
+  value: unknown,
+  field: string,
+  max: number,
+  each: (item: unknown, at: string) => T,
+): T[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) {
+    throw RpcError.badParams(`Invalid params: ${field} must be an array`, { field });
+  }
+  if (value.length > max) {
+    throw RpcError.badParams(
+      `Invalid params: ${field} has ${value.length} entries, more than ${max}`,
+      { field, limit: max },
+    );
+  }
+  return value.map((item, index) => each(item, `${field}[${index}]`));
+}
+
+function record(value: unknown, field: string, keys: string[]): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw RpcError.badParams(`Invalid params: ${field} must be an object`, { field });
+  }
+  for (const key of Object.keys(value)) {
+    if (!keys.includes(key)) {
+      throw RpcError.badParams(`Invalid params: unknown field ${JSON.stringify(key)} in ${field}`, {
+        field: `${field}.${key}`,
+      });
+    }
+  }
+  return value as Record<string, unknown>;
+}

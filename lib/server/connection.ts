@@ -1,0 +1,783 @@
+/**
+ * The per-connection handler: the only code that touches a client's socket. It frames the
+ * byte stream into requests, enforces the limits (line size, idle time, bad lines in a row),
+ * runs each request in order and writes the replies in the same order.
+ *
+ * Everything a connection sends goes through one queue of whole lines, written in the order
+ * it was queued: replies, and the notifications of a `watch` subscription, which are queued
+ * between replies and so never land inside one. A subscription's events wait in its own
+ * bounded queue (see `change_feed.ts`) while the socket is busy; past the cap it is dropped
+ * with a `watch_dropped` notification. A subscribed connection is exempt from the idle timeout.
+ *
+ * @module
+ */
+
+import type { Access, Authenticator } from "./auth.ts";
+import {
+  changedParams,
+  type ChangeEvent,
+  DEFAULT_WATCH_CAP,
+  type Subscription,
+} from "../store/change_feed.ts";
+import { couldBeClassicStart, isClassicStart, runClassic } from "./classic.ts";
+import { concatBytes, LineFramer, LineTooLongError } from "../protocol/framing.ts";
+import type { Logger } from "./log.ts";
+import {
+  dispatch,
+  dispatchNow,
+  type MethodContext,
+  type SessionAuth,
+  type WatchControl,
+} from "./methods.ts";
+import {
+  ErrorCode,
+  errorResponse,
+  formatNotification,
+  formatResponse,
+  isResponse,
+  type ParsedLine,
+  parseLine,
+  type Response,
+  RpcError,
+  tooLargeError,
+} from "../protocol/jsonrpc.ts";
+import type { Query } from "../model/search_terms.ts";
+import type { ContactStore } from "../store/store.ts";
+
+/** The limits one connection is held to. */
+export interface ConnectionLimits {
+  /** Longest request line, in bytes (without its `\n`). */
+  maxLine: number;
+  /** A connection with no complete request for this long is closed (milliseconds). */
+  idleTimeoutMs: number;
+  /** After this many malformed lines in a row, the connection is closed. */
+  maxBadLines: number;
+  /**
+   * A reply that the client does not take within this long (it stopped reading) closes the
+   * connection (milliseconds).
+   */
+  writeTimeoutMs: number;
+  /**
+   * Change events a `watch` subscription may hold while the client is not reading; past it,
+   * the subscription is dropped. Default {@link DEFAULT_WATCH_CAP}.
+   */
+  watchCap?: number;
+}
+
+/** Everything the handler needs from the server. */
+export interface ConnectionContext {
+  /** This connection's number. */
+  id: number;
+  store: ContactStore;
+  log: Logger;
+  limits: ConnectionLimits;
+  /** Aborted when the server shuts down: finish what was read, then close. */
+  shutdown: AbortSignal;
+  /** Called with the number of requests read, for server-wide stats. */
+  onRequests(n: number): void;
+  serverStats: MethodContext["serverStats"];
+  /** The client's address, for the log (`192.168.1.20:50412`). */
+  peer?: string;
+  /** Set in protected mode: every connection must call `auth` with one of its tokens. */
+  auth?: Authenticator;
+  /**
+   * The classic protocol (which cannot authenticate): served in full, read-only (`fnd:`
+   * only), or refused. Default `full`.
+   */
+  classic?: "full" | "read-only" | "off";
+}
+
+/** Pause before answering a failed `auth` (milliseconds). */
+const AUTH_FAILURE_DELAY_MS = 1000;
+
+/** Failed `auth` calls after which a connection is closed. */
+const MAX_AUTH_FAILURES = 5;
+
+/**
+ * Replies are gathered and written together, but never more than this many characters are
+ * held before they are written: with the write awaited, this caps the memory a client that
+ * does not read its replies can make the server hold.
+ */
+const FLUSH_AT = 64 * 1024;
+/**
+ * Sizes of the buffer each read fills: a connection starts small (an idle connection holds
+ * its buffer while its read is pending, so this is most of its memory) and the buffer grows
+ * four-fold whenever a read fills it, up to the largest size.
+ */
+const READ_BUFFER_FIRST = 1024;
+const READ_BUFFER_MAX = 64 * 1024;
+/** Log entries read per page when a `watch` replays changes after its `since`. */
+const REPLAY_PAGE = 100;
+
+/** The `changed` line of each event, made once for all of its subscribers. */
+const changedLines = new WeakMap<ChangeEvent, string>();
+
+function changedLine(event: ChangeEvent): string {
+  let line = changedLines.get(event);
+  if (line === undefined) {
+    line = formatNotification("changed", changedParams(event));
+    changedLines.set(event, line);
+  }
+  return line;
+}
+
+/** What one request line comes to: its reply text, and whether to close after it. */
+interface LineResult {
+  text: string;
+  stop: boolean;
+}
+
+/** A connection's subscription to changes. */
+interface Watch {
+  subscription: Subscription;
+  /** Replaced, ended or dropped: send nothing more. */
+  stopped: boolean;
+  /** The seq of the last event handled (sent, or filtered out). */
+  last: number;
+  /** Settles when the replay from the log is done (or given up). */
+  replayed: Promise<void>;
+}
+
+const encoder = new TextEncoder();
+const classicDecoder = new TextDecoder();
+
+/**
+ * Serves one connection until the client leaves, a limit closes it, or the server shuts
+ * down. Never throws; always closes the connection.
+ */
+export async function serveConnection(
+  conn: Deno.Conn,
+  context: ConnectionContext,
+): Promise<{ requests: number; reason: string }> {
+  const session = new Session(conn, context);
+  try {
+    await session.run();
+  } catch (error) {
+    if (!isConnectionGone(error)) {
+      session.closeReason = "handler error";
+      context.log.error(
+        `Connection ${context.id} failed: ${error instanceof Error ? error.stack : error}`,
+      );
+    }
+  } finally {
+    session.close();
+  }
+  return { requests: session.requests, reason: session.closeReason };
+}
+
+class Session {
+  readonly #conn: Deno.Conn;
+  readonly #context: ConnectionContext;
+  #buffer = new Uint8Array(READ_BUFFER_FIRST);
+  #requests = 0;
+  #badLines = 0;
+  #closed = false;
+  #busy = false;
+  /** The connection's one timer (idle and write deadlines), and when it is due. */
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerDue = Infinity;
+  /** When the write in progress started (performance.now()), or -1 when none is. */
+  #writeSince = -1;
+  #authFailures = 0;
+  readonly #sessionAuth: { -readonly [K in keyof SessionAuth]: SessionAuth[K] };
+  /** When the last request arrived (performance.now()); the idle timer checks it. */
+  #lastActive = 0;
+  #methods: { -readonly [K in keyof MethodContext]: MethodContext[K] } | undefined;
+  /** Whole lines queued for the socket, in order; `#flush` writes them. */
+  #out: string[] = [];
+  #outChars = 0;
+  #flushing: Promise<void> | undefined;
+  #watch: Watch | undefined;
+  /** Events a subscription may hold while the client is not reading. */
+  readonly #watchCap: number;
+  /** Runs once the reply of the request being handled is queued (a watch starts sending). */
+  #afterReply: Array<() => void> = [];
+  readonly #watchControl: WatchControl = {
+    start: (options) => this.#startWatch(options),
+  };
+  closeReason = "client left";
+
+  constructor(conn: Deno.Conn, context: ConnectionContext) {
+    this.#conn = conn;
+    this.#context = context;
+    this.#watchCap = context.limits.watchCap ?? DEFAULT_WATCH_CAP;
+    this.#sessionAuth = {
+      required: context.auth !== undefined,
+      access: context.auth ? "none" : "write",
+      authenticate: (token) => this.#authenticate(token),
+    };
+  }
+
+  /** Checks a token; a failure is logged with the peer address and answered after a pause. */
+  async #authenticate(token: string): Promise<Access> {
+    const { auth, log, id, peer } = this.#context;
+    if (!auth) return "write";
+    const access = await auth.check(token);
+    if (access !== "none") {
+      this.#sessionAuth.access = access;
+      log.info(
+        `Connection ${id} from ${peer ?? "?"}: authenticated ` +
+          (access === "write" ? "(read-write)" : "(read-only)"),
+      );
+      return access;
+    }
+    this.#authFailures++;
+    log.warn(
+      `Connection ${id} from ${peer ?? "?"}: failed auth attempt ${this.#authFailures} ` +
+        `of ${MAX_AUTH_FAILURES}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, AUTH_FAILURE_DELAY_MS));
+    throw new RpcError(
+      ErrorCode.UNAUTHORIZED,
+      "UNAUTHORIZED",
+      "Unauthorized: the token is not valid" +
+        (this.#authFailures >= MAX_AUTH_FAILURES
+          ? `; closing the connection after ${MAX_AUTH_FAILURES} failed attempts`
+          : ""),
+    );
+  }
+
+  get requests(): number {
+    return this.#requests;
+  }
+
+  async run(): Promise<void> {
+    const { shutdown } = this.#context;
+    const onShutdown = () => {
+      this.closeReason = "server shutting down";
+      if (!this.#busy) this.close();
+    };
+    shutdown.addEventListener("abort", onShutdown, { once: true });
+    try {
+      this.#armIdleTimer();
+      let first = await this.#read();
+      if (first === null) return;
+      // Decide the protocol from the first bytes; wait for more if they could still be classic.
+      while (couldBeClassicStart(latin1(first))) {
+        const held = first.slice(); // the next read reuses the buffer
+        const more = await this.#read();
+        if (more === null) return;
+        first = concatBytes([held, more]);
+      }
+      if (first[0] === 0x16) {
+        // A TLS ClientHello on a plain-TCP port: no line will ever come; close at once.
+        this.closeReason = "TLS handshake on a plain TCP server (no --cert/--key)";
+        return;
+      }
+      if (isClassicStart(latin1(first))) {
+        await this.#runClassic(first);
+      } else {
+        await this.#runJsonRpc(first);
+      }
+    } finally {
+      shutdown.removeEventListener("abort", onShutdown);
+    }
+  }
+
+  /**
+   * JSON-RPC 2.0, one message per line, replies in request order. When the client ends its
+   * side (a half-close), a last line without a newline is answered too.
+   */
+  async #runJsonRpc(first: Uint8Array): Promise<void> {
+    const framer = new LineFramer(this.#context.limits.maxLine);
+    let chunk: Uint8Array | null = first;
+    while (!this.#closed) {
+      let lines: Uint8Array[];
+      let overflow = false;
+      try {
+        if (chunk !== null) lines = framer.push(chunk);
+        else {
+          const last = framer.finish();
+          lines = last === null ? [] : [last];
+        }
+      } catch (error) {
+        if (!(error instanceof LineTooLongError)) throw error;
+        // Complete lines before the long one were not returned: the connection is closed
+        // without answering them, as the stream cannot be trusted past this point.
+        lines = [];
+        overflow = true;
+      }
+      this.#busy = true;
+      let stop = false;
+      for (const line of lines) {
+        if (isBlank(line)) continue;
+        // Changes committed before this request was read are sent before its reply.
+        if (this.#watch) await this.#catchUp(this.#watch);
+        // Reads the view answers come back at once, so a chunk of them is handled in one
+        // pass; anything else is awaited here, before the next line, which keeps order.
+        let result = this.#handleLine(line);
+        if (result instanceof Promise) result = await result;
+        this.#enqueue(result.text);
+        if (this.#afterReply.length > 0) {
+          for (const start of this.#afterReply.splice(0)) start();
+        }
+        if (this.#outChars >= FLUSH_AT) await this.#flush();
+        if (result.stop) {
+          stop = true;
+          break;
+        }
+      }
+      if (overflow) {
+        this.#enqueue(
+          formatResponse(errorResponse(null, tooLargeError(this.#context.limits.maxLine))),
+        );
+        this.closeReason = "line too long";
+        stop = true;
+      }
+      await this.#flush();
+      this.#busy = false;
+      if (stop || chunk === null || this.#context.shutdown.aborted) return;
+      chunk = await this.#read();
+    }
+  }
+
+  /**
+   * Runs one line; returns the reply text and whether to close after it. The result comes
+   * back at once when every request of the line can be answered without awaiting
+   * (`dispatchNow`), else as a promise.
+   */
+  #handleLine(line: Uint8Array): LineResult | Promise<LineResult> {
+    const parsed = parseLine(line);
+    this.#countRequests(parsed.items.length);
+    return this.#answer(parsed, 0, []);
+  }
+
+  /**
+   * Answers a line's requests from `from` on, in order: at once while `dispatchNow` can; a
+   * request it defers is awaited through `dispatch`, then the rest go on the same way.
+   */
+  #answer(
+    parsed: ParsedLine,
+    from: number,
+    responses: Response[],
+  ): LineResult | Promise<LineResult> {
+    const items = parsed.items;
+    for (let i = from; i < items.length; i++) {
+      const item = items[i]!;
+      if (isResponse(item)) {
+        responses.push(item);
+        continue;
+      }
+      const context = this.#methodContext();
+      const response = dispatchNow(item, context);
+      if (response === false) {
+        return dispatch(item, context).then((deferred) => {
+          if (deferred) responses.push(deferred);
+          return this.#answer(parsed, i + 1, responses);
+        });
+      }
+      if (response) responses.push(response);
+    }
+    return this.#lineResult(parsed, responses);
+  }
+
+  /** The reply text of a line, and whether the connection closes after it. */
+  #lineResult(parsed: ParsedLine, responses: Response[]): LineResult {
+    let text = "";
+    if (parsed.batch) {
+      if (responses.length > 0) text = formatResponse(responses);
+    } else if (responses[0]) {
+      text = formatResponse(responses[0]);
+    }
+    if (this.#authFailures >= MAX_AUTH_FAILURES) {
+      this.closeReason = `${MAX_AUTH_FAILURES} failed auth attempts`;
+      return { text, stop: true };
+    }
+    if (!parsed.malformed) {
+      this.#badLines = 0;
+      return { text, stop: false };
+    }
+    this.#badLines++;
+    const max = this.#context.limits.maxBadLines;
+    if (this.#badLines < max) return { text, stop: false };
+    this.closeReason = `${max} malformed lines in a row`;
+    text += formatResponse(errorResponse(null, {
+      code: ErrorCode.INVALID_REQUEST,
+      message: `Too many malformed lines in a row (${max}); closing the connection`,
+      data: { reason: "BAD_REQUEST", limit: max },
+    }));
+    return { text, stop: true };
+  }
+
+  /** The tutorial's protocol: each read is one message (or several, one per line). */
+  async #runClassic(first: Uint8Array): Promise<void> {
+    const mode = this.#context.classic ?? "full";
+    if (mode === "off") {
+      this.#countRequests(1);
+      this.closeReason = "classic protocol refused off loopback";
+      this.#context.log.warn(
+        `Connection ${this.#context.id} from ${this.#context.peer ?? "?"}: classic protocol ` +
+          "refused (it cannot authenticate; --classic-lan serves it read-only)",
+      );
+      await this.#write(
+        "ERROR: The classic protocol is not served on this address because it cannot " +
+          "authenticate; use the addressbook client\n",
+      );
+      return;
+    }
+    let chunk: Uint8Array | null = first;
+    while (chunk !== null && !this.#closed) {
+      this.#busy = true;
+      const text = classicDecoder.decode(chunk);
+      const messages = text.split("\n").map((m) => m.replace(/\r$/, "")).filter((m) => m !== "");
+      const replies: string[] = [];
+      for (const message of messages) {
+        this.#countRequests(1);
+        try {
+          replies.push(
+            await runClassic(message, this.#context.store, { readOnly: mode === "read-only" }),
+          );
+        } catch (error) {
+          this.#context.log.error(
+            `Connection ${this.#context.id}: classic ${JSON.stringify(message.slice(0, 40))} ` +
+              `failed: ${error instanceof Error ? error.stack : error}`,
+          );
+          replies.push("ERROR: Internal error; the server logged the details");
+        }
+      }
+      if (replies.length > 0) {
+        await this.#write(replies.join("\n") + (text.endsWith("\n") ? "\n" : ""));
+      }
+      this.#busy = false;
+      if (this.#context.shutdown.aborted) return;
+      chunk = await this.#read();
+    }
+  }
+
+  #countRequests(n: number): void {
+    this.#requests += n;
+    this.#context.onRequests(n);
+    this.#armIdleTimer();
+  }
+
+  /** The context methods get: one object per connection, its request count kept current. */
+  #methodContext(): MethodContext {
+    if (this.#methods === undefined) {
+      const { store, id, serverStats, log, limits } = this.#context;
+      this.#methods = {
+        store,
+        connection: id,
+        requests: 0,
+        maxLine: limits.maxLine,
+        serverStats,
+        log,
+        session: this.#sessionAuth,
+        watch: this.#watchControl,
+      };
+    }
+    this.#methods.requests = this.#requests;
+    return this.#methods;
+  }
+
+  /**
+   * Subscribes this connection to changes (replacing an earlier subscription). Events after
+   * `since` come from the log first; the reply is queued before any of them.
+   */
+  async #startWatch(
+    options: { since?: number; query?: Query },
+  ): Promise<{ seq: number }> {
+    this.#stopWatch();
+    const { store } = this.#context;
+    const subscription: Subscription = store.changes.subscribe({
+      ...(options.query ? { query: options.query } : {}),
+      cap: this.#watchCap,
+      // At once, not when the socket drains: say so and free the subscriber's memory.
+      onDrop: () => {
+        const watch = this.#watch;
+        if (watch?.subscription === subscription) this.#dropped(watch);
+      },
+    });
+    let from = subscription.start;
+    try {
+      const since = options.since;
+      if (since !== undefined && since > subscription.start) {
+        const head = await store.changeHead();
+        if (since > head) {
+          throw RpcError.badParams(
+            `Invalid params: since ${since} is ahead of the change log, which ends at ${head}; ` +
+              "reload the contacts (list or export) and watch again without since",
+            { field: "since", seq: head },
+          );
+        }
+      } else if (since !== undefined && since < subscription.start) {
+        const start = await store.changeLogStart();
+        if (since < start) {
+          throw RpcError.badParams(
+            `Invalid params: since ${since} is older than the change log, which now starts ` +
+              `after ${start}; reload the contacts (list or export) and watch again without since`,
+            { field: "since", oldest: start, seq: subscription.start },
+          );
+        }
+      }
+      if (since !== undefined) from = since;
+    } catch (error) {
+      subscription.close();
+      throw error;
+    }
+    let replayDone = () => {};
+    const watch: Watch = {
+      subscription,
+      stopped: false,
+      last: from,
+      replayed: new Promise((resolve) => replayDone = resolve),
+    };
+    this.#watch = watch;
+    this.#afterReply.push(() => void this.#pump(watch, replayDone));
+    return { seq: subscription.start };
+  }
+
+  #stopWatch(): void {
+    const watch = this.#watch;
+    if (watch === undefined) return;
+    this.#watch = undefined;
+    watch.stopped = true;
+    watch.subscription.close();
+  }
+
+  /** Waits for a subscription's replay, then queues the events waiting for it. */
+  async #catchUp(watch: Watch): Promise<void> {
+    await watch.replayed;
+    this.#queueEvents(watch);
+  }
+
+  /**
+   * Sends a subscription's events: those after its `since` up to its start from the log, a
+   * page at a time, then the live ones as they come; a dropped subscription gets its notice.
+   */
+  async #pump(watch: Watch, replayDone: () => void): Promise<void> {
+    const { subscription } = watch;
+    try {
+      try {
+        await this.#replay(watch);
+      } finally {
+        replayDone();
+      }
+      while (!watch.stopped && !this.#closed) {
+        await subscription.ready();
+        if (!this.#queueEvents(watch)) return;
+        await this.#flush();
+      }
+    } catch (error) {
+      if (!isConnectionGone(error) && !this.#closed) {
+        this.#context.log.error(
+          `Connection ${this.#context.id}: watch failed: ${
+            error instanceof Error ? error.stack : error
+          }`,
+        );
+        this.#dropWatch(watch, "The subscription failed; watch again with since to resume");
+      }
+    }
+  }
+
+  /** Sends the logged events after `watch.last` up to the subscription's start. */
+  async #replay(watch: Watch): Promise<void> {
+    const { subscription } = watch;
+    const { store } = this.#context;
+    while (watch.last < subscription.start && !watch.stopped && !this.#closed) {
+      const events = await store.changesAfter(
+        watch.last,
+        Math.min(REPLAY_PAGE, subscription.start - watch.last),
+      );
+      if (watch.stopped) return;
+      if (events[0]?.seq !== watch.last + 1) {
+        // Trimmed between the check and this read: the client must reload.
+        this.#dropWatch(
+          watch,
+          `The change log no longer holds the changes after seq ${watch.last}; reload the ` +
+            "contacts (list or export) and watch again without since",
+        );
+        return;
+      }
+      for (const event of events) {
+        if (subscription.matches(event)) this.#enqueue(changedLine(event));
+        watch.last = event.seq;
+      }
+      await this.#flush();
+    }
+  }
+
+  /**
+   * Queues the live events waiting in a subscription (not before its replay is done). False
+   * when the subscription has ended (a dropped one gets its notice here).
+   */
+  #queueEvents(watch: Watch): boolean {
+    if (watch.stopped) return false;
+    const { subscription } = watch;
+    for (const event of subscription.take()) {
+      if (event.seq <= watch.last) continue;
+      this.#enqueue(changedLine(event));
+      watch.last = event.seq;
+    }
+    if (subscription.state === "dropped") {
+      this.#dropped(watch);
+      return false;
+    }
+    return subscription.state === "open";
+  }
+
+  /** A subscription fell behind: it ends after the events already queued. */
+  #dropped(watch: Watch): void {
+    if (watch.stopped) return;
+    this.#dropWatch(
+      watch,
+      `Over ${this.#watchCap} changes were waiting while this connection was not reading; watch ` +
+        `again with since ${watch.last} to resume`,
+    );
+  }
+
+  /** Ends a subscription with a `watch_dropped` notification saying where it stopped. */
+  #dropWatch(watch: Watch, message: string): void {
+    if (this.#watch === watch) this.#watch = undefined;
+    watch.stopped = true;
+    watch.subscription.close();
+    const seq = watch.last;
+    this.#context.log.info(`Connection ${this.#context.id}: watch dropped at seq ${seq}`);
+    this.#enqueue(formatNotification("watch_dropped", { seq, message }));
+    this.#flush().catch(() => this.close());
+  }
+
+  /** Queues whole lines for the socket. */
+  #enqueue(text: string): void {
+    if (text === "") return;
+    this.#out.push(text);
+    this.#outChars += text.length;
+  }
+
+  /** Writes everything queued, in order; resolves once the queue is empty. One writer. */
+  #flush(): Promise<void> {
+    if (this.#flushing) return this.#flushing;
+    if (this.#out.length === 0 || this.#closed) return Promise.resolve();
+    this.#flushing = this.#drainOut();
+    return this.#flushing;
+  }
+
+  async #drainOut(): Promise<void> {
+    try {
+      while (this.#out.length > 0 && !this.#closed) {
+        const text = this.#out.length === 1 ? this.#out[0]! : this.#out.join("");
+        this.#out = [];
+        this.#outChars = 0;
+        await this.#write(text);
+      }
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  /** The next chunk, or null once the client has finished or the connection is closed. */
+  async #read(): Promise<Uint8Array | null> {
+    if (this.#closed) return null;
+    try {
+      const buffer = this.#buffer;
+      const n = await this.#conn.read(buffer);
+      if (n === null) return null;
+      // A full read suggests more is coming: read more at once next time. The chunk returned
+      // stays valid: a grown buffer is a new one.
+      if (n === buffer.length && n < READ_BUFFER_MAX) {
+        this.#buffer = new Uint8Array(Math.min(READ_BUFFER_MAX, n * 4));
+      }
+      return buffer.subarray(0, n);
+    } catch (error) {
+      if (this.#closed || isConnectionGone(error)) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Writes all of `text`; a client that does not take it in time is disconnected. No timer
+   * per write: the write's start is a deadline that the connection's one timer checks.
+   */
+  async #write(text: string): Promise<void> {
+    let bytes = encoder.encode(text);
+    const now = performance.now();
+    this.#writeSince = now;
+    // The timer must fire by this write's deadline; it usually already does (see #onTimer).
+    const deadline = now + this.#context.limits.writeTimeoutMs;
+    if (this.#timerDue > deadline && !this.#closed) this.#startTimer(deadline - now);
+    try {
+      while (bytes.length > 0) bytes = bytes.subarray(await this.#conn.write(bytes));
+    } finally {
+      this.#writeSince = -1;
+    }
+  }
+
+  /** Notes activity (a request arrived); the connection's timer checks it lazily. */
+  #armIdleTimer(): void {
+    this.#lastActive = performance.now();
+    if (this.#timer === undefined && !this.#closed) {
+      this.#startTimer(this.#context.limits.idleTimeoutMs);
+    }
+  }
+
+  #startTimer(ms: number): void {
+    clearTimeout(this.#timer);
+    this.#timerDue = performance.now() + ms;
+    this.#timer = setTimeout(() => this.#onTimer(), ms);
+  }
+
+  /**
+   * The connection's one timer: closes it when a write has waited longer than the write
+   * timeout or no request came for the idle timeout; otherwise re-arms for the next
+   * deadline. While the connection is busy it fires at least once per write timeout, so a
+   * write that starts meanwhile rarely has to re-arm it; a quiet connection sleeps until
+   * its idle deadline.
+   */
+  #onTimer(): void {
+    this.#timer = undefined;
+    this.#timerDue = Infinity;
+    if (this.#closed) return;
+    const now = performance.now();
+    const { idleTimeoutMs, writeTimeoutMs } = this.#context.limits;
+    if (this.#writeSince >= 0 && now - this.#writeSince >= writeTimeoutMs) {
+      this.closeReason = "client is not reading its replies";
+      this.close();
+      return;
+    }
+    // A subscribed connection waits for changes, not requests: it is never idle.
+    const idle = this.#watch !== undefined ? 0 : now - this.#lastActive;
+    if (idle >= idleTimeoutMs) {
+      this.closeReason = "idle timeout";
+      this.close();
+      return;
+    }
+    let next = idleTimeoutMs - idle;
+    if (this.#writeSince >= 0) {
+      next = Math.min(next, this.#writeSince + writeTimeoutMs - now);
+    } else if (idle < writeTimeoutMs) next = Math.min(next, writeTimeoutMs);
+    this.#startTimer(Math.max(1, next));
+  }
+
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#stopWatch();
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** Whether an error only means that the peer (or our own close) ended the connection. */
+export function isConnectionGone(error: unknown): boolean {
+  return error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.Interrupted ||
+    error instanceof Deno.errors.BadResource ||
+    error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.UnexpectedEof;
+}
+
+function isBlank(line: Uint8Array): boolean {
+  for (const byte of line) if (byte !== 32 && byte !== 9 && byte !== 13) return false;
+  return true;
+}
+
+/** The first bytes of a connection as Latin-1, enough to choose the protocol. */
+function latin1(bytes: Uint8Array): string {
+  return String.fromCharCode(...bytes.subarray(0, 17));
+}

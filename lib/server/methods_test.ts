@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { dispatch, dispatchNow, standaloneContext } from "./methods.ts";
+import { ContactStore } from "../store/store.ts";
+import { tempDir } from "../../tests/helpers.ts";
+
+Deno.test("dispatch() answers INTERNAL when the store fails, and leaks no detail", async () => {
+  const store = await ContactStore.open(":memory:");
+  const logged: string[] = [];
+  const context = { ...standaloneContext(store) };
+  context.log = { ...context.log, error: (m: string) => logged.push(m) };
+  store.close(); // every KV call now throws
+  const response = await dispatch(
+    { id: 1, method: "add", params: { contact: { name: "Lost" } } },
+    context,
+  );
+  assert.ok(response && "error" in response);
+  assert.equal(response.error.code, -32603);
+  assert.equal(response.error.data.reason, "INTERNAL");
+  assert.doesNotMatch(response.error.message, /kv|Kv|closed/);
+  assert.equal(logged.length, 1);
+  assert.match(logged[0]!, /Internal error in add/);
+});
+
+Deno.test("dispatch() returns nothing for a notification, even one that fails", async () => {
+  await using store = await ContactStore.open(":memory:");
+  const context = standaloneContext(store);
+  assert.equal(await dispatch({ method: "count", params: {} }, context), undefined);
+  assert.equal(await dispatch({ method: "nope", params: {} }, context), undefined);
+});
+
+Deno.test("dispatch() refuses inherited names as methods", async () => {
+  await using store = await ContactStore.open(":memory:");
+  for (const method of ["toString", "__proto__", "constructor", "hasOwnProperty"]) {
+    const response = await dispatch({ id: 1, method, params: {} }, standaloneContext(store));
+    assert.ok(response && "error" in response);
+    assert.equal(response.error.code, -32601, method);
+  }
+});
+
+Deno.test("dispatch() remove takes id or name, not both", async () => {
+  await using store = await ContactStore.open(":memory:");
+  const response = await dispatch(
+    { id: 1, method: "remove", params: { id: "01ARZ3NDEKTSV4RRFFQ69G5FAV", name: "x" } },
+    standaloneContext(store),
+  );
+  assert.ok(response && "error" in response);
+  assert.equal(response.error.data.field, "name");
+  const neither = await dispatch({ id: 2, method: "remove", params: {} }, standaloneContext(store));
+  assert.ok(neither && "error" in neither);
+  assert.equal(neither.error.code, -32602);
+  assert.equal(neither.error.message, "Invalid params: id or name is required");
+  assert.equal(neither.error.data.field, "id");
+});
+
+Deno.test("dispatch() words a bad cursor as the other params errors", async () => {
+  await using store = await ContactStore.open(":memory:");
+  const response = await dispatch(
+    { id: 1, method: "list", params: { cursor: "garbage" } },
+    standaloneContext(store),
+  );
+  assert.ok(response && "error" in response);
+  assert.equal(response.error.message, 'Invalid params: cursor "garbage" is not valid');
+  assert.equal(response.error.data.field, "cursor");
+});
+
+Deno.test("dispatch() add with an id restores that id; an id in use is CONFLICT", async () => {
+  await using store = await ContactStore.open(":memory:");
+  const context = standaloneContext(store);
+  const id = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+  const added = await dispatch(
+    { id: 1, method: "add", params: { id, contact: { name: "Ann", id: "ignored" } } },
+    context,
+  );
+  assert.ok(added && "result" in added);
+  assert.equal((added.result as { id: string }).id, id);
+  assert.equal((await store.get(id)).name, "Ann");
+  assert.deepEqual((await store.find("ann")).contacts.map((c) => c.id), [id]);
+  assert.equal(await store.count(), 1);
+
+  const again = await dispatch(
+    { id: 2, method: "add", params: { id, contact: { name: "Bob" } } },
+    context,
+  );
+  assert.ok(again && "error" in again);
+  assert.equal(again.error.data.reason, "CONFLICT");
+  assert.equal((again.error.data.current as { name: string }).name, "Ann");
+  assert.equal(await store.count(), 1);
+
+  const bad = await dispatch(
+    { id: 3, method: "add", params: { id: "not-an-id", contact: { name: "Eve" } } },
+    context,
+  );
+  assert.ok(bad && "error" in bad);
+  assert.equal(bad.error.data.field, "id");
+  assert.equal(await store.count(), 1);
+});
+
+Deno.test("dispatchNow() gives dispatch()'s answer for view reads, and defers the rest", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/store.kv`;
+  await using cached = await ContactStore.open(path);
+  const context = standaloneContext(cached);
+  const ann = await dispatch(
+    { id: 0, method: "add", params: { contact: { name: "Ann Lee", town: "Leeds" } } },
+    context,
+  );
+  assert.ok(ann && "result" in ann);
+  const annId = (ann.result as { id: string }).id;
+  const reads: Array<[string, Record<string, unknown>]> = [
+    ["find", { name: "ann lee" }],
+    ["find", { name: "Ann Lee", limit: 1, cursor: "not-a-cursor" }],
+    ["find", { name: "" }],
+    ["get", { id: annId }],
+    ["get", { id: "01ARZ3NDEKTSV4RRFFQ69G5FAV" }],
+    ["get", { id: "nope" }],
+    ["search", { query: "lee leeds" }],
+    ["count", {}],
+    ["hello", {}],
+    ["ping", {}],
+    ["find", { name: "Ann", extra: 1 }],
+    ["nope", {}],
+  ];
+  for (const [method, params] of reads) {
+    const now = dispatchNow({ id: 1, method, params }, context);
+    assert.notEqual(now, false, method);
+    assert.deepEqual(now, await dispatch({ id: 1, method, params }, context), method);
+  }
+  assert.equal(dispatchNow({ method: "count", params: {} }, context), undefined);
+  for (const method of ["add", "update", "remove", "list", "export", "check", "auth", "watch"]) {
+    assert.equal(dispatchNow({ id: 1, method, params: {} }, context), false, method);
+  }
+  // A store without a view (as for KV Connect) reads KV: nothing is answered at once.
+  await using plain = await ContactStore.open(path + ".plain", { view: false });
+  const plainContext = standaloneContext(plain);
+  for (const method of ["find", "get", "search", "count"]) {
+    assert.equal(dispatchNow({ id: 1, method, params: {} }, plainContext), false, method);
+  }
+});

@@ -1,0 +1,1091 @@
+/**
+ * The contact store on Deno KV. This is the only file that knows the key layout:
+ *
+ * | key | value | what |
+ * |---|---|---|
+ * | `["meta", "layout"]` | number | the layout version ({@link LAYOUT_VERSION}) |
+ * | `["meta", "count"]` | `Deno.KvU64` | the number of contacts |
+ * | `["contacts", id]` | {@link StoredContact} | the record; its versionstamp is the contact's `version` |
+ * | `["by_name", foldedName, id]` | null | find by exact name (folded), list sorted by name |
+ * | `["by_word", word, id]` | foldedName | word-prefix search over name, town, street, emails |
+ * | `["by_phone", digits, id]` | foldedName | phone search by digits |
+ * | `["changes_head"]` | number | the seq of the last change logged (absent: 0) |
+ * | `["changes", seq]` | {@link LoggedChange} | the change log: one entry per write, seq 1, 2, 3, ... |
+ *
+ * Layout history: 1 held only `["contacts", id]` records; 2 added the indexes and the
+ * count; 3 added the change log. Opening a layout-1 or layout-2 store migrates it; a newer
+ * layout is refused (a layout-2 server would write without logging, so it must not open a
+ * layout-3 store).
+ *
+ * The change log: every add, update and remove sets `["changes", seq]` in the same atomic as
+ * the write, so a change is logged if and only if it was stored. `seq` is a dense counter:
+ * each atomic checks `["changes_head"]` at the versionstamp it read and sets it to the last
+ * seq it used, so numbers follow commit order with no gaps even when several processes share
+ * a KV Connect store (a process whose check fails because another one moved the head reads
+ * it again and retries; see `group_commit.ts`). An entry's versionstamp is its commit's, so
+ * it is also the contact's new `version`. The log keeps at most {@link CHANGE_LOG_LIMITS}
+ * `maxEvents` entries, none older than `maxAgeMs`: trimmed from the oldest end at open and
+ * after every `trimEvery` changes, at most `trimBatch` entries per trim.
+ *
+ * Live changes: with a view (one process owns the store), each committed change is
+ * published to {@link ContactStore.changes} right after its commit, in commit (seq) order.
+ * Without one (a KV Connect URL, which other servers may write), a reader watches
+ * `["changes_head"]` with `kv.watch` (which only wakes it: it merges rapid writes) and
+ * publishes the log's entries after the last one it published, so every server sees every
+ * server's changes, in seq order.
+ *
+ * Every write checks the record's versionstamp and sets or deletes the record and all of its
+ * index entries in one `kv.atomic()`, so an index never disagrees with its record, even if
+ * the process is killed mid-write. Concurrent writes share an atomic (group commit, see
+ * `group_commit.ts`); each caller returns only after the atomic holding its write commits.
+ *
+ * Reads of a file or `:memory:` store are served from a write-through in-memory view
+ * (`contact_view.ts`), filled from KV at open and updated as each write commits, in commit
+ * order: it stays exact because one server process owns the file and every write goes
+ * through this class. A KV Connect URL, which other servers may write, gets no view.
+ * Contacts returned from the view are frozen: copy one before changing it.
+ *
+ * @module
+ */
+
+import { type ChangeEvent, ChangeFeed, type ChangeType } from "./change_feed.ts";
+import type { Contact, ContactFields, StoredContact } from "../model/contact.ts";
+import { compareCodePoints, ContactView } from "./contact_view.ts";
+import { GroupCommitter, type Write } from "./group_commit.ts";
+import { newId } from "../model/ids.ts";
+import { JSON_TEXT, withJsonText } from "../protocol/jsonrpc.ts";
+import { contactTerms, fold, parseQuery, type Terms } from "../model/search_terms.ts";
+
+/** The key layout this code reads and writes. */
+export const LAYOUT_VERSION = 3;
+
+/**
+ * How much of the change log is kept: at most `maxEvents` entries, none older than
+ * `maxAgeMs` (7 days). Trimming runs at open and after every `trimEvery` changes, deleting
+ * at most `trimBatch` entries each time (one atomic).
+ *
+ * @example
+ * ```ts
+ * import { CHANGE_LOG_LIMITS } from "./store.ts";
+ * if (CHANGE_LOG_LIMITS.maxEvents !== 10_000) throw new Error();
+ * ```
+ */
+export const CHANGE_LOG_LIMITS: Readonly<ChangeLogLimits> = {
+  maxEvents: 10_000,
+  maxAgeMs: 7 * 24 * 3600 * 1000,
+  trimEvery: 100,
+  trimBatch: 500,
+};
+
+/** Limits of the change log (see {@link CHANGE_LOG_LIMITS}). */
+export interface ChangeLogLimits {
+  maxEvents: number;
+  maxAgeMs: number;
+  trimEvery: number;
+  trimBatch: number;
+}
+
+/** A change-log entry as stored; its seq is in its key and its version is its versionstamp. */
+export interface LoggedChange {
+  type: ChangeType;
+  id: string;
+  name: string;
+  /** When the change was made (ISO 8601). */
+  at: string;
+  /** The contact's search terms before and after the change, for `watch` queries. */
+  terms: Terms;
+}
+
+/** Most results one page may hold. */
+export const MAX_PAGE = 100;
+
+/** One page of contacts; `cursor` is null on the last page. */
+export interface Page {
+  contacts: Contact[];
+  cursor: string | null;
+}
+
+/** Paging options: an opaque cursor from the previous page, and a page size. */
+export interface PageOptions {
+  cursor?: string | null;
+  limit?: number;
+}
+
+/** No contact has that id (or name). */
+export class NotFoundError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "NotFoundError";
+  }
+}
+
+/** The version given is stale: someone else changed or removed the contact. */
+export class ConflictError extends Error {
+  /** The contact as stored now. */
+  readonly current: Contact;
+  constructor(message: string, current: Contact) {
+    super(message);
+    this.name = "ConflictError";
+    this.current = current;
+  }
+}
+
+/** A name matches several contacts. */
+export class AmbiguousError extends Error {
+  readonly candidates: Array<{ id: string; name: string; town: string }>;
+  constructor(message: string, candidates: Array<{ id: string; name: string; town: string }>) {
+    super(message);
+    this.name = "AmbiguousError";
+    this.candidates = candidates;
+  }
+}
+
+/** The store's file has a layout this server cannot use. */
+export class LayoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LayoutError";
+  }
+}
+
+const LAYOUT_KEY = ["meta", "layout"];
+const COUNT_KEY = ["meta", "count"];
+const HEAD_KEY = ["changes_head"];
+const CHANGES = "changes";
+
+/** Options of {@link ContactStore.open}. */
+export interface StoreOptions {
+  /** False: no in-memory view (for a store another process may write). Default true. */
+  view?: boolean;
+  /** Change-log limits (tests shrink them). */
+  changeLog?: Partial<ChangeLogLimits>;
+}
+
+/**
+ * Contacts in a Deno KV database: a file path, `:memory:`, or a KV Connect URL.
+ *
+ * @example Add and find a contact in memory
+ * ```ts
+ * import { ContactStore } from "./store.ts";
+ * import { validateContact } from "../model/contact.ts";
+ * await using store = await ContactStore.open(":memory:");
+ * const bob = await store.add(validateContact({ name: "Bob", town: "Springfield" }));
+ * const page = await store.find("bob");
+ * if (page.contacts[0]?.id !== bob.id) throw new Error();
+ * ```
+ */
+export class ContactStore {
+  readonly #kv: Deno.Kv;
+  #closed = false;
+  readonly #commits: GroupCommitter;
+  /** Undefined for a store that other processes may write (a KV Connect URL). */
+  readonly #view: ContactView | undefined;
+  /** The layout the store had when opened (before any migration). */
+  readonly openedLayout: number;
+  /**
+   * Committed changes, live, in seq order: published right after each commit when this
+   * process owns the store, or read from the log as other servers append to it.
+   */
+  readonly changes: ChangeFeed;
+  readonly #limits: ChangeLogLimits;
+  #sinceTrim = 0;
+  #trimming: Promise<void> | undefined;
+  #tail: { reader: ReadableStreamDefaultReader<unknown>; done: Promise<void> } | undefined;
+  #tailing: Promise<void> | undefined;
+  #tailAgain = false;
+
+  private constructor(
+    kv: Deno.Kv,
+    openedLayout: number,
+    view: ContactView | undefined,
+    commits: GroupCommitter,
+    head: number,
+    limits: ChangeLogLimits,
+  ) {
+    this.#kv = kv;
+    this.openedLayout = openedLayout;
+    this.#view = view;
+    this.#commits = commits;
+    this.#limits = limits;
+    this.changes = new ChangeFeed(head);
+    if (view === undefined) this.#startTail();
+  }
+
+  /** Whether reads are served from the in-memory view (a file or `:memory:` store). */
+  get cached(): boolean {
+    return this.#view !== undefined;
+  }
+
+  /** Group-commit figures: batches committed, writes in them, writes retried alone. */
+  get commitStats(): { batches: number; writes: number; retried: number } {
+    return { ...this.#commits.stats };
+  }
+
+  /**
+   * Opens the store at `path`, creating it if needed, and migrates an older layout. Reads
+   * come from an in-memory view unless `path` is a KV Connect URL or `options.view` is false
+   * (for tools that read a store another process owns).
+   * Throws {@link LayoutError} for a layout newer than this code understands.
+   */
+  static async open(path: string, options: StoreOptions = {}): Promise<ContactStore> {
+    const kv = await Deno.openKv(path);
+    try {
+      const layout = await readLayout(kv);
+      if (layout > LAYOUT_VERSION) {
+        throw new LayoutError(
+          `The store ${JSON.stringify(path)} has layout ${layout}, newer than this server ` +
+            `understands (${LAYOUT_VERSION}): upgrade addressbook to open it`,
+        );
+      }
+      if (layout < LAYOUT_VERSION) await migrate(kv, layout);
+      const view = isRemote(path) || options.view === false ? undefined : await loadView(kv);
+      const commits = new GroupCommitter(kv, {
+        counterKey: COUNT_KEY,
+        commit: commitRetrying,
+        log: { headKey: HEAD_KEY, entryKey: (seq) => [CHANGES, seq], shared: view === undefined },
+      });
+      const head = await commits.readHead();
+      const store = new ContactStore(kv, layout, view, commits, head, {
+        ...CHANGE_LOG_LIMITS,
+        ...options.changeLog,
+      });
+      await store.trimChanges();
+      return store;
+    } catch (error) {
+      kv.close();
+      throw error;
+    }
+  }
+
+  /** Closes the database (ending every subscription); closing again does nothing. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.changes.close();
+    this.#tail?.reader.cancel().catch(() => {});
+    this.#kv.close();
+  }
+
+  /** Waits for a trim or log read under way, then closes. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#closed) return;
+    this.#tail?.reader.cancel().catch(() => {});
+    await this.#tail?.done;
+    await this.#tailing;
+    await this.#trimming;
+    this.close();
+  }
+
+  /**
+   * The seq of the last change committed: kept by this process when it owns the store,
+   * read from KV otherwise.
+   */
+  async changeHead(): Promise<number> {
+    if (this.#view && this.#commits.head !== undefined) return this.#commits.head;
+    const entry = await this.#kv.get<number>(HEAD_KEY);
+    return entry.value ?? 0;
+  }
+
+  /**
+   * The oldest `since` the log can serve: the seq just before its first entry (the head
+   * when the log is empty). Every change after it is still in the log.
+   */
+  async changeLogStart(): Promise<number> {
+    for await (const entry of this.#kv.list({ prefix: [CHANGES] }, { limit: 1 })) {
+      return (entry.key[1] as number) - 1;
+    }
+    return await this.changeHead();
+  }
+
+  /**
+   * At most `limit` logged changes after seq `after`, in seq order. The first has seq
+   * `after + 1` unless the log no longer holds it (trimmed): check before relying on it.
+   */
+  async changesAfter(after: number, limit: number): Promise<ChangeEvent[]> {
+    const selector = { prefix: [CHANGES], start: [CHANGES, after + 1] };
+    const events: ChangeEvent[] = [];
+    for await (const entry of this.#kv.list<LoggedChange>(selector, { limit })) {
+      const { type, id, name, terms } = entry.value;
+      events.push({
+        type,
+        id,
+        name,
+        terms,
+        version: entry.versionstamp,
+        seq: entry.key[1] as number,
+      });
+    }
+    return events;
+  }
+
+  /**
+   * Deletes the oldest log entries beyond the limits: at most `trimBatch`, in one atomic.
+   * Returns how many it deleted.
+   */
+  async trimChanges(): Promise<number> {
+    const { maxEvents, maxAgeMs, trimBatch } = this.#limits;
+    const head = await this.changeHead();
+    const oldest = new Date(Date.now() - maxAgeMs).toISOString();
+    const op = this.#kv.atomic();
+    let deleted = 0;
+    const selector = { prefix: [CHANGES] };
+    for await (const entry of this.#kv.list<LoggedChange>(selector, { limit: trimBatch })) {
+      const seq = entry.key[1] as number;
+      if (seq > head - maxEvents && entry.value.at >= oldest) break;
+      op.delete(entry.key);
+      deleted++;
+    }
+    if (deleted > 0) await op.commit();
+    return deleted;
+  }
+
+  /** Counts a logged change; every `trimEvery`, trims the log in the background. */
+  #logged(): void {
+    if (++this.#sinceTrim < this.#limits.trimEvery || this.#trimming || this.#closed) return;
+    this.#sinceTrim = 0;
+    this.#trimming = this.trimChanges().then(() => {}, () => {}).finally(() => {
+      this.#trimming = undefined;
+    });
+  }
+
+  /** Publishes a change this process committed (when it owns the store). */
+  #publish(type: ChangeType, entry: LoggedChange, version: string, seq: number | undefined): void {
+    this.#logged();
+    if (this.#view === undefined || seq === undefined) return;
+    const { id, name, terms } = entry;
+    this.changes.publish({ type, id, name, terms, version, seq });
+  }
+
+  /** For a store others may write: wake on every move of the log's head, read, publish. */
+  #startTail(): void {
+    const reader = this.#kv.watch([HEAD_KEY]).getReader();
+    const done = (async () => {
+      try {
+        while (!this.#closed) {
+          const { done } = await reader.read();
+          if (done) return;
+          this.#readTail();
+        }
+      } catch {
+        // closed
+      }
+    })();
+    this.#tail = { reader, done };
+  }
+
+  /** Publishes the log's entries after the feed's position; one reader at a time. */
+  #readTail(): void {
+    if (this.#tailing) {
+      this.#tailAgain = true;
+      return;
+    }
+    this.#tailing = (async () => {
+      try {
+        do {
+          this.#tailAgain = false;
+          while (!this.#closed) {
+            const events = await this.changesAfter(this.changes.position, 100);
+            for (const event of events) this.changes.publish(event);
+            if (events.length < 100) break;
+          }
+        } while (this.#tailAgain && !this.#closed);
+      } catch {
+        // closed meanwhile
+      } finally {
+        this.#tailing = undefined;
+      }
+    })();
+  }
+
+  /**
+   * Adds a new contact and returns it as stored. `id` (restoring a backup) gives it that id
+   * instead of a new one; if a contact already has it, {@link ConflictError} with that one.
+   */
+  async add(fields: ContactFields, id?: string): Promise<Contact> {
+    const now = new Date().toISOString();
+    const stored: StoredContact = { id: id ?? newId(), ...fields, created: now, updated: now };
+    const key = ["contacts", stored.id];
+    const name = fold(stored.name), terms = contactTerms(stored);
+    let held: Contact | undefined;
+    const logEntry = logged("added", stored, now, terms);
+    const result = await this.#commits.submit({
+      group: stored.id,
+      checks: [{ key, versionstamp: null }],
+      mutations: [
+        { type: "set", key, value: stored },
+        ...indexSets(stored.id, name, terms),
+      ],
+      countDelta: 1,
+      logEntry,
+      onCommit: (versionstamp, seq) => {
+        held = this.#view?.put(stored, versionstamp, name, terms);
+        this.#publish("added", logEntry, versionstamp, seq);
+      },
+    });
+    if (!result.ok) {
+      const taken = id === undefined ? null : await this.#current(id);
+      if (taken !== null) throw conflict(taken);
+      throw new Error(`Contact id ${stored.id} is already taken`);
+    }
+    return held ?? { ...stored, version: result.versionstamp };
+  }
+
+  /** The contact with this id; throws {@link NotFoundError}. */
+  async get(id: string): Promise<Contact> {
+    if (this.#view) return this.getNow(id);
+    const contact = await this.#current(id);
+    if (contact === null) throw new NotFoundError(`No contact has id ${JSON.stringify(id)}`);
+    return contact;
+  }
+
+  /**
+   * {@link get} answered from the in-memory view at once; only for a store that is
+   * {@link cached} (throws otherwise).
+   *
+   * @example
+   * ```ts
+   * import { ContactStore } from "./store.ts";
+   * import { blankContact } from "../model/contact.ts";
+   * await using store = await ContactStore.open(":memory:");
+   * const bob = await store.add(blankContact("Bob"));
+   * if (store.getNow(bob.id).version !== bob.version) throw new Error();
+   * ```
+   */
+  getNow(id: string): Contact {
+    const contact = this.#cachedView().get(id);
+    if (contact === undefined) throw new NotFoundError(`No contact has id ${JSON.stringify(id)}`);
+    return contact;
+  }
+
+  /**
+   * Replaces a contact's user fields, if `version` is still current. Throws
+   * {@link NotFoundError}, or {@link ConflictError} with the current contact.
+   */
+  async update(id: string, version: string, fields: ContactFields): Promise<Contact> {
+    const key = ["contacts", id];
+    const old = await this.#current(id);
+    if (old === null) throw new NotFoundError(`No contact has id ${JSON.stringify(id)}`);
+    if (old.version !== version) throw conflict(old);
+    const stored: StoredContact = {
+      id,
+      ...fields,
+      created: old.created,
+      updated: new Date().toISOString(),
+    };
+    const oldName = fold(old.name), newName = fold(stored.name);
+    const oldTerms = contactTerms(old), newTerms = contactTerms(stored);
+    let held: Contact | undefined;
+    const logEntry = logged("updated", stored, stored.updated, unionTerms(oldTerms, newTerms));
+    const result = await this.#commits.submit({
+      group: id,
+      checks: [{ key, versionstamp: version }],
+      mutations: [
+        { type: "set", key, value: stored },
+        ...indexDeletes(id, oldName, oldTerms, { name: newName, terms: newTerms }),
+        ...indexSets(id, newName, newTerms),
+      ],
+      logEntry,
+      onCommit: (versionstamp, seq) => {
+        held = this.#view?.put(stored, versionstamp, newName, newTerms);
+        this.#publish("updated", logEntry, versionstamp, seq);
+      },
+    });
+    if (!result.ok) throw await this.#conflictNow(id);
+    return held ?? { ...stored, version: result.versionstamp };
+  }
+
+  /**
+   * Removes a contact by id. With `version`, only if it is still current
+   * ({@link ConflictError} otherwise). Returns the removed contact.
+   */
+  async remove(id: string, version?: string): Promise<Contact> {
+    const key = ["contacts", id];
+    for (let attempt = 0;; attempt++) {
+      const current = await this.#current(id);
+      if (current === null) {
+        throw new NotFoundError(`No contact has id ${JSON.stringify(id)}`);
+      }
+      if (version !== undefined && current.version !== version) throw conflict(current);
+      const terms = contactTerms(current);
+      const logEntry = logged("removed", current, new Date().toISOString(), terms);
+      const write: Write = {
+        group: id,
+        checks: [{ key, versionstamp: current.version }],
+        mutations: [
+          { type: "delete", key },
+          ...indexDeletes(id, fold(current.name), terms),
+        ],
+        countDelta: -1,
+        logEntry,
+        onCommit: (versionstamp, seq) => {
+          this.#view?.delete(id);
+          this.#publish("removed", logEntry, versionstamp, seq);
+        },
+      };
+      const result = await this.#commits.submit(write);
+      if (result.ok) return current;
+      // Changed meanwhile: without a version the caller wants it gone whatever it became.
+      if (version !== undefined || attempt >= 5) throw await this.#conflictNow(id);
+    }
+  }
+
+  /**
+   * Removes the one contact with this name (case-insensitive). Throws
+   * {@link NotFoundError} if none has it, {@link AmbiguousError} if several do.
+   */
+  async removeByName(name: string): Promise<Contact> {
+    const matches = await this.find(name, { limit: MAX_PAGE });
+    const [only, second] = matches.contacts;
+    if (only === undefined) {
+      throw new NotFoundError(`No contact is named ${JSON.stringify(name)}`);
+    }
+    if (second !== undefined) {
+      const candidates = matches.contacts.map(({ id, name, town }) => ({ id, name, town }));
+      throw new AmbiguousError(
+        `${candidates.length}${matches.cursor ? "+" : ""} contacts are named ` +
+          `${JSON.stringify(name)}; remove one by id`,
+        candidates,
+      );
+    }
+    return await this.remove(only.id);
+  }
+
+  /** Contacts whose name equals `name`, ignoring case and accents, sorted by id. */
+  async find(name: string, options: PageOptions = {}): Promise<Page> {
+    if (this.#view) return this.findNow(name, options);
+    const folded = fold(name);
+    if (folded === "") return { contacts: [], cursor: null };
+    return await this.#pageOfIndex(["by_name", folded], options);
+  }
+
+  /**
+   * {@link find} answered from the in-memory view at once; only for a store that is
+   * {@link cached} (throws otherwise).
+   *
+   * @example
+   * ```ts
+   * import { ContactStore } from "./store.ts";
+   * import { blankContact } from "../model/contact.ts";
+   * await using store = await ContactStore.open(":memory:");
+   * await store.add(blankContact("Bob"));
+   * if (store.findNow("BOB").contacts.length !== 1) throw new Error();
+   * ```
+   */
+  findNow(name: string, options: PageOptions = {}): Page {
+    const view = this.#cachedView();
+    const folded = fold(name);
+    if (folded === "") return { contacts: [], cursor: null };
+    const limit = pageLimit(options.limit);
+    const after = decodeCursor(options.cursor);
+    if (after !== null && after[0] !== folded) {
+      throw new RangeError("Cursor does not belong to this query");
+    }
+    if (after === null) {
+      const kept = view.firstPage(folded, limit);
+      if (kept !== undefined) return kept as Page;
+    }
+    const { ids, more } = view.find(folded, after?.[1] ?? null, limit);
+    const contacts = this.#fromView(ids);
+    const last = contacts.at(-1);
+    const result = page(contacts, more && last ? encodeCursor([folded, last.id]) : null);
+    if (after === null) {
+      // Asked again and again for the same names: kept, frozen, until a write touches the name.
+      Object.freeze(result.contacts);
+      view.keepFirstPage(folded, limit, Object.freeze(result));
+    }
+    return result;
+  }
+
+  /** Every contact, sorted by name. */
+  async list(options: PageOptions = {}): Promise<Page> {
+    return await this.#pageOfIndex(["by_name"], options);
+  }
+
+  /**
+   * Contacts matching a query: every word prefix-matches a word of the name, town, street
+   * or an email; or, for a query that looks like a phone number, its digits prefix-match a
+   * phone's digits. Sorted by name. Reads index entries only (the view's own indexes when
+   * there is a view, which give the same pages and cursors).
+   */
+  async search(query: string, options: PageOptions = {}): Promise<Page> {
+    if (this.#view) return this.searchNow(query, options);
+    const parsed = parseQuery(query);
+    const limit = pageLimit(options.limit);
+    const after = decodeCursor(options.cursor);
+    let matches: Map<string, string> | undefined;
+    for (const word of parsed.words.toSorted((a, b) => b.length - a.length)) {
+      const found = await this.#prefixRange("by_word", word, matches);
+      matches = found;
+      if (matches.size === 0) break;
+    }
+    matches ??= new Map();
+    if (parsed.phone) {
+      for (const [id, sortKey] of await this.#prefixRange("by_phone", parsed.phone)) {
+        matches.set(id, sortKey);
+      }
+    }
+    const sorted = [...matches].map(([id, name]) => [name, id] as [string, string])
+      .filter((key) => after === null || compareKeys(key, after) > 0)
+      .sort(compareKeys);
+    const pageKeys = sorted.slice(0, limit);
+    const contacts = await this.#getMany(pageKeys.map(([, id]) => id));
+    const last = pageKeys.at(-1);
+    return page(contacts, sorted.length > limit && last ? encodeCursor(last) : null);
+  }
+
+  /**
+   * {@link search} answered from the in-memory view at once; only for a store that is
+   * {@link cached} (throws otherwise).
+   *
+   * @example
+   * ```ts
+   * import { ContactStore } from "./store.ts";
+   * import { blankContact } from "../model/contact.ts";
+   * await using store = await ContactStore.open(":memory:");
+   * await store.add({ ...blankContact("Bob Smith"), town: "Leeds" });
+   * if (store.searchNow("smi lee").contacts.length !== 1) throw new Error();
+   * ```
+   */
+  searchNow(query: string, options: PageOptions = {}): Page {
+    const view = this.#cachedView();
+    const parsed = parseQuery(query);
+    const limit = pageLimit(options.limit);
+    const after = decodeCursor(options.cursor);
+    const { keys, more } = view.search(parsed, after, limit);
+    const last = keys.at(-1);
+    return page(
+      this.#fromView(keys.map(([, id]) => id)),
+      more && last ? encodeCursor(last) : null,
+    );
+  }
+
+  /** The number of contacts. */
+  async count(): Promise<number> {
+    if (this.#view) return this.#view.size;
+    return await this.#storedCount();
+  }
+
+  /** The count as stored in KV (`["meta", "count"]`). */
+  async #storedCount(): Promise<number> {
+    const entry = await this.#kv.get<Deno.KvU64>(COUNT_KEY);
+    return entry.value === null ? 0 : Number(entry.value.value);
+  }
+
+  /**
+   * Every contact in id order (creation order), a page at a time, for backups. Pages are not
+   * one snapshot: a contact that exists for the whole export appears exactly once, as it was
+   * when its page was read; one added meanwhile appears if its id sorts after the cursor (ids
+   * grow with time, so it usually does); one removed before its page is read does not.
+   */
+  async export(options: PageOptions = {}): Promise<Page> {
+    const limit = pageLimit(options.limit);
+    const after = decodeCursor(options.cursor);
+    if (after !== null && after[0] !== "export") {
+      throw new RangeError("Cursor does not belong to an export");
+    }
+    const selector = after === null
+      ? { prefix: ["contacts"] }
+      : { prefix: ["contacts"], start: ["contacts", after[1]] };
+    const contacts: Contact[] = [];
+    let more = false;
+    for await (const entry of this.#kv.list<StoredContact>(selector, { limit: limit + 2 })) {
+      if (after !== null && entry.value.id === after[1]) continue;
+      if (contacts.length === limit) {
+        more = true;
+        break;
+      }
+      contacts.push({ ...entry.value, version: entry.versionstamp });
+    }
+    const last = contacts.at(-1);
+    return { contacts, cursor: more && last ? encodeCursor(["export", last.id]) : null };
+  }
+
+  /**
+   * Verifies that every index entry agrees with its record and the count with the records.
+   * Each problem found is confirmed with one consistent read before it is reported, so a
+   * write racing the check is not mistaken for damage.
+   */
+  async check(): Promise<CheckReport> {
+    const expected = new Map<string, string | null>();
+    let contacts = 0;
+    for await (const entry of this.#kv.list<StoredContact>({ prefix: ["contacts"] })) {
+      contacts++;
+      for (const [key, value] of recordIndexEntries(entry.value)) {
+        expected.set(JSON.stringify(key), value);
+      }
+    }
+    const suspects: Deno.KvKey[] = [];
+    let indexEntriesSeen = 0;
+    for (const index of INDEXES) {
+      for await (const entry of this.#kv.list<string | null>({ prefix: [index] })) {
+        indexEntriesSeen++;
+        const id = JSON.stringify(entry.key);
+        if (!expected.has(id) || expected.get(id) !== entry.value) suspects.push(entry.key);
+        expected.delete(id);
+      }
+    }
+    for (const key of expected.keys()) suspects.push(JSON.parse(key));
+    const problems: string[] = [];
+    for (const key of suspects) {
+      const problem = await this.#confirmProblem(key);
+      if (problem && problems.length < 100) problems.push(problem);
+    }
+    // The count key itself, not `count()`: with a view, that is the view's size.
+    const stored = await this.#storedCount();
+    if (stored !== contacts && await this.#storedCount() !== contacts) {
+      problems.push(`The stored count is ${stored} but there are ${contacts} contacts`);
+    }
+    return { ok: problems.length === 0, contacts, indexEntries: indexEntriesSeen, problems };
+  }
+
+  /** Re-reads an index entry and its record together; describes the damage, if real. */
+  async #confirmProblem(key: Deno.KvKey): Promise<string | null> {
+    const id = key[key.length - 1] as string;
+    const [index, record] = await this.#kv.getMany<[string | null, StoredContact]>([key, [
+      "contacts",
+      id,
+    ]]);
+    const want = record.value === null ? undefined : new Map(
+      recordIndexEntries(record.value).map(([k, v]) => [JSON.stringify(k), v]),
+    ).get(JSON.stringify(key));
+    const present = index.versionstamp !== null;
+    if (want === undefined && present) return `Stray index entry ${JSON.stringify(key)}`;
+    if (want !== undefined && !present) return `Missing index entry ${JSON.stringify(key)}`;
+    if (want !== undefined && index.value !== want) {
+      return `Index entry ${JSON.stringify(key)} holds ${JSON.stringify(index.value)}, ` +
+        `not ${JSON.stringify(want)}`;
+    }
+    return null;
+  }
+
+  /**
+   * Rebuilds every index entry and the count from the records (the records are the truth).
+   * For a store no other process is writing: run it before serving.
+   */
+  async rebuildIndexes(): Promise<void> {
+    await rebuildIndexes(this.#kv);
+  }
+
+  /** Ids (with their sort keys) under `[index, term...]`, kept only if already in `within`. */
+  async #prefixRange(
+    index: string,
+    term: string,
+    within?: Map<string, string>,
+  ): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const selector = { start: [index, term], end: [index, term + "\u{10FFFF}"] };
+    for await (const entry of this.#kv.list<string>(selector, { batchSize: 1000 })) {
+      const id = entry.key[2] as string;
+      if (within === undefined || within.has(id)) out.set(id, entry.value);
+    }
+    return out;
+  }
+
+  /** A page of an index whose keys end in `[foldedName, id]` (or `[id]` under a name). */
+  async #pageOfIndex(prefix: Deno.KvKey, options: PageOptions): Promise<Page> {
+    const limit = pageLimit(options.limit);
+    const after = decodeCursor(options.cursor);
+    const start = after === null ? undefined : ["by_name", ...after];
+    if (start && prefix.length === 2 && start[1] !== prefix[1]) {
+      throw new RangeError("Cursor does not belong to this query");
+    }
+    const selector = start ? { prefix, start } : { prefix };
+    const keys: Array<[string, string]> = [];
+    for await (const entry of this.#kv.list(selector, { limit: limit + 2 })) {
+      const key: [string, string] = [entry.key[1] as string, entry.key[2] as string];
+      if (after !== null && compareKeys(key, after) <= 0) continue;
+      keys.push(key);
+      if (keys.length > limit) break;
+    }
+    const pageKeys = keys.slice(0, limit);
+    const contacts = await this.#getMany(pageKeys.map(([, id]) => id));
+    const last = pageKeys.at(-1);
+    return page(contacts, keys.length > limit && last ? encodeCursor(last) : null);
+  }
+
+  /**
+   * {@link count} from the in-memory view at once; only for a store that is {@link cached}
+   * (throws otherwise).
+   *
+   * @example
+   * ```ts
+   * import { ContactStore } from "./store.ts";
+   * await using store = await ContactStore.open(":memory:");
+   * if (store.countNow() !== 0) throw new Error();
+   * ```
+   */
+  countNow(): number {
+    return this.#cachedView().size;
+  }
+
+  #cachedView(): ContactView {
+    if (this.#view === undefined) {
+      throw new Error("This store has no in-memory view (cached is false); use the async read");
+    }
+    return this.#view;
+  }
+
+  /** The contact as stored now (from the view when there is one), or null. */
+  async #current(id: string): Promise<Contact | null> {
+    if (this.#view) return this.#view.get(id) ?? null;
+    const entry = await this.#kv.get<StoredContact>(["contacts", id]);
+    return entry.value === null ? null : { ...entry.value, version: entry.versionstamp };
+  }
+
+  /** The view's contacts with these ids, in this order, skipping any not there. */
+  #fromView(ids: string[]): Contact[] {
+    const contacts: Contact[] = [];
+    for (const id of ids) {
+      const contact = this.#view!.get(id);
+      if (contact !== undefined) contacts.push(contact);
+    }
+    return contacts;
+  }
+
+  /** The contacts with these ids, in this order, skipping any removed meanwhile. */
+  async #getMany(ids: string[]): Promise<Contact[]> {
+    if (this.#view) return this.#fromView(ids);
+    const chunks: string[][] = [];
+    for (let i = 0; i < ids.length; i += 10) chunks.push(ids.slice(i, i + 10));
+    const results = await Promise.all(
+      chunks.map((chunk) => this.#kv.getMany<StoredContact[]>(chunk.map((id) => ["contacts", id]))),
+    );
+    const contacts: Contact[] = [];
+    for (const entry of results.flat()) {
+      if (entry.value !== null) contacts.push({ ...entry.value, version: entry.versionstamp });
+    }
+    return contacts;
+  }
+
+  /** The error for a failed check: a conflict with what is stored now, or not found. */
+  async #conflictNow(id: string): Promise<Error> {
+    const current = await this.#current(id);
+    if (current === null) {
+      return new NotFoundError(`Contact ${JSON.stringify(id)} was removed by someone else`);
+    }
+    return conflict(current);
+  }
+}
+
+/** What `check` reports. */
+export interface CheckReport {
+  ok: boolean;
+  contacts: number;
+  indexEntries: number;
+  /** At most 100 descriptions of damage, each confirmed by a second, consistent read. */
+  problems: string[];
+}
+
+const INDEXES = ["by_name", "by_word", "by_phone"] as const;
+
+/** Every index entry of a contact (`name` folded), with its value. */
+function indexEntries(id: string, name: string, terms: Terms): Array<[Deno.KvKey, string | null]> {
+  return [
+    [["by_name", name, id], null],
+    ...terms.words.map((w): [Deno.KvKey, string] => [["by_word", w, id], name]),
+    ...terms.phones.map((p): [Deno.KvKey, string] => [["by_phone", p, id], name]),
+  ];
+}
+
+/** Every index entry a record implies, with its value. */
+function recordIndexEntries(contact: StoredContact): Array<[Deno.KvKey, string | null]> {
+  return indexEntries(contact.id, fold(contact.name), contactTerms(contact));
+}
+
+/** The log entry of a change. */
+function logged(type: ChangeType, contact: StoredContact, at: string, terms: Terms): LoggedChange {
+  return { type, id: contact.id, name: contact.name, at, terms };
+}
+
+/** The terms of a contact before and after a change, together. */
+function unionTerms(a: Terms, b: Terms): Terms {
+  return {
+    words: [...new Set([...a.words, ...b.words])],
+    phones: [...new Set([...a.phones, ...b.phones])],
+  };
+}
+
+function conflict(current: Contact): ConflictError {
+  return new ConflictError(
+    `Contact ${JSON.stringify(current.id)} was changed by someone else ` +
+      `(it is now at version ${JSON.stringify(current.version)})`,
+    current,
+  );
+}
+
+/** A page, with its JSON text attached when every contact has one (from the view). */
+function page(contacts: Contact[], cursor: string | null): Page {
+  const result: Page = { contacts, cursor };
+  let json = '{"contacts":[';
+  for (let i = 0; i < contacts.length; i++) {
+    const text = (contacts[i] as { [JSON_TEXT]?: string })[JSON_TEXT];
+    if (text === undefined) return result;
+    json += i === 0 ? text : "," + text;
+  }
+  return withJsonText(
+    result,
+    json + `],"cursor":${cursor === null ? "null" : JSON.stringify(cursor)}}`,
+  );
+}
+
+function isRemote(path: string): boolean {
+  return /^https?:\/\//i.test(path);
+}
+
+/** Builds the view from every record in KV. */
+async function loadView(kv: Deno.Kv): Promise<ContactView> {
+  const view = new ContactView();
+  for await (const entry of kv.list<StoredContact>({ prefix: ["contacts"] }, { batchSize: 1000 })) {
+    view.put(entry.value, entry.versionstamp);
+  }
+  return view;
+}
+
+/** The mutations that set a contact's index entries. */
+function indexSets(id: string, name: string, terms: Terms): Deno.KvMutation[] {
+  return indexEntries(id, name, terms).map(([key, value]) => ({ type: "set", key, value }));
+}
+
+/** Deletes a contact's index entries; with `keep`, only those that `keep` will not set again. */
+function indexDeletes(
+  id: string,
+  name: string,
+  terms: Terms,
+  keep?: { name: string; terms: Terms },
+): Deno.KvMutation[] {
+  const out: Deno.KvMutation[] = [];
+  if (keep?.name !== name) out.push({ type: "delete", key: ["by_name", name, id] });
+  const keepWords = new Set(keep?.terms.words), keepPhones = new Set(keep?.terms.phones);
+  for (const word of terms.words) {
+    if (!keepWords.has(word)) out.push({ type: "delete", key: ["by_word", word, id] });
+  }
+  for (const phone of terms.phones) {
+    if (!keepPhones.has(phone)) out.push({ type: "delete", key: ["by_phone", phone, id] });
+  }
+  return out;
+}
+
+async function readLayout(kv: Deno.Kv): Promise<number> {
+  const entry = await kv.get<number>(LAYOUT_KEY);
+  if (entry.value !== null) return entry.value;
+  // No layout key: a new store, or one written by layout 1 before it recorded its layout.
+  for await (const _ of kv.list({ prefix: ["contacts"] }, { limit: 1 })) return 1;
+  await kv.set(LAYOUT_KEY, LAYOUT_VERSION);
+  return LAYOUT_VERSION;
+}
+
+/**
+ * Brings an older layout up to date. Layout 1 -> 2 builds the indexes and the count from the
+ * records; 2 -> 3 starts an empty change log (head 0, unless one is there already). Each
+ * step can be interrupted and run again safely.
+ */
+async function migrate(kv: Deno.Kv, from: number): Promise<void> {
+  if (from !== 1 && from !== 2) {
+    throw new LayoutError(`Cannot migrate a store from layout ${from}`);
+  }
+  if (from === 1) await rebuildIndexes(kv);
+  await kv.atomic().check({ key: HEAD_KEY, versionstamp: null }).set(HEAD_KEY, 0).commit();
+  await kv.set(LAYOUT_KEY, LAYOUT_VERSION);
+}
+
+/** Deletes every index entry, then sets them and the count again from the records. */
+async function rebuildIndexes(kv: Deno.Kv): Promise<void> {
+  for (const index of INDEXES) {
+    let op = kv.atomic();
+    let inBatch = 0;
+    for await (const entry of kv.list({ prefix: [index] })) {
+      op.delete(entry.key);
+      if (++inBatch === 500) {
+        await commitOrThrow(op);
+        op = kv.atomic();
+        inBatch = 0;
+      }
+    }
+    await commitOrThrow(op);
+  }
+  let count = 0n;
+  let op = kv.atomic();
+  let inBatch = 0;
+  for await (const entry of kv.list<StoredContact>({ prefix: ["contacts"] })) {
+    op.mutate(...indexSets(entry.value.id, fold(entry.value.name), contactTerms(entry.value)));
+    count++;
+    if (++inBatch === 4) {
+      await commitOrThrow(op);
+      op = kv.atomic();
+      inBatch = 0;
+    }
+  }
+  op.set(COUNT_KEY, new Deno.KvU64(count));
+  await commitOrThrow(op);
+}
+
+/**
+ * Commits a checked write, retrying a few times (about 1.5 s in all) while the database is
+ * locked by another process: a commit that failed that way did not apply, and the write's
+ * check makes a second apply impossible. Other errors are thrown at once.
+ */
+async function commitRetrying(
+  op: Deno.AtomicOperation,
+): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await op.commit();
+    } catch (error) {
+      const locked = error instanceof Error && /database is locked|busy/i.test(error.message);
+      if (!locked || attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+    }
+  }
+}
+
+async function commitOrThrow(op: Deno.AtomicOperation): Promise<void> {
+  const result = await op.commit();
+  if (!result.ok) throw new Error("An index rebuild write failed its check");
+}
+
+function pageLimit(limit: number | undefined): number {
+  return Math.max(1, Math.min(MAX_PAGE, limit ?? MAX_PAGE));
+}
+
+/** Orders `[foldedName, id]` sort keys the way KV orders them (by UTF-8 bytes). */
+function compareKeys(a: [string, string], b: [string, string]): number {
+  return compareCodePoints(a[0], b[0]) || compareCodePoints(a[1], b[1]);
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Encodes a sort key as an opaque cursor.
+ *
+ * @example A cursor round-trips
+ * ```ts
+ * import { decodeCursor, encodeCursor } from "./store.ts";
+ * const key: [string, string] = ["bob", "01J0000000000000000000000A"];
+ * if (decodeCursor(encodeCursor(key))?.[1] !== key[1]) throw new Error();
+ * ```
+ */
+export function encodeCursor(key: [string, string]): string {
+  const bytes = encoder.encode(JSON.stringify(key));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
+
+/** Decodes a cursor; throws a `RangeError` for one this store did not make. */
+export function decodeCursor(cursor: string | null | undefined): [string, string] | null {
+  if (cursor === undefined || cursor === null) return null;
+  try {
+    const binary = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
+    const text = new TextDecoder("utf-8", { fatal: true })
+      .decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+    const key: unknown = JSON.parse(text);
+    if (
+      Array.isArray(key) && key.length === 2 && typeof key[0] === "string" &&
+      typeof key[1] === "string"
+    ) {
+      return [key[0], key[1]];
+    }
+  } catch {
+    // fall through
+  }
+  throw new RangeError(`Cursor ${JSON.stringify(cursor.slice(0, 40))} is not valid`);
+}
