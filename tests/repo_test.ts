@@ -25,7 +25,7 @@ Deno.test("deno.json keeps test sanitizers on and node_modules off", async () =>
 });
 
 Deno.test("PROTOCOL.md documents every method the server has", async () => {
-  const { METHOD_NAMES } = await import("../lib/server/methods.ts");
+  const { METHOD_NAMES } = await import("../lib/protocol/api.ts");
   const protocol = await read("PROTOCOL.md");
   for (const method of METHOD_NAMES) {
     assert.ok(protocol.includes(`| \`${method}\``), `PROTOCOL.md lacks ${method}`);

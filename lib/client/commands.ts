@@ -6,14 +6,9 @@
  */
 
 import type { ClientCommand, ClientConfig } from "./config.ts";
+import type { Page } from "../protocol/api.ts";
 import type { Contact, ContactFields } from "../model/contact.ts";
-import {
-  applyPatch,
-  blankContact,
-  cleanMessage,
-  type ContactPage,
-  userFields,
-} from "./contact_edit.ts";
+import { applyPatch, blankContact, cleanMessage, userFields } from "./contact_edit.ts";
 import { duplicateReason } from "../model/duplicates.ts";
 import { formatCard, formatSummary, formatTable, plural } from "./format.ts";
 import { isId } from "../model/ids.ts";
@@ -263,7 +258,7 @@ async function run(
       const params: Record<string, unknown> = { ...command.page };
       if (command.kind === "find") params.name = command.name;
       if (command.kind === "search") params.query = command.query;
-      const page = await client.call<ContactPage>(command.kind, params);
+      const page = await client.call<Page>(command.kind, params);
       if (json) io.out(JSON.stringify(page));
       else printPage(page, io);
       if (page.contacts.length === 0 && command.kind === "list") {
@@ -317,14 +312,14 @@ export async function likelyDuplicates(
   fields: ContactFields,
 ): Promise<Array<{ contact: Contact; reason: string }>> {
   if (fields.phones.length + fields.emails.length === 0 || fields.name.trim() === "") return [];
-  const page = await client.call<ContactPage>("find", { name: fields.name, limit: 100 });
+  const page = await client.call<Page>("find", { name: fields.name, limit: 100 });
   return page.contacts.flatMap((contact) => {
     const reason = duplicateReason(fields, contact);
     return reason === null ? [] : [{ contact, reason }];
   });
 }
 
-function printPage(page: ContactPage, io: Output): void {
+function printPage(page: Page, io: Output): void {
   if (page.contacts.length === 0) return;
   if (page.contacts.length <= 3 && page.cursor === null) {
     io.out(page.contacts.map((contact) => formatCard(contact, { id: true })).join("\n\n"));
@@ -342,7 +337,7 @@ function printPage(page: ContactPage, io: Output): void {
  */
 async function resolve(client: RpcClient, target: string): Promise<Contact> {
   if (isId(target)) return await client.call<Contact>("get", { id: target });
-  const page = await client.call<ContactPage>("find", { name: target, limit: 100 });
+  const page = await client.call<Page>("find", { name: target, limit: 100 });
   const [only, second] = page.contacts;
   if (only === undefined) {
     throw new RemoteError({

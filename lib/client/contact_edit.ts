@@ -6,14 +6,12 @@
  * @module
  */
 
-import { type Contact, type ContactFields, validateContact } from "../model/contact.ts";
-import { RpcError } from "../protocol/jsonrpc.ts";
-
-/** One page of contacts as the server returns it; `cursor` is null on the last page. */
-export interface ContactPage {
-  contacts: Contact[];
-  cursor: string | null;
-}
+import {
+  type Contact,
+  type ContactFields,
+  validateContact,
+  ValidationError,
+} from "../model/contact.ts";
 
 /**
  * The user fields of a stored contact: everything but `id`, `version`, `created`, `updated`.
@@ -69,9 +67,8 @@ export function checkFields(
   try {
     return { ok: true, fields: validateContact(fields) };
   } catch (error) {
-    if (!(error instanceof RpcError)) throw error;
-    const path = typeof error.data.field === "string" ? error.data.field : "contact";
-    const field = /^contact\.(\w+)/.exec(path)?.[1] ?? "contact";
+    if (!(error instanceof ValidationError)) throw error;
+    const field = /^contact\.(\w+)/.exec(error.field)?.[1] ?? "contact";
     return { ok: false, field, message: cleanMessage(error.message) };
   }
 }

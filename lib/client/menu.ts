@@ -10,15 +10,10 @@
  * @module
  */
 
+import type { Page } from "../protocol/api.ts";
 import type { Contact, ContactFields } from "../model/contact.ts";
 import { parseEmails, parsePhones } from "./config.ts";
-import {
-  blankContact,
-  checkFields,
-  cleanMessage,
-  type ContactPage,
-  userFields,
-} from "./contact_edit.ts";
+import { blankContact, checkFields, cleanMessage, userFields } from "./contact_edit.ts";
 import { likelyDuplicates } from "./commands.ts";
 import { mergeInto } from "../model/duplicates.ts";
 import {
@@ -385,7 +380,7 @@ class Menu {
     this.#showing([added]);
     p.print(formatCard(added));
     p.print(`Added entry for ${added.name}.`);
-    const same = await this.#call<ContactPage>("find", { name: added.name, limit: 100 });
+    const same = await this.#call<Page>("find", { name: added.name, limit: 100 });
     if (same.contacts.length > 1) {
       p.print(
         `Note: ${same.contacts.length}${same.cursor ? "+" : ""} entries are now named ` +
@@ -488,15 +483,15 @@ class Menu {
     const name = await this.#ask("Enter the name: ");
     if (name === "") return p.print("No name given: nothing to find.");
     const found = await this.#showResults((cursor) =>
-      this.#call<ContactPage>("find", { name, cursor, limit: this.#pageSize })
+      this.#call<Page>("find", { name, cursor, limit: this.#pageSize })
     );
     if (found) return;
     p.print(`Sorry, no entry for ${name}.`);
-    const similar = await this.#call<ContactPage>("search", { query: name, limit: 1 });
+    const similar = await this.#call<Page>("search", { query: name, limit: 1 });
     if (similar.contacts.length > 0) {
       p.print(`Entries that match ${JSON.stringify(name)}:`);
       await this.#showResults((cursor) =>
-        this.#call<ContactPage>("search", { query: name, cursor, limit: this.#pageSize })
+        this.#call<Page>("search", { query: name, cursor, limit: this.#pageSize })
       );
     }
   }
@@ -507,14 +502,14 @@ class Menu {
     const query = await this.#ask("Search for: ");
     if (query === "") return p.print("No words given: nothing to search for.");
     const found = await this.#showResults((cursor) =>
-      this.#call<ContactPage>("search", { query, cursor, limit: this.#pageSize })
+      this.#call<Page>("search", { query, cursor, limit: this.#pageSize })
     );
     if (!found) p.print(`Nothing matches ${JSON.stringify(query)}.`);
   }
 
   async list(): Promise<void> {
     const found = await this.#showResults((cursor) =>
-      this.#call<ContactPage>("list", { cursor, limit: this.#pageSize })
+      this.#call<Page>("list", { cursor, limit: this.#pageSize })
     );
     if (!found) this.#p.print("The address book is empty: choose 1 to add an entry.");
   }
@@ -523,7 +518,7 @@ class Menu {
    * Shows results page by page: a few as cards, more as a numbered table with a prompt to
    * see one in full or go on to the next page. Returns false when there were none.
    */
-  async #showResults(fetch: (cursor: string | null) => Promise<ContactPage>): Promise<boolean> {
+  async #showResults(fetch: (cursor: string | null) => Promise<Page>): Promise<boolean> {
     const p = this.#p;
     let page = await fetch(null);
     if (page.contacts.length === 0) return false;
@@ -586,11 +581,11 @@ class Menu {
         // Not an id after all: treat it as a name.
       }
     }
-    const exact = await this.#call<ContactPage>("find", { name: answer, limit: 100 });
+    const exact = await this.#call<Page>("find", { name: answer, limit: 100 });
     let page = exact;
     if (exact.contacts.length === 1) return exact.contacts[0]!;
     if (exact.contacts.length === 0) {
-      page = await this.#call<ContactPage>("search", { query: answer, limit: 20 });
+      page = await this.#call<Page>("search", { query: answer, limit: 20 });
       if (page.contacts.length === 0) {
         p.print(`Sorry, no entry for ${answer}.`);
         return null;

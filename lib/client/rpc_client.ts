@@ -23,6 +23,8 @@ import {
 import { connect, formatAddress, loadCa, TransportError } from "./transport.ts";
 import { isPermissionError } from "../sandbox/permissions.ts";
 import { PROTOCOL_VERSION } from "../model/version.ts";
+import type { Access, HelloResult } from "../protocol/api.ts";
+export type { Access, HelloResult };
 
 // The client's messages name the server as the transport does.
 export { formatAddress };
@@ -138,9 +140,6 @@ export interface ConnectOptions {
   token?: string;
 }
 
-/** What an `auth` granted: everything, or reading only. */
-export type Access = "read-write" | "read-only";
-
 /** One request of a {@link RpcClient.batch}. */
 export interface BatchCall {
   method: string;
@@ -175,17 +174,6 @@ export function batchLineBytes(calls: readonly BatchCall[]): number {
     ).length - 1 + MAX_ID_BYTES + 1;
   }
   return calls.length === 0 ? 0 : bytes;
-}
-
-/** The `hello` result: who the server is. */
-export interface HelloResult {
-  server: string;
-  version: string;
-  protocol: number;
-  connection: number;
-  auth: boolean;
-  /** The longest request line the server reads, in bytes (absent from older servers: assume 64 KiB). */
-  maxLine?: number;
 }
 
 /** Describes a socket error from Deno as a problem and a short reason. */

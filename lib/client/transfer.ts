@@ -12,6 +12,7 @@ import { type BackupContact, formatJsonLine, parseJsonLines } from "../formats/b
 import type { ClientCommand, ExportFormat, ImportFormatOption } from "./config.ts";
 import { connectOptions, connectOrReport, ExitCode, type Output, reportError } from "./commands.ts";
 import type { Contact, ContactFields } from "../model/contact.ts";
+import type { Page } from "../protocol/api.ts";
 import { userFields } from "./contact_edit.ts";
 import { formatCsv, formatCsvRows, parseCsv, PLAIN_COLUMNS } from "../formats/csv.ts";
 import { plural } from "./format.ts";
@@ -222,11 +223,6 @@ export async function runTransfer(command: TransferCommand, io: TransferIO): Pro
 }
 
 // Export ---------------------------------------------------------------------------------
-
-interface Page {
-  contacts: Contact[];
-  cursor: string | null;
-}
 
 async function runExport(
   command: Extract<TransferCommand, { kind: "export" }>,

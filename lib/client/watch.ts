@@ -11,18 +11,10 @@
 import type { ClientCommand } from "./config.ts";
 import { connectOptions, type Output, reportError } from "./commands.ts";
 import { ConnectionError, RpcClient } from "./rpc_client.ts";
+import type { ChangedParams } from "../protocol/api.ts";
 
 /** The `watch` command as parsed. */
 export type WatchCommand = Extract<ClientCommand, { kind: "watch" }>;
-
-/** The params of a `changed` notification. */
-export interface ChangedParams {
-  type: "added" | "updated" | "removed";
-  id: string;
-  name: string;
-  version: string;
-  seq: number;
-}
 
 /** Longest pause between two reconnection attempts (milliseconds). */
 export const MAX_RECONNECT_DELAY_MS = 10_000;

@@ -13,10 +13,10 @@ import {
   SERVER_FIELDS,
   USER_FIELDS,
   validateContact,
+  ValidationError,
 } from "../model/contact.ts";
 import { isId } from "../model/ids.ts";
 import { type ImportIssue, importReason } from "./interop.ts";
-import { RpcError } from "../protocol/jsonrpc.ts";
 
 /** A contact read from a backup: its fields, and its `id` when the backup had a valid one. */
 export type BackupContact = ContactFields & { id?: string };
@@ -135,7 +135,7 @@ function readRecord(item: unknown, index: number, line: number, result: BackupRe
   try {
     contact = validateContact(fields);
   } catch (error) {
-    if (!(error instanceof RpcError)) throw error;
+    if (!(error instanceof ValidationError)) throw error;
     result.skipped.push({ ...where, reason: importReason(error.message) });
     return;
   }

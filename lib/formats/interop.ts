@@ -13,9 +13,13 @@
  * @module
  */
 
-import { CONTACT_LIMITS, type ContactFields, validateContact } from "../model/contact.ts";
+import {
+  CONTACT_LIMITS,
+  type ContactFields,
+  validateContact,
+  ValidationError,
+} from "../model/contact.ts";
 import { isId } from "../model/ids.ts";
-import { RpcError } from "../protocol/jsonrpc.ts";
 
 /**
  * Something an import left out, or a whole record it skipped: the record's 0-based `index`
@@ -361,8 +365,8 @@ export function finishDraft(
     try {
       return validateContact(candidate);
     } catch (error) {
-      if (!(error instanceof RpcError)) throw error;
-      const field = typeof error.data.field === "string" ? error.data.field : "";
+      if (!(error instanceof ValidationError)) throw error;
+      const field = error.field;
       const message = importReason(error.message);
       if (!repair(candidate, field, warn, message)) return message;
     }
@@ -375,25 +379,25 @@ function entryOk(fields: Partial<ContactFields>, warn: (reason: string) => void)
     validateContact({ name: "x", ...fields });
     return true;
   } catch (error) {
-    if (!(error instanceof RpcError)) throw error;
+    if (!(error instanceof ValidationError)) throw error;
     warn(`${importReason(error.message)}: left out`);
     return false;
   }
 }
 
 /**
- * A validation message as an import reports it: without the `Invalid params:` lead and the
- * `contact.` of field paths, the first letter capitalised.
+ * A validation message as an import reports it: without the `contact.` of field paths, the
+ * first letter capitalised.
  *
  * @example
  * ```ts
  * import { importReason } from "./interop.ts";
- * const reason = importReason("Invalid params: contact.phones[0].number is 101 characters long");
+ * const reason = importReason("contact.phones[0].number is 101 characters long");
  * if (reason !== "Phones[0].number is 101 characters long") throw new Error(reason);
  * ```
  */
 export function importReason(message: string): string {
-  const text = message.replace(/^Invalid params: /, "").replace(/contact\./g, "");
+  const text = message.replace(/contact\./g, "");
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 

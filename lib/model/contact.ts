@@ -5,8 +5,6 @@
  * @module
  */
 
-import { RpcError } from "../protocol/jsonrpc.ts";
-
 /** A labelled phone number. */
 export interface Phone {
   label: string;
@@ -87,13 +85,40 @@ export const SERVER_FIELDS: ReadonlySet<string> = new Set(["id", "version", "cre
 /** The fields a user sets, as {@link ContactFields} (and so {@link blankContact}) has them. */
 export const USER_FIELDS: ReadonlySet<string> = new Set(Object.keys(blankContact()));
 
+/**
+ * Input that is not a valid contact: `field` is the path of the first wrong field
+ * (`contact.phones[0].number`), `limit` the cap it passed, when there is one. The message
+ * names the field and the value.
+ *
+ * @example
+ * ```ts
+ * import { validateContact, ValidationError } from "./contact.ts";
+ * try {
+ *   validateContact({ name: "" });
+ *   throw new Error("accepted");
+ * } catch (error) {
+ *   if (!(error instanceof ValidationError) || error.field !== "contact.name") throw error;
+ * }
+ * ```
+ */
+export class ValidationError extends Error {
+  readonly field: string;
+  readonly limit: number | undefined;
+  constructor(message: string, details: { field: string; limit?: number }) {
+    super(message);
+    this.name = "ValidationError";
+    this.field = details.field;
+    this.limit = details.limit;
+  }
+}
+
 const TEXT_FIELDS = ["house", "street", "town", "postcode", "uid"] as const;
 
 const encoder = new TextEncoder();
 
 /**
- * Validates untrusted input as a contact's user fields. Throws an {@link RpcError}
- * (BAD_REQUEST, `data.field` set) naming the first field that is wrong.
+ * Validates untrusted input as a contact's user fields. Throws a {@link ValidationError}
+ * naming the first field that is wrong (the methods answer it as BAD_REQUEST).
  *
  * @example A contact with a phone
  * ```ts
@@ -104,19 +129,19 @@ const encoder = new TextEncoder();
  */
 export function validateContact(input: unknown, path = "contact"): ContactFields {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    throw RpcError.badParams(`Invalid params: ${path} must be an object`, { field: path });
+    throw new ValidationError(`${path} must be an object`, { field: path });
   }
   const object = input as Record<string, unknown>;
   for (const key of Object.keys(object)) {
     if (!USER_FIELDS.has(key) && !SERVER_FIELDS.has(key)) {
-      throw RpcError.badParams(`Invalid params: unknown contact field ${JSON.stringify(key)}`, {
+      throw new ValidationError(`unknown contact field ${JSON.stringify(key)}`, {
         field: `${path}.${key}`,
       });
     }
   }
   const name = text(object.name, `${path}.name`, CONTACT_LIMITS.name, false);
   if (name === "") {
-    throw RpcError.badParams("Invalid params: the contact's name is empty", {
+    throw new ValidationError("the contact's name is empty", {
       field: `${path}.name`,
     });
   }
@@ -129,12 +154,9 @@ export function validateContact(input: unknown, path = "contact"): ContactFields
     const entry = record(item, at, ["label", "number"]);
     const number = text(entry.number, `${at}.number`, CONTACT_LIMITS.field, false);
     if (!/\d/.test(number)) {
-      throw RpcError.badParams(
-        `Invalid params: phone number ${JSON.stringify(number)} has no digits`,
-        {
-          field: `${at}.number`,
-        },
-      );
+      throw new ValidationError(`phone number ${JSON.stringify(number)} has no digits`, {
+        field: `${at}.number`,
+      });
     }
     return { label: text(entry.label, `${at}.label`, CONTACT_LIMITS.label, false), number };
   });
@@ -142,26 +164,23 @@ export function validateContact(input: unknown, path = "contact"): ContactFields
     const entry = record(item, at, ["label", "address"]);
     const address = text(entry.address, `${at}.address`, CONTACT_LIMITS.field, false);
     if (!/^[^\s@]+@[^\s@]+$/.test(address)) {
-      throw RpcError.badParams(
-        `Invalid params: email address ${JSON.stringify(address)} is not valid`,
-        {
-          field: `${at}.address`,
-        },
-      );
+      throw new ValidationError(`email address ${JSON.stringify(address)} is not valid`, {
+        field: `${at}.address`,
+      });
     }
     return { label: text(entry.label, `${at}.label`, CONTACT_LIMITS.label, false), address };
   });
   if (object.extra !== undefined) {
     const extra = object.extra;
     if (typeof extra !== "object" || extra === null || Array.isArray(extra)) {
-      throw RpcError.badParams("Invalid params: extra must be an object", {
+      throw new ValidationError("extra must be an object", {
         field: `${path}.extra`,
       });
     }
     const bytes = encoder.encode(JSON.stringify(extra)).length;
     if (bytes > CONTACT_LIMITS.extraBytes) {
-      throw RpcError.badParams(
-        `Invalid params: extra is ${bytes} bytes of JSON, more than ${CONTACT_LIMITS.extraBytes}`,
+      throw new ValidationError(
+        `extra is ${bytes} bytes of JSON, more than ${CONTACT_LIMITS.extraBytes}`,
         { field: `${path}.extra`, limit: CONTACT_LIMITS.extraBytes },
       );
     }
@@ -169,8 +188,8 @@ export function validateContact(input: unknown, path = "contact"): ContactFields
   }
   const bytes = encoder.encode(JSON.stringify(contact)).length;
   if (bytes > CONTACT_LIMITS.contactBytes) {
-    throw RpcError.badParams(
-      `Invalid params: the contact is ${bytes} bytes of JSON, more than ${CONTACT_LIMITS.contactBytes}`,
+    throw new ValidationError(
+      `the contact is ${bytes} bytes of JSON, more than ${CONTACT_LIMITS.contactBytes}`,
       { field: path, limit: CONTACT_LIMITS.contactBytes },
     );
   }
@@ -181,20 +200,20 @@ export function validateContact(input: unknown, path = "contact"): ContactFields
 function text(value: unknown, field: string, max: number, multiline: boolean): string {
   if (value === undefined || value === null) return "";
   if (typeof value !== "string") {
-    throw RpcError.badParams(`Invalid params: ${field} must be a string`, { field });
+    throw new ValidationError(`${field} must be a string`, { field });
   }
   const clean = value.normalize("NFC").trim();
   const length = [...clean].length;
   if (length > max) {
-    throw RpcError.badParams(
-      `Invalid params: ${field} is ${length} characters long, more than ${max}`,
-      { field, limit: max },
-    );
+    throw new ValidationError(`${field} is ${length} characters long, more than ${max}`, {
+      field,
+      limit: max,
+    });
   }
   // deno-lint-ignore no-control-regex
   const control = multiline ? /[\u0000-\u0008\u000b-\u001f\u007f]/ : /[\u0000-\u001f\u007f]/;
   if (control.test(clean)) {
-    throw RpcError.badParams(`Invalid params: ${field} contains a control character`, { field });
+    throw new ValidationError(`${field} contains a control character`, { field });
   }
   return clean;
 }
@@ -207,24 +226,24 @@ function list<T>(
 ): T[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) {
-    throw RpcError.badParams(`Invalid params: ${field} must be an array`, { field });
+    throw new ValidationError(`${field} must be an array`, { field });
   }
   if (value.length > max) {
-    throw RpcError.badParams(
-      `Invalid params: ${field} has ${value.length} entries, more than ${max}`,
-      { field, limit: max },
-    );
+    throw new ValidationError(`${field} has ${value.length} entries, more than ${max}`, {
+      field,
+      limit: max,
+    });
   }
   return value.map((item, index) => each(item, `${field}[${index}]`));
 }
 
 function record(value: unknown, field: string, keys: string[]): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw RpcError.badParams(`Invalid params: ${field} must be an object`, { field });
+    throw new ValidationError(`${field} must be an object`, { field });
   }
   for (const key of Object.keys(value)) {
     if (!keys.includes(key)) {
-      throw RpcError.badParams(`Invalid params: unknown field ${JSON.stringify(key)} in ${field}`, {
+      throw new ValidationError(`unknown field ${JSON.stringify(key)} in ${field}`, {
         field: `${field}.${key}`,
       });
     }

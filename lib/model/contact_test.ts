@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
-import { validateContact } from "./contact.ts";
-import { RpcError } from "../protocol/jsonrpc.ts";
+import { validateContact, ValidationError } from "./contact.ts";
 
 function fieldOf(input: unknown): unknown {
   try {
     validateContact(input);
   } catch (error) {
-    assert.ok(error instanceof RpcError);
-    assert.equal(error.reason, "BAD_REQUEST");
-    return error.data.field;
+    assert.ok(error instanceof ValidationError);
+    assert.doesNotMatch(error.message, /^Invalid params/);
+    return error.field;
   }
   assert.fail("expected the contact to be refused");
 }

@@ -6,8 +6,7 @@
  * @module
  */
 
-import { type ContactFields, validateContact } from "../model/contact.ts";
-import { RpcError } from "../protocol/jsonrpc.ts";
+import { type ContactFields, validateContact, ValidationError } from "../model/contact.ts";
 import type { Contact } from "../model/contact.ts";
 import { AmbiguousError, type ContactStore, MAX_PAGE, NotFoundError } from "../store/store.ts";
 
@@ -156,9 +155,9 @@ async function classicAdd(name: string, details: string, store: ContactStore): P
   try {
     fields = validateContact({ name, ...parseDetails(details) });
   } catch (error) {
-    if (error instanceof RpcError) {
+    if (error instanceof ValidationError) {
       // One sentence like the others: "ERROR: The name is 300 characters long, more than 200".
-      const text = error.message.replace(/^Invalid params: /, "").replace(/^contact\./, "the ");
+      const text = error.message.replace(/^contact\./, "the ");
       return `ERROR: ${text.charAt(0).toUpperCase()}${text.slice(1)}`;
     }
     throw error;

@@ -6,7 +6,8 @@
  */
 
 import type { Access } from "./auth.ts";
-import { validateContact } from "../model/contact.ts";
+import { validateContact, ValidationError } from "../model/contact.ts";
+import { MAX_PAGE, METHOD_NAMES, type MethodName } from "../protocol/api.ts";
 import { isId } from "../model/ids.ts";
 import { createLogger, type Logger } from "./log.ts";
 import {
@@ -21,7 +22,6 @@ import {
   AmbiguousError,
   ConflictError,
   type ContactStore,
-  MAX_PAGE,
   NotFoundError,
   type PageOptions,
 } from "../store/store.ts";
@@ -78,7 +78,7 @@ const page = ["cursor", "limit"];
 
 /** Each method: the params it accepts, and what it does. */
 const METHODS: Record<
-  string,
+  MethodName,
   {
     params: string[];
     run: Method;
@@ -226,9 +226,6 @@ const METHODS: Record<
   },
 };
 
-/** The names of every method, for `--help` and PROTOCOL.md checks. */
-export const METHOD_NAMES: readonly string[] = Object.keys(METHODS);
-
 /**
  * Runs one request and returns its response, or undefined for a notification.
  * Never throws: a fault of ours becomes INTERNAL (logged with details, none leaked).
@@ -298,8 +295,10 @@ export function dispatchNow(
 }
 
 /** The method a request names, once the session may call it with these params; or throws. */
-function checkedMethod(request: Request, context: MethodContext): (typeof METHODS)[string] {
-  const method = Object.hasOwn(METHODS, request.method) ? METHODS[request.method] : undefined;
+function checkedMethod(request: Request, context: MethodContext): (typeof METHODS)[MethodName] {
+  const method = Object.hasOwn(METHODS, request.method)
+    ? METHODS[request.method as MethodName]
+    : undefined;
   if (method === undefined) {
     throw new RpcError(
       ErrorCode.METHOD_NOT_FOUND,
@@ -367,6 +366,13 @@ function stats({ serverStats }: MethodContext, contacts: number) {
 /** Maps a thrown error to the RpcError a client sees. */
 function toRpcError(error: unknown, request: Request, log: Logger): RpcError {
   if (error instanceof RpcError) return error;
+  if (error instanceof ValidationError) {
+    const { field, limit } = error;
+    return RpcError.badParams(`Invalid params: ${error.message}`, {
+      field,
+      ...(limit === undefined ? {} : { limit }),
+    });
+  }
   if (error instanceof NotFoundError) return RpcError.notFound(error.message);
   if (error instanceof ConflictError) {
     return new RpcError(ErrorCode.CONFLICT, "CONFLICT", error.message, {

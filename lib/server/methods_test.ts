@@ -52,6 +52,29 @@ Deno.test("dispatch() remove takes id or name, not both", async () => {
   assert.equal(neither.error.data.field, "id");
 });
 
+Deno.test("dispatch() answers the model's validation errors as BAD_REQUEST naming the field", async () => {
+  await using store = await ContactStore.open(":memory:");
+  const long = await dispatch(
+    { id: 1, method: "add", params: { contact: { name: "Al", town: "x".repeat(1001) } } },
+    standaloneContext(store),
+  );
+  assert.ok(long && "error" in long);
+  assert.equal(long.error.code, -32602);
+  assert.equal(
+    long.error.message,
+    "Invalid params: contact.town is 1001 characters long, more than 1000",
+  );
+  assert.deepEqual(long.error.data, { reason: "BAD_REQUEST", field: "contact.town", limit: 1000 });
+  const empty = await dispatch(
+    { id: 2, method: "add", params: { contact: { name: " " } } },
+    standaloneContext(store),
+  );
+  assert.ok(empty && "error" in empty);
+  assert.equal(empty.error.message, "Invalid params: the contact's name is empty");
+  assert.deepEqual(empty.error.data, { reason: "BAD_REQUEST", field: "contact.name" });
+  assert.equal(await store.count(), 0);
+});
+
 Deno.test("dispatch() words a bad cursor as the other params errors", async () => {
   await using store = await ContactStore.open(":memory:");
   const response = await dispatch(

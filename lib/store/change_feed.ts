@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { ChangedParams } from "../protocol/api.ts";
 import { matchesQuery, type Query, type Terms } from "../model/search_terms.ts";
 
 /** What happened to a contact. */
@@ -44,9 +45,7 @@ export const DEFAULT_WATCH_CAP = 1000;
  * if ("terms" in params || params.seq !== 1) throw new Error();
  * ```
  */
-export function changedParams(
-  event: ChangeEvent,
-): { type: ChangeType; id: string; name: string; version: string; seq: number } {
+export function changedParams(event: ChangeEvent): ChangedParams {
   const { type, id, name, version, seq } = event;
   return { type, id, name, version, seq };
 }

@@ -53,6 +53,8 @@ import type { Contact, ContactFields, StoredContact } from "../model/contact.ts"
 import { compareCodePoints, ContactView } from "./contact_view.ts";
 import { GroupCommitter, type Write } from "./group_commit.ts";
 import { newId } from "../model/ids.ts";
+import { type CheckReport, MAX_PAGE, type Page } from "../protocol/api.ts";
+export { type CheckReport, MAX_PAGE, type Page };
 import { JSON_TEXT, withJsonText } from "../protocol/jsonrpc.ts";
 import { contactTerms, fold, parseQuery, type Terms } from "../model/search_terms.ts";
 
@@ -94,15 +96,6 @@ export interface LoggedChange {
   at: string;
   /** The contact's search terms before and after the change, for `watch` queries. */
   terms: Terms;
-}
-
-/** Most results one page may hold. */
-export const MAX_PAGE = 100;
-
-/** One page of contacts; `cursor` is null on the last page. */
-export interface Page {
-  contacts: Contact[];
-  cursor: string | null;
 }
 
 /** Paging options: an opaque cursor from the previous page, and a page size. */
@@ -868,13 +861,6 @@ export class ContactStore {
 }
 
 /** What `check` reports. */
-export interface CheckReport {
-  ok: boolean;
-  contacts: number;
-  indexEntries: number;
-  /** At most 100 descriptions of damage, each confirmed by a second, consistent read. */
-  problems: string[];
-}
 
 const INDEXES = ["by_name", "by_word", "by_phone"] as const;
 
