@@ -19,13 +19,12 @@ import { formatAddress } from "./lib/client/rpc_client.ts";
 import { AddressBookServer } from "./lib/server/listener.ts";
 import {
   ConfigError,
-  isFileStore,
   parseServerCommand,
   SERVER_OPTIONS,
   type ServerConfig,
   serverHelp,
 } from "./lib/server/config.ts";
-import { ContactStore, LAYOUT_VERSION, LayoutError } from "./lib/store/store.ts";
+import { ContactStore, LAYOUT_VERSION, LayoutError, storeKind } from "./lib/store/store.ts";
 import { PROTOCOL_VERSION, VERSION } from "./lib/model/version.ts";
 
 /** Reads an environment variable if this process may; unset otherwise (never prompts). */
@@ -62,7 +61,7 @@ function isInside(path: string, folder: string): boolean {
  */
 function checkStoreAccess(config: ServerConfig): void {
   if (config.db === ":memory:") return;
-  if (!isFileStore(config.db)) {
+  if (storeKind(config.db) !== "file") {
     const host = new URL(config.db).host;
     if (!granted({ name: "net", host })) {
       fail(
@@ -92,7 +91,7 @@ function checkStoreAccess(config: ServerConfig): void {
 
 async function openStore(config: ServerConfig): Promise<ContactStore> {
   // The data folder (token, certificates) and the store's own folder, which may be below it.
-  const folders = isFileStore(config.db) ? [config.data, parentFolder(config.db)] : [];
+  const folders = storeKind(config.db) === "file" ? [config.data, parentFolder(config.db)] : [];
   for (const folder of folders) {
     try {
       // Only the server's user may look inside: the store holds every contact (the token

@@ -311,8 +311,3 @@ function integer(text: string, flag: string, min: number, max: number): number {
   }
   return value;
 }
-
-/** Whether `db` names a file (so the data folder must exist), not memory or a URL. */
-export function isFileStore(db: string): boolean {
-  return db !== ":memory:" && !/^https?:\/\//.test(db);
-}

@@ -231,7 +231,9 @@ export class ContactStore {
         );
       }
       if (layout < LAYOUT_VERSION) await migrate(kv, layout);
-      const view = isRemote(path) || options.view === false ? undefined : await loadView(kv);
+      const view = storeKind(path) === "remote" || options.view === false
+        ? undefined
+        : await loadView(kv);
       const commits = new GroupCommitter(kv, {
         counterKey: COUNT_KEY,
         commit: commitRetrying,
@@ -914,8 +916,22 @@ function page(contacts: Contact[], cursor: string | null): Page {
   );
 }
 
-function isRemote(path: string): boolean {
-  return /^https?:\/\//i.test(path);
+/**
+ * What a `--db` value names: `:memory:`, a KV Connect URL (`http://` or `https://`, any
+ * case), or else a file path. The one answer to "is this store remote?" for every caller.
+ *
+ * @example
+ * ```ts
+ * import { storeKind } from "./store.ts";
+ * if (storeKind("HTTPS://kv.example/db") !== "remote") throw new Error();
+ * if (storeKind("data/addressbook.db") !== "file" || storeKind(":memory:") !== "memory") {
+ *   throw new Error();
+ * }
+ * ```
+ */
+export function storeKind(path: string): "memory" | "remote" | "file" {
+  if (path === ":memory:") return "memory";
+  return /^https?:\/\//i.test(path) ? "remote" : "file";
 }
 
 /** Builds the view from every record in KV. */
