@@ -6,7 +6,7 @@
  */
 
 import { Authenticator, isLoopback, loadOrCreateToken, TOKEN_FILE } from "./lib/server/auth.ts";
-import { plural } from "./lib/client/format.ts";
+import { plural } from "./lib/model/text.ts";
 import { createLogger, type Logger } from "./lib/server/log.ts";
 import {
   formatPermissionReport,
@@ -15,7 +15,7 @@ import {
   permissionMessage,
   permissionReport,
 } from "./lib/sandbox/permissions.ts";
-import { formatAddress } from "./lib/client/rpc_client.ts";
+import { formatAddress } from "./lib/protocol/address.ts";
 import { AddressBookServer } from "./lib/server/listener.ts";
 import {
   ConfigError,

@@ -174,19 +174,6 @@ export function formatTable(
 }
 
 /**
- * Counts a noun: `1 contact`, `2 contacts`.
- *
- * @example
- * ```ts
- * import { plural } from "./format.ts";
- * if (plural(1, "contact") !== "1 contact" || plural(0, "entry", "entries") !== "0 entries") throw new Error();
- * ```
- */
-export function plural(count: number, noun: string, nouns = noun + "s"): string {
-  return `${count} ${count === 1 ? noun : nouns}`;
-}
-
-/**
  * The fields shown to people with their labels, in the order they are asked and shown.
  *
  * @example

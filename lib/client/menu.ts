@@ -25,10 +25,10 @@ import {
   formatPhone,
   formatSummary,
   formatTable,
-  plural,
   type ShownContact,
 } from "./format.ts";
 import { isId } from "../model/ids.ts";
+import { plural } from "../model/text.ts";
 import { sameFields } from "./import_plan.ts";
 import type { Prompter } from "./line_input.ts";
 import { ConnectionError, type Notification, RemoteError, type RpcClient } from "./rpc_client.ts";

@@ -20,14 +20,12 @@ import {
   type Response,
   type RpcErrorObject,
 } from "../protocol/jsonrpc.ts";
-import { connect, formatAddress, loadCa, TransportError } from "./transport.ts";
+import { connect, loadCa, TransportError } from "./transport.ts";
+import { formatAddress } from "../protocol/address.ts";
 import { isPermissionError } from "../sandbox/permissions.ts";
 import { PROTOCOL_VERSION } from "../model/version.ts";
 import type { Access, HelloResult } from "../protocol/api.ts";
 export type { Access, HelloResult };
-
-// The client's messages name the server as the transport does.
-export { formatAddress };
 
 /** Largest reply line accepted: a full page of the largest contacts fits many times over. */
 export const MAX_REPLY_BYTES = 16 * 1024 * 1024;

@@ -15,7 +15,7 @@ import type { Contact, ContactFields } from "../model/contact.ts";
 import type { Page } from "../protocol/api.ts";
 import { userFields } from "./contact_edit.ts";
 import { formatCsv, formatCsvRows, parseCsv, PLAIN_COLUMNS } from "../formats/csv.ts";
-import { plural } from "./format.ts";
+import { plural } from "../model/text.ts";
 import { concatBytes } from "../protocol/framing.ts";
 import { type DuplicateOf, type ImportStep, planImport, sameFields } from "./import_plan.ts";
 import { decodeText, detectFormat, type ImportIssue } from "../formats/interop.ts";

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { formatAddress } from "../protocol/address.ts";
 import { isPermissionError, permissionMessage } from "../sandbox/permissions.ts";
 
 /** Where and how to connect. */
@@ -59,20 +60,6 @@ export class TransportError extends Error {
 export const CONNECT_TIMEOUT_MS = 10_000;
 
 const PEM = "-----BEGIN CERTIFICATE-----";
-
-/**
- * Formats a host and port as an address, bracketing an IPv6 literal.
- *
- * @example
- * ```ts
- * import { formatAddress } from "./transport.ts";
- * if (formatAddress("::1", 2007) !== "[::1]:2007") throw new Error();
- * if (formatAddress("bookserver.local", 2007) !== "bookserver.local:2007") throw new Error();
- * ```
- */
-export function formatAddress(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
 
 /**
  * Loads the certificate to trust: `ca` is a path to a PEM file or the PEM text itself.

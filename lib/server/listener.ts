@@ -10,7 +10,7 @@ import type { Authenticator } from "./auth.ts";
 import { type ConnectionLimits, isConnectionGone, serveConnection } from "./connection.ts";
 import type { Logger } from "./log.ts";
 import { busyError, errorResponse, formatResponse } from "../protocol/jsonrpc.ts";
-import { formatAddress } from "../client/rpc_client.ts";
+import { formatAddress } from "../protocol/address.ts";
 import type { ContactStore } from "../store/store.ts";
 
 /** How to run a server. */
