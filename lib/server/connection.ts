@@ -4,35 +4,21 @@
  * runs each request in order and writes the replies in the same order.
  *
  * Everything a connection sends goes through one queue of whole lines, written in the order
- * it was queued: replies, and the notifications of a `watch` subscription, which are queued
- * between replies and so never land inside one. A subscription's events wait in its own
- * bounded queue (see `change_feed.ts`) while the socket is busy; past the cap it is dropped
- * with a `watch_dropped` notification. A subscribed connection is exempt from the idle timeout.
+ * it was queued: replies, and the notifications of a `watch` subscription (its
+ * `WatchStream`, see `watch_stream.ts`), which are queued between replies and so never land
+ * inside one. A subscribed connection is exempt from the idle timeout.
  *
  * @module
  */
 
 import type { Access, Authenticator } from "./auth.ts";
-import {
-  changedParams,
-  type ChangeEvent,
-  DEFAULT_WATCH_CAP,
-  type Subscription,
-} from "../store/change_feed.ts";
 import { couldBeClassicStart, isClassicStart, runClassic } from "./classic.ts";
 import { concatBytes, LineFramer, LineTooLongError } from "../protocol/framing.ts";
 import type { Logger } from "./log.ts";
-import {
-  dispatch,
-  dispatchNow,
-  type MethodContext,
-  type SessionAuth,
-  type WatchControl,
-} from "./methods.ts";
+import { dispatch, dispatchNow, type MethodContext, type SessionAuth } from "./methods.ts";
 import {
   ErrorCode,
   errorResponse,
-  formatNotification,
   formatResponse,
   isResponse,
   type ParsedLine,
@@ -41,8 +27,12 @@ import {
   RpcError,
   tooLargeError,
 } from "../protocol/jsonrpc.ts";
-import type { Query } from "../model/search_terms.ts";
 import type { ContactStore } from "../store/store.ts";
+import { isConnectionGone } from "./socket_errors.ts";
+import { WatchStream } from "./watch_stream.ts";
+
+/** Whether an error only means that the peer (or our own close) ended the connection. */
+export { isConnectionGone };
 
 /** The limits one connection is held to. */
 export interface ConnectionLimits {
@@ -59,7 +49,7 @@ export interface ConnectionLimits {
   writeTimeoutMs: number;
   /**
    * Change events a `watch` subscription may hold while the client is not reading; past it,
-   * the subscription is dropped. Default {@link DEFAULT_WATCH_CAP}.
+   * the subscription is dropped. Default `DEFAULT_WATCH_CAP` (see `change_feed.ts`).
    */
   watchCap?: number;
 }
@@ -106,36 +96,11 @@ const FLUSH_AT = 64 * 1024;
  */
 const READ_BUFFER_FIRST = 1024;
 const READ_BUFFER_MAX = 64 * 1024;
-/** Log entries read per page when a `watch` replays changes after its `since`. */
-const REPLAY_PAGE = 100;
-
-/** The `changed` line of each event, made once for all of its subscribers. */
-const changedLines = new WeakMap<ChangeEvent, string>();
-
-function changedLine(event: ChangeEvent): string {
-  let line = changedLines.get(event);
-  if (line === undefined) {
-    line = formatNotification("changed", changedParams(event));
-    changedLines.set(event, line);
-  }
-  return line;
-}
 
 /** What one request line comes to: its reply text, and whether to close after it. */
 interface LineResult {
   text: string;
   stop: boolean;
-}
-
-/** A connection's subscription to changes. */
-interface Watch {
-  subscription: Subscription;
-  /** Replaced, ended or dropped: send nothing more. */
-  stopped: boolean;
-  /** The seq of the last event handled (sent, or filtered out). */
-  last: number;
-  /** Settles when the replay from the log is done (or given up). */
-  replayed: Promise<void>;
 }
 
 const encoder = new TextEncoder();
@@ -187,20 +152,25 @@ class Session {
   #out: string[] = [];
   #outChars = 0;
   #flushing: Promise<void> | undefined;
-  #watch: Watch | undefined;
-  /** Events a subscription may hold while the client is not reading. */
-  readonly #watchCap: number;
-  /** Runs once the reply of the request being handled is queued (a watch starts sending). */
-  #afterReply: Array<() => void> = [];
-  readonly #watchControl: WatchControl = {
-    start: (options) => this.#startWatch(options),
-  };
+  /** The connection's `watch` subscription; it queues its notifications on `#out`. */
+  readonly #watch: WatchStream;
   closeReason = "client left";
 
   constructor(conn: Deno.Conn, context: ConnectionContext) {
     this.#conn = conn;
     this.#context = context;
-    this.#watchCap = context.limits.watchCap ?? DEFAULT_WATCH_CAP;
+    this.#watch = new WatchStream({
+      store: context.store,
+      log: context.log,
+      connection: context.id,
+      cap: context.limits.watchCap,
+      output: {
+        enqueue: (text) => this.#enqueue(text),
+        flush: () => this.#flush(),
+        isClosed: () => this.#closed,
+        close: () => this.close(),
+      },
+    });
     this.#sessionAuth = {
       required: context.auth !== undefined,
       access: context.auth ? "none" : "write",
@@ -302,15 +272,13 @@ class Session {
       for (const line of lines) {
         if (isBlank(line)) continue;
         // Changes committed before this request was read are sent before its reply.
-        if (this.#watch) await this.#catchUp(this.#watch);
+        if (this.#watch.active) await this.#watch.catchUp();
         // Reads the view answers come back at once, so a chunk of them is handled in one
         // pass; anything else is awaited here, before the next line, which keeps order.
         let result = this.#handleLine(line);
         if (result instanceof Promise) result = await result;
         this.#enqueue(result.text);
-        if (this.#afterReply.length > 0) {
-          for (const start of this.#afterReply.splice(0)) start();
-        }
+        this.#watch.replyQueued();
         if (this.#outChars >= FLUSH_AT) await this.#flush();
         if (result.stop) {
           stop = true;
@@ -462,178 +430,11 @@ class Session {
         serverStats,
         log,
         session: this.#sessionAuth,
-        watch: this.#watchControl,
+        watch: this.#watch,
       };
     }
     this.#methods.requests = this.#requests;
     return this.#methods;
-  }
-
-  /**
-   * Subscribes this connection to changes (replacing an earlier subscription). Events after
-   * `since` come from the log first; the reply is queued before any of them.
-   */
-  async #startWatch(
-    options: { since?: number; query?: Query },
-  ): Promise<{ seq: number }> {
-    this.#stopWatch();
-    const { store } = this.#context;
-    const subscription: Subscription = store.changes.subscribe({
-      ...(options.query ? { query: options.query } : {}),
-      cap: this.#watchCap,
-      // At once, not when the socket drains: say so and free the subscriber's memory.
-      onDrop: () => {
-        const watch = this.#watch;
-        if (watch?.subscription === subscription) this.#dropped(watch);
-      },
-    });
-    let from = subscription.start;
-    try {
-      const since = options.since;
-      if (since !== undefined && since > subscription.start) {
-        const head = await store.changeHead();
-        if (since > head) {
-          throw RpcError.badParams(
-            `Invalid params: since ${since} is ahead of the change log, which ends at ${head}; ` +
-              "reload the contacts (list or export) and watch again without since",
-            { field: "since", seq: head },
-          );
-        }
-      } else if (since !== undefined && since < subscription.start) {
-        const start = await store.changeLogStart();
-        if (since < start) {
-          throw RpcError.badParams(
-            `Invalid params: since ${since} is older than the change log, which now starts ` +
-              `after ${start}; reload the contacts (list or export) and watch again without since`,
-            { field: "since", oldest: start, seq: subscription.start },
-          );
-        }
-      }
-      if (since !== undefined) from = since;
-    } catch (error) {
-      subscription.close();
-      throw error;
-    }
-    let replayDone = () => {};
-    const watch: Watch = {
-      subscription,
-      stopped: false,
-      last: from,
-      replayed: new Promise((resolve) => replayDone = resolve),
-    };
-    this.#watch = watch;
-    this.#afterReply.push(() => void this.#pump(watch, replayDone));
-    return { seq: subscription.start };
-  }
-
-  #stopWatch(): void {
-    const watch = this.#watch;
-    if (watch === undefined) return;
-    this.#watch = undefined;
-    watch.stopped = true;
-    watch.subscription.close();
-  }
-
-  /** Waits for a subscription's replay, then queues the events waiting for it. */
-  async #catchUp(watch: Watch): Promise<void> {
-    await watch.replayed;
-    this.#queueEvents(watch);
-  }
-
-  /**
-   * Sends a subscription's events: those after its `since` up to its start from the log, a
-   * page at a time, then the live ones as they come; a dropped subscription gets its notice.
-   */
-  async #pump(watch: Watch, replayDone: () => void): Promise<void> {
-    const { subscription } = watch;
-    try {
-      try {
-        await this.#replay(watch);
-      } finally {
-        replayDone();
-      }
-      while (!watch.stopped && !this.#closed) {
-        await subscription.ready();
-        if (!this.#queueEvents(watch)) return;
-        await this.#flush();
-      }
-    } catch (error) {
-      if (!isConnectionGone(error) && !this.#closed) {
-        this.#context.log.error(
-          `Connection ${this.#context.id}: watch failed: ${
-            error instanceof Error ? error.stack : error
-          }`,
-        );
-        this.#dropWatch(watch, "The subscription failed; watch again with since to resume");
-      }
-    }
-  }
-
-  /** Sends the logged events after `watch.last` up to the subscription's start. */
-  async #replay(watch: Watch): Promise<void> {
-    const { subscription } = watch;
-    const { store } = this.#context;
-    while (watch.last < subscription.start && !watch.stopped && !this.#closed) {
-      const events = await store.changesAfter(
-        watch.last,
-        Math.min(REPLAY_PAGE, subscription.start - watch.last),
-      );
-      if (watch.stopped) return;
-      if (events[0]?.seq !== watch.last + 1) {
-        // Trimmed between the check and this read: the client must reload.
-        this.#dropWatch(
-          watch,
-          `The change log no longer holds the changes after seq ${watch.last}; reload the ` +
-            "contacts (list or export) and watch again without since",
-        );
-        return;
-      }
-      for (const event of events) {
-        if (subscription.matches(event)) this.#enqueue(changedLine(event));
-        watch.last = event.seq;
-      }
-      await this.#flush();
-    }
-  }
-
-  /**
-   * Queues the live events waiting in a subscription (not before its replay is done). False
-   * when the subscription has ended (a dropped one gets its notice here).
-   */
-  #queueEvents(watch: Watch): boolean {
-    if (watch.stopped) return false;
-    const { subscription } = watch;
-    for (const event of subscription.take()) {
-      if (event.seq <= watch.last) continue;
-      this.#enqueue(changedLine(event));
-      watch.last = event.seq;
-    }
-    if (subscription.state === "dropped") {
-      this.#dropped(watch);
-      return false;
-    }
-    return subscription.state === "open";
-  }
-
-  /** A subscription fell behind: it ends after the events already queued. */
-  #dropped(watch: Watch): void {
-    if (watch.stopped) return;
-    this.#dropWatch(
-      watch,
-      `Over ${this.#watchCap} changes were waiting while this connection was not reading; watch ` +
-        `again with since ${watch.last} to resume`,
-    );
-  }
-
-  /** Ends a subscription with a `watch_dropped` notification saying where it stopped. */
-  #dropWatch(watch: Watch, message: string): void {
-    if (this.#watch === watch) this.#watch = undefined;
-    watch.stopped = true;
-    watch.subscription.close();
-    const seq = watch.last;
-    this.#context.log.info(`Connection ${this.#context.id}: watch dropped at seq ${seq}`);
-    this.#enqueue(formatNotification("watch_dropped", { seq, message }));
-    this.#flush().catch(() => this.close());
   }
 
   /** Queues whole lines for the socket. */
@@ -734,7 +535,7 @@ class Session {
       return;
     }
     // A subscribed connection waits for changes, not requests: it is never idle.
-    const idle = this.#watch !== undefined ? 0 : now - this.#lastActive;
+    const idle = this.#watch.active ? 0 : now - this.#lastActive;
     if (idle >= idleTimeoutMs) {
       this.closeReason = "idle timeout";
       this.close();
@@ -750,7 +551,7 @@ class Session {
   close(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#stopWatch();
+    this.#watch.stop();
     if (this.#closed) return;
     this.#closed = true;
     try {
@@ -759,17 +560,6 @@ class Session {
       // already closed
     }
   }
-}
-
-/** Whether an error only means that the peer (or our own close) ended the connection. */
-export function isConnectionGone(error: unknown): boolean {
-  return error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.Interrupted ||
-    error instanceof Deno.errors.BadResource ||
-    error instanceof Deno.errors.NotConnected ||
-    error instanceof Deno.errors.UnexpectedEof;
 }
 
 function isBlank(line: Uint8Array): boolean {
