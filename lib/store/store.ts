@@ -1,21 +1,6 @@
 /**
- * The contact store on Deno KV. This is the only file that knows the key layout:
- *
- * | key | value | what |
- * |---|---|---|
- * | `["meta", "layout"]` | number | the layout version ({@link LAYOUT_VERSION}) |
- * | `["meta", "count"]` | `Deno.KvU64` | the number of contacts |
- * | `["contacts", id]` | {@link StoredContact} | the record; its versionstamp is the contact's `version` |
- * | `["by_name", foldedName, id]` | null | find by exact name (folded), list sorted by name |
- * | `["by_word", word, id]` | foldedName | word-prefix search over name, town, street, emails |
- * | `["by_phone", digits, id]` | foldedName | phone search by digits |
- * | `["changes_head"]` | number | the seq of the last change logged (absent: 0) |
- * | `["changes", seq]` | {@link LoggedChange} | the change log: one entry per write, seq 1, 2, 3, ... |
- *
- * Layout history: 1 held only `["contacts", id]` records; 2 added the indexes and the
- * count; 3 added the change log. Opening a layout-1 or layout-2 store migrates it; a newer
- * layout is refused (a layout-2 server would write without logging, so it must not open a
- * layout-3 store).
+ * The contact store on Deno KV. The key layout (and its history) is in `keys.ts`, the only
+ * file that spells a key; the errors are in `errors.ts`, paging and cursors in `paging.ts`.
  *
  * The change log: every add, update and remove sets `["changes", seq]` in the same atomic as
  * the write, so a change is logged if and only if it was stored. `seq` is a dense counter:
@@ -50,16 +35,46 @@
 
 import { type ChangeEvent, ChangeFeed, type ChangeType } from "./change_feed.ts";
 import type { Contact, ContactFields, StoredContact } from "../model/contact.ts";
-import { compareCodePoints, ContactView } from "./contact_view.ts";
+import { ContactView } from "./contact_view.ts";
 import { GroupCommitter, type Write } from "./group_commit.ts";
 import { newId } from "../model/ids.ts";
 import { type CheckReport, MAX_PAGE, type Page } from "../protocol/api.ts";
 export { type CheckReport, MAX_PAGE, type Page };
-import { JSON_TEXT, withJsonText } from "../protocol/jsonrpc.ts";
 import { contactTerms, fold, parseQuery, type Terms } from "../model/search_terms.ts";
-
-/** The key layout this code reads and writes. */
-export const LAYOUT_VERSION = 3;
+import { AmbiguousError, conflict, LayoutError, NotFoundError } from "./errors.ts";
+import {
+  changeKey,
+  CHANGES,
+  contactKey,
+  CONTACTS,
+  COUNT_KEY,
+  HEAD_KEY,
+  indexDeletes,
+  indexedId,
+  INDEXES,
+  indexSets,
+  LAYOUT_KEY,
+  LAYOUT_VERSION,
+  nameKey,
+  namePrefix,
+  nameSortKey,
+  phoneRange,
+  recordIndexEntries,
+  seqOf,
+  wordRange,
+} from "./keys.ts";
+import {
+  compareKeys,
+  decodeCursor,
+  encodeCursor,
+  page,
+  pageLimit,
+  type PageOptions,
+} from "./paging.ts";
+// Still imported from here by code outside the store, until the store has one public module.
+export { AmbiguousError, ConflictError, LayoutError, NotFoundError } from "./errors.ts";
+export { LAYOUT_VERSION } from "./keys.ts";
+export type { PageOptions } from "./paging.ts";
 
 /**
  * How much of the change log is kept: at most `maxEvents` entries, none older than
@@ -97,54 +112,6 @@ export interface LoggedChange {
   /** The contact's search terms before and after the change, for `watch` queries. */
   terms: Terms;
 }
-
-/** Paging options: an opaque cursor from the previous page, and a page size. */
-export interface PageOptions {
-  cursor?: string | null;
-  limit?: number;
-}
-
-/** No contact has that id (or name). */
-export class NotFoundError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "NotFoundError";
-  }
-}
-
-/** The version given is stale: someone else changed or removed the contact. */
-export class ConflictError extends Error {
-  /** The contact as stored now. */
-  readonly current: Contact;
-  constructor(message: string, current: Contact) {
-    super(message);
-    this.name = "ConflictError";
-    this.current = current;
-  }
-}
-
-/** A name matches several contacts. */
-export class AmbiguousError extends Error {
-  readonly candidates: Array<{ id: string; name: string; town: string }>;
-  constructor(message: string, candidates: Array<{ id: string; name: string; town: string }>) {
-    super(message);
-    this.name = "AmbiguousError";
-    this.candidates = candidates;
-  }
-}
-
-/** The store's file has a layout this server cannot use. */
-export class LayoutError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "LayoutError";
-  }
-}
-
-const LAYOUT_KEY = ["meta", "layout"];
-const COUNT_KEY = ["meta", "count"];
-const HEAD_KEY = ["changes_head"];
-const CHANGES = "changes";
 
 /** Options of {@link ContactStore.open}. */
 export interface StoreOptions {
@@ -237,7 +204,7 @@ export class ContactStore {
       const commits = new GroupCommitter(kv, {
         counterKey: COUNT_KEY,
         commit: commitRetrying,
-        log: { headKey: HEAD_KEY, entryKey: (seq) => [CHANGES, seq], shared: view === undefined },
+        log: { headKey: HEAD_KEY, entryKey: changeKey, shared: view === undefined },
       });
       const head = await commits.readHead();
       const store = new ContactStore(kv, layout, view, commits, head, {
@@ -286,8 +253,8 @@ export class ContactStore {
    * when the log is empty). Every change after it is still in the log.
    */
   async changeLogStart(): Promise<number> {
-    for await (const entry of this.#kv.list({ prefix: [CHANGES] }, { limit: 1 })) {
-      return (entry.key[1] as number) - 1;
+    for await (const entry of this.#kv.list({ prefix: CHANGES }, { limit: 1 })) {
+      return seqOf(entry.key) - 1;
     }
     return await this.changeHead();
   }
@@ -297,7 +264,7 @@ export class ContactStore {
    * `after + 1` unless the log no longer holds it (trimmed): check before relying on it.
    */
   async changesAfter(after: number, limit: number): Promise<ChangeEvent[]> {
-    const selector = { prefix: [CHANGES], start: [CHANGES, after + 1] };
+    const selector = { prefix: CHANGES, start: changeKey(after + 1) };
     const events: ChangeEvent[] = [];
     for await (const entry of this.#kv.list<LoggedChange>(selector, { limit })) {
       const { type, id, name, terms } = entry.value;
@@ -307,7 +274,7 @@ export class ContactStore {
         name,
         terms,
         version: entry.versionstamp,
-        seq: entry.key[1] as number,
+        seq: seqOf(entry.key),
       });
     }
     return events;
@@ -323,9 +290,9 @@ export class ContactStore {
     const oldest = new Date(Date.now() - maxAgeMs).toISOString();
     const op = this.#kv.atomic();
     let deleted = 0;
-    const selector = { prefix: [CHANGES] };
+    const selector = { prefix: CHANGES };
     for await (const entry of this.#kv.list<LoggedChange>(selector, { limit: trimBatch })) {
-      const seq = entry.key[1] as number;
+      const seq = seqOf(entry.key);
       if (seq > head - maxEvents && entry.value.at >= oldest) break;
       op.delete(entry.key);
       deleted++;
@@ -399,7 +366,7 @@ export class ContactStore {
   async add(fields: ContactFields, id?: string): Promise<Contact> {
     const now = new Date().toISOString();
     const stored: StoredContact = { id: id ?? newId(), ...fields, created: now, updated: now };
-    const key = ["contacts", stored.id];
+    const key = contactKey(stored.id);
     const name = fold(stored.name), terms = contactTerms(stored);
     let held: Contact | undefined;
     const logEntry = logged("added", stored, now, terms);
@@ -457,7 +424,7 @@ export class ContactStore {
    * {@link NotFoundError}, or {@link ConflictError} with the current contact.
    */
   async update(id: string, version: string, fields: ContactFields): Promise<Contact> {
-    const key = ["contacts", id];
+    const key = contactKey(id);
     const old = await this.#current(id);
     if (old === null) throw new NotFoundError(`No contact has id ${JSON.stringify(id)}`);
     if (old.version !== version) throw conflict(old);
@@ -494,7 +461,7 @@ export class ContactStore {
    * ({@link ConflictError} otherwise). Returns the removed contact.
    */
   async remove(id: string, version?: string): Promise<Contact> {
-    const key = ["contacts", id];
+    const key = contactKey(id);
     for (let attempt = 0;; attempt++) {
       const current = await this.#current(id);
       if (current === null) {
@@ -550,7 +517,7 @@ export class ContactStore {
     if (this.#view) return this.findNow(name, options);
     const folded = fold(name);
     if (folded === "") return { contacts: [], cursor: null };
-    return await this.#pageOfIndex(["by_name", folded], options);
+    return await this.#pageOfName(folded, options);
   }
 
   /**
@@ -593,7 +560,7 @@ export class ContactStore {
 
   /** Every contact, sorted by name. */
   async list(options: PageOptions = {}): Promise<Page> {
-    return await this.#pageOfIndex(["by_name"], options);
+    return await this.#pageOfName(undefined, options);
   }
 
   /**
@@ -609,13 +576,13 @@ export class ContactStore {
     const after = decodeCursor(options.cursor);
     let matches: Map<string, string> | undefined;
     for (const word of parsed.words.toSorted((a, b) => b.length - a.length)) {
-      const found = await this.#prefixRange("by_word", word, matches);
+      const found = await this.#idsIn(wordRange(word), matches);
       matches = found;
       if (matches.size === 0) break;
     }
     matches ??= new Map();
     if (parsed.phone) {
-      for (const [id, sortKey] of await this.#prefixRange("by_phone", parsed.phone)) {
+      for (const [id, sortKey] of await this.#idsIn(phoneRange(parsed.phone))) {
         matches.set(id, sortKey);
       }
     }
@@ -679,8 +646,8 @@ export class ContactStore {
       throw new RangeError("Cursor does not belong to an export");
     }
     const selector = after === null
-      ? { prefix: ["contacts"] }
-      : { prefix: ["contacts"], start: ["contacts", after[1]] };
+      ? { prefix: CONTACTS }
+      : { prefix: CONTACTS, start: contactKey(after[1]) };
     const contacts: Contact[] = [];
     let more = false;
     for await (const entry of this.#kv.list<StoredContact>(selector, { limit: limit + 2 })) {
@@ -703,7 +670,7 @@ export class ContactStore {
   async check(): Promise<CheckReport> {
     const expected = new Map<string, string | null>();
     let contacts = 0;
-    for await (const entry of this.#kv.list<StoredContact>({ prefix: ["contacts"] })) {
+    for await (const entry of this.#kv.list<StoredContact>({ prefix: CONTACTS })) {
       contacts++;
       for (const [key, value] of recordIndexEntries(entry.value)) {
         expected.set(JSON.stringify(key), value);
@@ -712,7 +679,7 @@ export class ContactStore {
     const suspects: Deno.KvKey[] = [];
     let indexEntriesSeen = 0;
     for (const index of INDEXES) {
-      for await (const entry of this.#kv.list<string | null>({ prefix: [index] })) {
+      for await (const entry of this.#kv.list<string | null>({ prefix: index })) {
         indexEntriesSeen++;
         const id = JSON.stringify(entry.key);
         if (!expected.has(id) || expected.get(id) !== entry.value) suspects.push(entry.key);
@@ -735,11 +702,11 @@ export class ContactStore {
 
   /** Re-reads an index entry and its record together; describes the damage, if real. */
   async #confirmProblem(key: Deno.KvKey): Promise<string | null> {
-    const id = key[key.length - 1] as string;
-    const [index, record] = await this.#kv.getMany<[string | null, StoredContact]>([key, [
-      "contacts",
-      id,
-    ]]);
+    const id = indexedId(key);
+    const [index, record] = await this.#kv.getMany<[string | null, StoredContact]>([
+      key,
+      contactKey(id),
+    ]);
     const want = record.value === null ? undefined : new Map(
       recordIndexEntries(record.value).map(([k, v]) => [JSON.stringify(k), v]),
     ).get(JSON.stringify(key));
@@ -761,33 +728,31 @@ export class ContactStore {
     await rebuildIndexes(this.#kv);
   }
 
-  /** Ids (with their sort keys) under `[index, term...]`, kept only if already in `within`. */
-  async #prefixRange(
-    index: string,
-    term: string,
+  /** Ids (with their sort keys) of the index entries in `range`, kept only if in `within`. */
+  async #idsIn(
+    range: { start: Deno.KvKey; end: Deno.KvKey },
     within?: Map<string, string>,
   ): Promise<Map<string, string>> {
     const out = new Map<string, string>();
-    const selector = { start: [index, term], end: [index, term + "\u{10FFFF}"] };
-    for await (const entry of this.#kv.list<string>(selector, { batchSize: 1000 })) {
-      const id = entry.key[2] as string;
+    for await (const entry of this.#kv.list<string>(range, { batchSize: 1000 })) {
+      const id = indexedId(entry.key);
       if (within === undefined || within.has(id)) out.set(id, entry.value);
     }
     return out;
   }
 
-  /** A page of an index whose keys end in `[foldedName, id]` (or `[id]` under a name). */
-  async #pageOfIndex(prefix: Deno.KvKey, options: PageOptions): Promise<Page> {
+  /** A page of the name index: all of it, sorted by name, or one folded name's, by id. */
+  async #pageOfName(folded: string | undefined, options: PageOptions): Promise<Page> {
     const limit = pageLimit(options.limit);
     const after = decodeCursor(options.cursor);
-    const start = after === null ? undefined : ["by_name", ...after];
-    if (start && prefix.length === 2 && start[1] !== prefix[1]) {
+    if (after !== null && folded !== undefined && after[0] !== folded) {
       throw new RangeError("Cursor does not belong to this query");
     }
-    const selector = start ? { prefix, start } : { prefix };
+    const prefix = namePrefix(folded);
+    const selector = after === null ? { prefix } : { prefix, start: nameKey(...after) };
     const keys: Array<[string, string]> = [];
     for await (const entry of this.#kv.list(selector, { limit: limit + 2 })) {
-      const key: [string, string] = [entry.key[1] as string, entry.key[2] as string];
+      const key = nameSortKey(entry.key);
       if (after !== null && compareKeys(key, after) <= 0) continue;
       keys.push(key);
       if (keys.length > limit) break;
@@ -823,7 +788,7 @@ export class ContactStore {
   /** The contact as stored now (from the view when there is one), or null. */
   async #current(id: string): Promise<Contact | null> {
     if (this.#view) return this.#view.get(id) ?? null;
-    const entry = await this.#kv.get<StoredContact>(["contacts", id]);
+    const entry = await this.#kv.get<StoredContact>(contactKey(id));
     return entry.value === null ? null : { ...entry.value, version: entry.versionstamp };
   }
 
@@ -843,7 +808,7 @@ export class ContactStore {
     const chunks: string[][] = [];
     for (let i = 0; i < ids.length; i += 10) chunks.push(ids.slice(i, i + 10));
     const results = await Promise.all(
-      chunks.map((chunk) => this.#kv.getMany<StoredContact[]>(chunk.map((id) => ["contacts", id]))),
+      chunks.map((chunk) => this.#kv.getMany<StoredContact[]>(chunk.map((id) => contactKey(id)))),
     );
     const contacts: Contact[] = [];
     for (const entry of results.flat()) {
@@ -862,24 +827,6 @@ export class ContactStore {
   }
 }
 
-/** What `check` reports. */
-
-const INDEXES = ["by_name", "by_word", "by_phone"] as const;
-
-/** Every index entry of a contact (`name` folded), with its value. */
-function indexEntries(id: string, name: string, terms: Terms): Array<[Deno.KvKey, string | null]> {
-  return [
-    [["by_name", name, id], null],
-    ...terms.words.map((w): [Deno.KvKey, string] => [["by_word", w, id], name]),
-    ...terms.phones.map((p): [Deno.KvKey, string] => [["by_phone", p, id], name]),
-  ];
-}
-
-/** Every index entry a record implies, with its value. */
-function recordIndexEntries(contact: StoredContact): Array<[Deno.KvKey, string | null]> {
-  return indexEntries(contact.id, fold(contact.name), contactTerms(contact));
-}
-
 /** The log entry of a change. */
 function logged(type: ChangeType, contact: StoredContact, at: string, terms: Terms): LoggedChange {
   return { type, id: contact.id, name: contact.name, at, terms };
@@ -891,29 +838,6 @@ function unionTerms(a: Terms, b: Terms): Terms {
     words: [...new Set([...a.words, ...b.words])],
     phones: [...new Set([...a.phones, ...b.phones])],
   };
-}
-
-function conflict(current: Contact): ConflictError {
-  return new ConflictError(
-    `Contact ${JSON.stringify(current.id)} was changed by someone else ` +
-      `(it is now at version ${JSON.stringify(current.version)})`,
-    current,
-  );
-}
-
-/** A page, with its JSON text attached when every contact has one (from the view). */
-function page(contacts: Contact[], cursor: string | null): Page {
-  const result: Page = { contacts, cursor };
-  let json = '{"contacts":[';
-  for (let i = 0; i < contacts.length; i++) {
-    const text = (contacts[i] as { [JSON_TEXT]?: string })[JSON_TEXT];
-    if (text === undefined) return result;
-    json += i === 0 ? text : "," + text;
-  }
-  return withJsonText(
-    result,
-    json + `],"cursor":${cursor === null ? "null" : JSON.stringify(cursor)}}`,
-  );
 }
 
 /**
@@ -937,41 +861,17 @@ export function storeKind(path: string): "memory" | "remote" | "file" {
 /** Builds the view from every record in KV. */
 async function loadView(kv: Deno.Kv): Promise<ContactView> {
   const view = new ContactView();
-  for await (const entry of kv.list<StoredContact>({ prefix: ["contacts"] }, { batchSize: 1000 })) {
+  for await (const entry of kv.list<StoredContact>({ prefix: CONTACTS }, { batchSize: 1000 })) {
     view.put(entry.value, entry.versionstamp);
   }
   return view;
-}
-
-/** The mutations that set a contact's index entries. */
-function indexSets(id: string, name: string, terms: Terms): Deno.KvMutation[] {
-  return indexEntries(id, name, terms).map(([key, value]) => ({ type: "set", key, value }));
-}
-
-/** Deletes a contact's index entries; with `keep`, only those that `keep` will not set again. */
-function indexDeletes(
-  id: string,
-  name: string,
-  terms: Terms,
-  keep?: { name: string; terms: Terms },
-): Deno.KvMutation[] {
-  const out: Deno.KvMutation[] = [];
-  if (keep?.name !== name) out.push({ type: "delete", key: ["by_name", name, id] });
-  const keepWords = new Set(keep?.terms.words), keepPhones = new Set(keep?.terms.phones);
-  for (const word of terms.words) {
-    if (!keepWords.has(word)) out.push({ type: "delete", key: ["by_word", word, id] });
-  }
-  for (const phone of terms.phones) {
-    if (!keepPhones.has(phone)) out.push({ type: "delete", key: ["by_phone", phone, id] });
-  }
-  return out;
 }
 
 async function readLayout(kv: Deno.Kv): Promise<number> {
   const entry = await kv.get<number>(LAYOUT_KEY);
   if (entry.value !== null) return entry.value;
   // No layout key: a new store, or one written by layout 1 before it recorded its layout.
-  for await (const _ of kv.list({ prefix: ["contacts"] }, { limit: 1 })) return 1;
+  for await (const _ of kv.list({ prefix: CONTACTS }, { limit: 1 })) return 1;
   await kv.set(LAYOUT_KEY, LAYOUT_VERSION);
   return LAYOUT_VERSION;
 }
@@ -995,7 +895,7 @@ async function rebuildIndexes(kv: Deno.Kv): Promise<void> {
   for (const index of INDEXES) {
     let op = kv.atomic();
     let inBatch = 0;
-    for await (const entry of kv.list({ prefix: [index] })) {
+    for await (const entry of kv.list({ prefix: index })) {
       op.delete(entry.key);
       if (++inBatch === 500) {
         await commitOrThrow(op);
@@ -1008,7 +908,7 @@ async function rebuildIndexes(kv: Deno.Kv): Promise<void> {
   let count = 0n;
   let op = kv.atomic();
   let inBatch = 0;
-  for await (const entry of kv.list<StoredContact>({ prefix: ["contacts"] })) {
+  for await (const entry of kv.list<StoredContact>({ prefix: CONTACTS })) {
     op.mutate(...indexSets(entry.value.id, fold(entry.value.name), contactTerms(entry.value)));
     count++;
     if (++inBatch === 4) {
@@ -1043,51 +943,4 @@ async function commitRetrying(
 async function commitOrThrow(op: Deno.AtomicOperation): Promise<void> {
   const result = await op.commit();
   if (!result.ok) throw new Error("An index rebuild write failed its check");
-}
-
-function pageLimit(limit: number | undefined): number {
-  return Math.max(1, Math.min(MAX_PAGE, limit ?? MAX_PAGE));
-}
-
-/** Orders `[foldedName, id]` sort keys the way KV orders them (by UTF-8 bytes). */
-function compareKeys(a: [string, string], b: [string, string]): number {
-  return compareCodePoints(a[0], b[0]) || compareCodePoints(a[1], b[1]);
-}
-
-const encoder = new TextEncoder();
-
-/**
- * Encodes a sort key as an opaque cursor.
- *
- * @example A cursor round-trips
- * ```ts
- * import { decodeCursor, encodeCursor } from "./store.ts";
- * const key: [string, string] = ["bob", "01J0000000000000000000000A"];
- * if (decodeCursor(encodeCursor(key))?.[1] !== key[1]) throw new Error();
- * ```
- */
-export function encodeCursor(key: [string, string]): string {
-  const bytes = encoder.encode(JSON.stringify(key));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_")
-    .replace(/=+$/, "");
-}
-
-/** Decodes a cursor; throws a `RangeError` for one this store did not make. */
-export function decodeCursor(cursor: string | null | undefined): [string, string] | null {
-  if (cursor === undefined || cursor === null) return null;
-  try {
-    const binary = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
-    const text = new TextDecoder("utf-8", { fatal: true })
-      .decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
-    const key: unknown = JSON.parse(text);
-    if (
-      Array.isArray(key) && key.length === 2 && typeof key[0] === "string" &&
-      typeof key[1] === "string"
-    ) {
-      return [key[0], key[1]];
-    }
-  } catch {
-    // fall through
-  }
-  throw new RangeError(`Cursor ${JSON.stringify(cursor.slice(0, 40))} is not valid`);
 }

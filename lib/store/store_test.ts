@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { type Contact, validateContact } from "../model/contact.ts";
 import { formatResponse, resultResponse } from "../protocol/jsonrpc.ts";
-import { AmbiguousError, ConflictError, ContactStore, NotFoundError } from "./store.ts";
+import { AmbiguousError, ConflictError, NotFoundError } from "./errors.ts";
+import { ContactStore } from "./store.ts";
 import { tempDir } from "../../tests/helpers.ts";
 
 async function withFileStore(fn: (store: ContactStore, path: string) => Promise<void>) {
