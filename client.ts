@@ -10,7 +10,8 @@ import { connectOptions, connectOrReport, ExitCode, runCommand } from "./lib/cli
 import { Prompter, writeStderr, writeStdout } from "./lib/client/line_input.ts";
 import { runMenu } from "./lib/client/menu.ts";
 import { RpcClient } from "./lib/client/rpc_client.ts";
-import { readAll, runTransfer } from "./lib/client/transfer.ts";
+import { readAll } from "./lib/client/import.ts";
+import { runTransfer } from "./lib/client/transfer.ts";
 import { VERSION } from "./lib/model/version.ts";
 import { runWatch } from "./lib/client/watch.ts";
 

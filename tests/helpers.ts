@@ -11,48 +11,45 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * The command a task of deno.json runs, as `[denoPath, ...args]`: its shell statements are
- * evaluated as the task shell would, with `env` as the environment, so the flags are exactly
- * the task's (such as `--allow-read=$ADDRESSBOOK_DATA`). Only the forms the tasks use are
- * understood, and anything else is an error: `export NAME=VALUE`, the tests `[ -n "$X" ]` and
- * `[ -z "$X" ]`, the pipeline `echo "$X" | grep -q [-e] PATTERN`, joined by `||` and `&&`;
- * the last statement is the `deno` command.
+ * The command a task of deno.json runs, as `[denoPath, ...args]`, with `env` as the
+ * environment: its one `$(...)` (the `grants.ts` call that prints the task's permission
+ * flags) is run and its words spliced in, as the task shell does, so the flags are exactly
+ * the task's. A task of any other shape is an error.
  */
-export async function taskCommand(name: string, env: Record<string, string>): Promise<string[]> {
+export function taskCommand(name: string, env: Record<string, string>): Promise<string[]> {
+  const key = JSON.stringify([name, env]);
+  let command = taskCommands.get(key);
+  if (command === undefined) taskCommands.set(key, command = expandTask(name, env));
+  return command;
+}
+
+/** The commands worked out so far (each grants.ts run is a Deno start). */
+const taskCommands = new Map<string, Promise<string[]>>();
+
+async function expandTask(name: string, env: Record<string, string>): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-  const task: string = config.tasks[name];
-  const vars: Record<string, string> = { ...env };
-  const expand = (text: string) => text.replace(/\$(\w+)/g, (_, v) => vars[v] ?? "");
-  const unquote = (text: string) => text.replace(/^"(.*)"$|^'(.*)'$/, "$1$2");
-  /** Runs one command or pipeline; returns whether it succeeded. */
-  const run = (command: string): boolean => {
-    const test = /^\[ -([nz]) "\$(\w+)" \]$/.exec(command);
-    if (test) return (test[1] === "n") === ((vars[test[2]!] ?? "") !== "");
-    const grep = /^echo "\$(\w+)" \| grep -q (?:-e )?(\S+)$/.exec(command);
-    if (grep) return new RegExp(unquote(grep[2]!)).test(vars[grep[1]!] ?? "");
-    const assign = /^export (\w+)=(\S*)$/.exec(command);
-    if (assign) {
-      vars[assign[1]!] = expand(unquote(assign[2]!));
-      return true;
-    }
-    throw new Error(`Unexpected part of the ${name} task: ${command}`);
-  };
-  const statements = task.split(";").map((s) => s.trim()).filter(Boolean);
-  for (const statement of statements.slice(0, -1)) {
-    // `a || b` runs b when a failed, `a && b` when it succeeded (left to right).
-    const [first, ...rest] = statement.split(/ (\|\||&&) /);
-    let ok = run(first!);
-    for (let i = 0; i < rest.length; i += 2) {
-      if ((rest[i] === "||") !== ok) ok = run(rest[i + 1]!);
-    }
+  const task = config.tasks[name];
+  const command: string = typeof task === "string" ? task : task.command;
+  const match = /^deno (\S+(?: \S+)*?) \$\((deno [^)]+)\) (\S+)$/.exec(command);
+  if (!match) {
+    throw new Error(`The ${name} task is not "deno ... $(grants.ts ...) FILE": ${command}`);
   }
-  const words: string[] = [];
-  for (const match of statements.at(-1)!.matchAll(/"([^"]*)"|(\S+)/g)) {
-    if (match[1] !== undefined) words.push(expand(match[1]));
-    else if (expand(match[2]!) !== "") words.push(expand(match[2]!)); // unquoted: split away
+  const [, head, inner, file] = match as unknown as [string, string, string, string];
+  const base: Record<string, string> = {};
+  for (const key of ["PATH", "HOME", "DENO_DIR"]) {
+    const value = Deno.env.get(key);
+    if (value !== undefined) base[key] = value;
   }
-  if (words[0] !== "deno") throw new Error(`The ${name} task does not start with deno: ${task}`);
-  return [Deno.execPath(), ...words.slice(1)];
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: inner.split(" ").slice(1),
+    cwd: ROOT,
+    clearEnv: true,
+    env: { ...base, ...env },
+    stdin: "null",
+  }).output();
+  if (!output.success) throw new Error(`${inner} failed: ${decoder.decode(output.stderr)}`);
+  const flags = decoder.decode(output.stdout).split(/\s+/).filter(Boolean);
+  return [Deno.execPath(), ...head.split(" "), ...flags, file];
 }
 
 /** The command `deno task serve` runs with the environment `env` (see {@link taskCommand}). */

@@ -74,12 +74,12 @@ Deno.test("listening where the task grants no net access is one sentence naming 
   assert.equal(errors.length, 1, stderr);
   assert.match(
     errors[0]!,
-    /^addressbook: Not allowed to listen on 127\.0\.0\.2:0: add --allow-net=127\.0\.0\.2 .*ADDRESSBOOK_HOST=127\.0\.0\.2 deno task serve/,
+    /^addressbook: Not allowed to listen on 127\.0\.0\.2:0: run ADDRESSBOOK_HOST=127\.0\.0\.2 deno task serve, or --host 0\.0\.0\.0 for every address /,
   );
   assert.doesNotMatch(stderr, /^\s+at /m);
 });
 
-Deno.test("a data folder the server may not write is one sentence naming the flag", async () => {
+Deno.test("a --data the task does not grant is one sentence: run ADDRESSBOOK_DATA=DIR deno task serve", async () => {
   await using dir = await tempDir();
   const dataDir = dir.path;
   // The task grants $ADDRESSBOOK_DATA; --data points elsewhere, as a confused user might.
@@ -90,9 +90,11 @@ Deno.test("a data folder the server may not write is one sentence naming the fla
   assert.equal(code, 1);
   const errors = stderr.split("\n").filter((line) => line.startsWith("addressbook: "));
   assert.deepEqual(errors, [
-    `addressbook: Not allowed to open the store "${dataDir}-elsewhere/addressbook.kv": add ` +
-    `--allow-read=${dataDir}-elsewhere --allow-write=${dataDir}-elsewhere (the data folder ` +
-    "holds the store, the token and the certificates)",
+    `addressbook: Not allowed to use the data folder "${dataDir}-elsewhere": run ` +
+    `ADDRESSBOOK_DATA=${dataDir}-elsewhere deno task serve (deno task serve may use only ` +
+    `./data and ADDRESSBOOK_DATA; deno run needs --allow-read=${dataDir}-elsewhere ` +
+    `--allow-write=${dataDir}-elsewhere; the data folder holds the store, the token and the ` +
+    "certificates)",
   ]);
 });
 
@@ -111,7 +113,7 @@ Deno.test({
 
 Deno.test("deno task serve takes an IPv6 address without brackets (ADDRESSBOOK_HOST=::1)", async () => {
   // --help says `::` for the LAN; --allow-net needs `[::]`, and Deno stopped with "invalid
-  // empty host" and a backtrace before the server ran. The task now brackets the address.
+  // empty host" and a backtrace before the server ran. grants.ts brackets the address.
   await using data = await tempDir();
   const server = new Deno.Command(Deno.execPath(), {
     args: ["task", "serve", "--port", "0"],

@@ -564,9 +564,13 @@ Deno.test("startup problems are one clear sentence, never a stack trace", async 
   assert.match(badPort.err, /--port "seventy" is not a whole number/);
   const badFlag = await run(["--colour"]);
   assert.equal(badFlag.code, 2);
-  const lan = await run(["--port", "0", "--host", "0.0.0.0"]);
+  // A specific LAN address (TEST-NET-1: refused before any bind) needs ADDRESSBOOK_HOST.
+  const lan = await run(["--port", "0", "--host", "192.0.2.10"]);
   assert.equal(lan.code, 1);
-  assert.match(lan.err, /Not allowed to listen on 0\.0\.0\.0:0.*--allow-net=0\.0\.0\.0/);
+  assert.match(
+    lan.err,
+    /Not allowed to listen on 192\.0\.2\.10:0: run ADDRESSBOOK_HOST=192\.0\.2\.10 deno task serve/,
+  );
   assert.doesNotMatch(lan.err, /\n\s+at /);
   // Port in use: start one server, then a second on its port.
   await using server = await TestServer.start();

@@ -7,11 +7,12 @@
 import assert from "node:assert/strict";
 import { SERVER_OPTIONS } from "../lib/server/config.ts";
 import { CLIENT_TRANSPORT_OPTIONS } from "../lib/client/transport.ts";
-import { tempDir } from "./helpers.ts";
+import { taskCommand, tempDir } from "./helpers.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-const tasks: Record<string, string> = config.tasks;
+const tasks: Record<string, { description?: string; command: string }> = config.tasks;
+const commands = Object.fromEntries(Object.entries(tasks).map(([name, t]) => [name, t.command]));
 const hasClient = await Deno.stat(new URL("client.ts", ROOT)).then(() => true, () => false);
 
 /** The tasks that run or build the product (not test and bench). */
@@ -21,143 +22,162 @@ function productTasks(all: Record<string, string>): string[] {
   );
 }
 
-/** Splits a command into words as the task shell does (quotes kept apart from `$VAR`s). */
-function words(command: string): Array<{ text: string; quoted: boolean }> {
-  const out: Array<{ text: string; quoted: boolean }> = [];
-  for (const match of command.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)) {
-    if (match[3] !== undefined) out.push({ text: match[3], quoted: false });
-    else out.push({ text: match[1] ?? match[2] ?? "", quoted: true });
-  }
-  return out;
-}
+/** The one way a task may compute flags: grants.ts, allowed only the variables it reads. */
+const GRANTS =
+  /^\$\(deno run -q --no-prompt --allow-env=ADDRESSBOOK_\*,TMPDIR grants\.ts ([\w:]+)\)$/;
 
 /**
- * Unquoted variables a product command may expand into flags, and the only assignment each
- * may have (after being reset to empty in the same task).
+ * Problems in a product task's text: it runs other product tasks, sets ADDRESSBOOK_TARGET
+ * for one, or runs `deno run|compile --no-prompt $(grants.ts NAME) FILE` with its own NAME.
+ * No other variable, quoting or shell logic.
  */
-const FLAG_VARIABLES: Record<string, string> = {
-  ADDRESSBOOK_TARGET_FLAG: 'export ADDRESSBOOK_TARGET_FLAG="--target=$ADDRESSBOOK_TARGET"',
-  ADDRESSBOOK_CA_READ: 'export ADDRESSBOOK_CA_READ="--allow-read=$ADDRESSBOOK_CA"',
-};
-
-/** Every least-privilege problem in one task string; empty when it is clean. */
-function taskProblems(name: string, task: string, all: Record<string, string>): string[] {
+function shapeProblems(name: string, command: string, all: Record<string, string>): string[] {
   const problems: string[] = [];
-  const statements = task.split(/;|&&|\|\|/).map((s) => s.trim()).filter(Boolean);
-  for (const statement of statements) {
-    const argv = words(statement);
-    if (argv[0]?.text === "deno" && argv[1]?.text === "task") {
-      const target = argv[2]?.text ?? "";
-      if (!productTasks(all).includes(target) || !(target in all)) {
+  for (const statement of command.split(/&&/).map((s) => s.trim())) {
+    const argv = statement.replace(/^ADDRESSBOOK_TARGET=[\w-]+ (?=deno task )/, "").split(" ");
+    if (argv[0] === "deno" && argv[1] === "task") {
+      const target = argv[2] ?? "";
+      if (!productTasks(all).includes(target) || argv.length !== 3) {
         problems.push(`${name}: runs task ${JSON.stringify(target)}, which is not a product task`);
       }
       continue;
     }
-    if (argv[0]?.text !== "deno") continue;
-    const sub = argv[1]?.text;
-    if (sub !== "run" && sub !== "compile") {
-      problems.push(`${name}: deno ${sub} is not deno run or deno compile`);
-      continue;
+    const [deno, sub, prompt, ...rest] = statement.split(" ");
+    const grants = GRANTS.exec(rest.slice(0, -1).join(" "));
+    if (deno !== "deno" || (sub !== "run" && sub !== "compile")) {
+      problems.push(`${name}: ${JSON.stringify(statement)} is not deno run or deno compile`);
+    } else if (prompt !== "--no-prompt") {
+      problems.push(`${name}: deno ${sub} without --no-prompt first`);
+    } else if (!grants) {
+      problems.push(`${name}: flags that do not come from grants.ts: ${rest.join(" ")}`);
+    } else if (grants[1] !== name) {
+      problems.push(`${name}: takes the flags of ${grants[1]}`);
     }
-    let prompt = false;
-    for (const { text, quoted } of argv.slice(2)) {
-      if (text === "--no-prompt") prompt = true;
-      if (!quoted && text.startsWith("$")) {
-        const variable = text.slice(1);
-        if (!(variable in FLAG_VARIABLES)) {
-          problems.push(`${name}: unquoted ${text} could expand into any flag`);
-        } else if (
-          !task.includes(`export ${variable}=;`) || !task.includes(FLAG_VARIABLES[variable]!)
-        ) {
-          problems.push(
-            `${name}: ${text} is not reset and set only as ${FLAG_VARIABLES[variable]}`,
-          );
-        }
-        continue;
-      }
-      const [flag, value] = text.includes("=")
-        ? [text.slice(0, text.indexOf("=")), text.slice(text.indexOf("=") + 1)]
-        : [text, undefined];
-      if (
-        ["-A", "--allow-all", "--allow-run", "--allow-ffi", "--allow-sys", "-S", "-P"].includes(
-          flag,
-        ) || /^--(allow-(run|ffi|sys|all)|permission-set)/.test(flag) ||
-        /^-[A-Za-z]*A/.test(flag) &&
-          !flag.startsWith("--")
-      ) {
-        problems.push(`${name}: forbidden flag ${text}`);
-      }
-      const scoped: Record<string, string> = {
-        "--allow-read": "--allow-read",
-        "-R": "--allow-read",
-        "--allow-write": "--allow-write",
-        "-W": "--allow-write",
-        "--allow-env": "--allow-env",
-        "-E": "--allow-env",
-      };
-      if (flag in scoped && (value === undefined || value === "")) {
-        problems.push(`${name}: unscoped ${scoped[flag]}`);
-      }
-    }
-    if (!prompt) problems.push(`${name}: deno ${sub} without --no-prompt`);
   }
   return problems;
 }
 
-Deno.test("product tasks have no forbidden flag and all use --no-prompt", () => {
-  const names = productTasks(tasks);
-  for (const required of ["serve", "compile", "compile:server", "compile:client"]) {
-    assert.ok(names.includes(required), `deno.json has no ${required} task`);
+/** Problems in the flags a product task gives Deno once expanded (see taskCommand). */
+function flagProblems(name: string, argv: string[]): string[] {
+  const problems: string[] = [];
+  for (const text of argv) {
+    const [flag, value] = text.includes("=")
+      ? [text.slice(0, text.indexOf("=")), text.slice(text.indexOf("=") + 1)]
+      : [text, undefined];
+    if (
+      ["-A", "--allow-all", "--allow-run", "--allow-ffi", "--allow-sys", "-S", "-P"].includes(
+        flag,
+      ) ||
+      /^--(allow-(run|ffi|sys|all)|permission-set)/.test(flag) ||
+      (/^-[A-Za-z]*A/.test(flag) && !flag.startsWith("--"))
+    ) {
+      problems.push(`${name}: forbidden flag ${text}`);
+    }
+    const scoped: Record<string, string> = {
+      "--allow-read": "--allow-read",
+      "-R": "--allow-read",
+      "--allow-write": "--allow-write",
+      "-W": "--allow-write",
+      "--allow-env": "--allow-env",
+      "-E": "--allow-env",
+    };
+    if (flag in scoped && (value === undefined || value === "" || value.includes("*"))) {
+      problems.push(`${name}: unscoped ${scoped[flag]}`);
+    }
   }
-  const problems = names.flatMap((name) => taskProblems(name, tasks[name]!, tasks));
-  assert.deepEqual(problems, []);
-});
-
-Deno.test("the task checker catches each forbidden flag (so the test above can fail)", () => {
-  const bad: Record<string, string> = {
-    serve: "deno run --no-prompt -A server.ts",
-    client: "deno run --allow-net client.ts",
-    compile: "deno task lint",
-    "compile:a": "deno compile --no-prompt --allow-run=ls --allow-read server.ts",
-    "compile:b": "deno compile --no-prompt --allow-ffi --allow-sys -E server.ts",
-    "compile:c": "deno compile --no-prompt $EXTRA --allow-all --allow-write= -P server.ts",
-    "compile:d":
-      "export ADDRESSBOOK_CA_READ=--allow-read; deno run --no-prompt $ADDRESSBOOK_CA_READ x.ts",
-  };
-  const problems = productTasks(bad).flatMap((name) => taskProblems(name, bad[name]!, bad));
-  assert.deepEqual(problems, [
-    "serve: forbidden flag -A",
-    "client: deno run without --no-prompt",
-    'compile: runs task "lint", which is not a product task',
-    "compile:a: forbidden flag --allow-run=ls",
-    "compile:a: unscoped --allow-read",
-    "compile:b: forbidden flag --allow-ffi",
-    "compile:b: forbidden flag --allow-sys",
-    "compile:b: unscoped --allow-env",
-    "compile:c: unquoted $EXTRA could expand into any flag",
-    "compile:c: forbidden flag --allow-all",
-    "compile:c: unscoped --allow-write",
-    "compile:c: forbidden flag -P",
-    'compile:d: $ADDRESSBOOK_CA_READ is not reset and set only as export ADDRESSBOOK_CA_READ="--allow-read=$ADDRESSBOOK_CA"',
-  ]);
-});
-
-function envList(task: string): string[] {
-  const match = /--allow-env=([\w,]+)/.exec(task);
-  assert.ok(match, `no scoped --allow-env in ${task}`);
-  return match[1]!.split(",").sort();
+  return problems;
 }
 
-Deno.test("the server's tasks grant exactly the environment variables it documents", () => {
-  const documented = SERVER_OPTIONS.map((o) => o.env).sort();
-  assert.deepEqual(envList(tasks.serve!), documented);
-  assert.deepEqual(envList(tasks["compile:server"]!), documented);
+/** Environments the expanded flags are checked under: defaults, a LAN setup, a CA file. */
+const ENVIRONMENTS: Array<Record<string, string>> = [
+  {},
+  { ADDRESSBOOK_HOST: "192.168.1.10", ADDRESSBOOK_DATA: "/srv/book", ADDRESSBOOK_TARGET: "x" },
+  { ADDRESSBOOK_CA: "/etc/addressbook/ca.pem", ADDRESSBOOK_HOST: "::" },
+];
+
+Deno.test("every task fits on a screen and says what it does", () => {
+  for (const [name, task] of Object.entries(tasks)) {
+    assert.ok(task.description && task.description.length <= 160, `${name}: no short description`);
+    assert.ok(task.command.length <= 160, `${name}: ${task.command.length} characters`);
+  }
 });
 
-Deno.test("the client's build grants its transport variables", () => {
-  const granted = envList(tasks["compile:client"]!);
+Deno.test("product tasks have no forbidden flag and all use --no-prompt", async () => {
+  const names = productTasks(commands);
+  for (const required of ["serve", "client", "compile", "compile:server", "compile:client"]) {
+    assert.ok(names.includes(required), `deno.json has no ${required} task`);
+  }
+  assert.deepEqual(names.flatMap((name) => shapeProblems(name, commands[name]!, commands)), []);
+  for (const name of ["serve", "client", "compile:server", "compile:client"]) {
+    for (const env of ENVIRONMENTS) {
+      assert.deepEqual(flagProblems(name, (await taskCommand(name, env)).slice(1)), [], name);
+    }
+  }
+});
+
+Deno.test("the task checker catches each forbidden shape and flag (so the test above can fail)", () => {
+  const g = (name: string) =>
+    `$(deno run -q --no-prompt --allow-env=ADDRESSBOOK_*,TMPDIR grants.ts ${name})`;
+  const bad: Record<string, string> = {
+    serve: "deno run --no-prompt -A server.ts",
+    client: `deno run ${g("client")} client.ts`,
+    compile: "deno task lint",
+    "compile:a": `deno compile --no-prompt ${g("serve")} server.ts`,
+    "compile:b": `deno compile --no-prompt $EXTRA ${g("compile:b")} server.ts`,
+    "compile:c": `ADDRESSBOOK_DIST=/ deno task compile`,
+    "compile:d": `deno compile --no-prompt ${g("compile:d")} server.ts`,
+  };
+  assert.deepEqual(productTasks(bad).flatMap((name) => shapeProblems(name, bad[name]!, bad)), [
+    "serve: flags that do not come from grants.ts: -A server.ts",
+    "client: deno run without --no-prompt first",
+    'compile: runs task "lint", which is not a product task',
+    "compile:a: takes the flags of serve",
+    "compile:b: flags that do not come from grants.ts: $EXTRA " + g("compile:b") + " server.ts",
+    'compile:c: "ADDRESSBOOK_DIST=/ deno task compile" is not deno run or deno compile',
+  ]);
+  assert.deepEqual(
+    flagProblems("x", [
+      "run",
+      "--allow-run=ls",
+      "--allow-read",
+      "--allow-ffi",
+      "--allow-sys",
+      "-E",
+      "--allow-all",
+      "--allow-write=",
+      "-P",
+      "--allow-env=ADDRESSBOOK_*",
+    ]),
+    [
+      "x: forbidden flag --allow-run=ls",
+      "x: unscoped --allow-read",
+      "x: forbidden flag --allow-ffi",
+      "x: forbidden flag --allow-sys",
+      "x: unscoped --allow-env",
+      "x: forbidden flag --allow-all",
+      "x: unscoped --allow-write",
+      "x: forbidden flag -P",
+      "x: unscoped --allow-env",
+    ],
+  );
+});
+
+function envList(argv: string[]): string[] {
+  const flag = argv.find((word) => word.startsWith("--allow-env="));
+  assert.ok(flag, `no scoped --allow-env in ${argv.join(" ")}`);
+  return flag.slice("--allow-env=".length).split(",").sort();
+}
+
+Deno.test("the server's tasks grant exactly the environment variables it documents", async () => {
+  const documented = SERVER_OPTIONS.map((o) => o.env).sort();
+  assert.deepEqual(envList(await taskCommand("serve", {})), documented);
+  assert.deepEqual(envList(await taskCommand("compile:server", {})), documented);
+});
+
+Deno.test("the client's tasks grant its transport variables", async () => {
+  const granted = envList(await taskCommand("compile:client", {}));
   for (const option of CLIENT_TRANSPORT_OPTIONS) assert.ok(granted.includes(option.env));
-  if (tasks.client) assert.deepEqual(envList(tasks.client), granted);
+  assert.deepEqual(envList(await taskCommand("client", {})), granted);
 });
 
 /** Runs a task with a clean environment plus `env`; returns its exit code and output. */

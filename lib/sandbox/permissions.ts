@@ -28,6 +28,20 @@ export interface PermissionScope {
   env: readonly string[];
 }
 
+/**
+ * Reads an environment variable if this process may; unset otherwise (never prompts).
+ *
+ * @example
+ * ```ts
+ * import { readEnv } from "./permissions.ts";
+ * if (readEnv("ADDRESSBOOK_NOT_GRANTED_HERE") !== undefined) throw new Error();
+ * ```
+ */
+export function readEnv(name: string): string | undefined {
+  const status = Deno.permissions.querySync({ name: "env", variable: name });
+  return status.state === "granted" ? Deno.env.get(name) : undefined;
+}
+
 function granted(descriptor: Deno.PermissionDescriptor): boolean {
   return Deno.permissions.querySync(descriptor).state === "granted";
 }
