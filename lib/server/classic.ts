@@ -8,7 +8,9 @@
 
 import { type ContactFields, validateContact, ValidationError } from "../model/contact.ts";
 import type { Contact } from "../model/contact.ts";
-import { AmbiguousError, type ContactStore, MAX_PAGE, NotFoundError } from "../store/store.ts";
+import { MAX_PAGE, type Page } from "../protocol/api.ts";
+import type { RpcErrorObject } from "../protocol/jsonrpc.ts";
+import { dispatch, type MethodContext } from "./methods.ts";
 
 /**
  * Whether the first bytes of a connection choose the classic protocol: a command word and a
@@ -109,48 +111,85 @@ export function formatClassicEntry(
 }
 
 /**
- * Runs one classic message against the store and returns the plain-text reply.
- * Never throws for bad input: every case has its reply. With `readOnly` (the classic
- * protocol served off loopback by `--classic-lan`), only `fnd:` runs.
+ * Runs one classic message through the methods (as every front door does, so access checks
+ * and limits are the same) and returns the plain-text reply. Never throws for bad input:
+ * every case has its reply. A read-only session (the classic protocol served off loopback
+ * by `--classic-lan`) can only `fnd:`.
+ *
+ * @example
+ * ```ts
+ * import { runClassic } from "./classic.ts";
+ * import { standaloneContext } from "./methods.ts";
+ * import { ContactStore } from "../store/mod.ts";
+ * await using store = await ContactStore.open(":memory:");
+ * const context = standaloneContext(store);
+ * if (await runClassic("add:Bob,12 High Street, Springfield", context) !== "Added entry for Bob") {
+ *   throw new Error();
+ * }
+ * if (await runClassic("fnd:Bob", context) !== "Bob: 12 High Street, Springfield") throw new Error();
+ * ```
  */
-export async function runClassic(
-  message: string,
-  store: ContactStore,
-  options: { readOnly?: boolean } = {},
-): Promise<string> {
+export async function runClassic(message: string, context: MethodContext): Promise<string> {
   const command = parseClassic(message);
-  if (options.readOnly && (command.op === "add" || command.op === "rem")) {
-    return `ERROR: Read-only: only fnd: is served on this address, not ${command.op}:`;
-  }
-  switch (command.op) {
-    case "unknown":
-      return `ERROR: Unrecognised command: ${command.command}`;
-    case "add":
-      return await classicAdd(command.name, command.details, store);
-    case "fnd": {
-      if (command.name === "") return "ERROR: The name is empty";
-      const page = await store.find(command.name, { limit: MAX_PAGE });
-      if (page.contacts.length === 0) return `Sorry, no entry for ${command.name}`;
-      return page.contacts.map(formatClassicEntry).join("\n");
-    }
-    case "rem": {
-      if (command.name === "") return "ERROR: The name is empty";
-      try {
-        await store.removeByName(command.name);
+  try {
+    switch (command.op) {
+      case "unknown":
+        return `ERROR: Unrecognised command: ${command.command}`;
+      case "add":
+        return await classicAdd(command.name, command.details, context);
+      case "fnd": {
+        if (command.name === "") return "ERROR: The name is empty";
+        const page = await call<Page>(context, "find", { name: command.name, limit: MAX_PAGE });
+        if (page.contacts.length === 0) return `Sorry, no entry for ${command.name}`;
+        return page.contacts.map(formatClassicEntry).join("\n");
+      }
+      case "rem": {
+        if (command.name === "") return "ERROR: The name is empty";
+        await call(context, "remove", { name: command.name });
         return `Removed entry for ${command.name}`;
-      } catch (error) {
-        if (error instanceof NotFoundError) return `Sorry, no entry for ${command.name}`;
-        if (error instanceof AmbiguousError) {
-          return `ERROR: ${error.candidates.length} entries are named ${command.name}; ` +
-            "remove one with the client";
-        }
-        throw error;
       }
     }
+  } catch (error) {
+    if (!(error instanceof Refused)) throw error;
+    const { reason, message, data } = error;
+    const name = command.op === "unknown" ? "" : command.name;
+    if (reason === "UNAUTHORIZED") {
+      return `ERROR: Read-only: only fnd: is served on this address, not ${command.op}:`;
+    }
+    if (reason === "NOT_FOUND") return `Sorry, no entry for ${name}`;
+    if (reason === "AMBIGUOUS" && Array.isArray(data.candidates)) {
+      return `ERROR: ${data.candidates.length} entries are named ${name}; ` +
+        "remove one with the client";
+    }
+    if (reason === "INTERNAL") return "ERROR: Internal error; the server logged the details";
+    return `ERROR: ${message}`;
   }
 }
 
-async function classicAdd(name: string, details: string, store: ContactStore): Promise<string> {
+/** A method's error answer, as classic replies branch on it. */
+class Refused extends Error {
+  readonly reason: string;
+  readonly data: Record<string, unknown>;
+  constructor(error: RpcErrorObject) {
+    super(error.message);
+    this.reason = String(error.data?.reason ?? "");
+    this.data = error.data ?? {};
+  }
+}
+
+/** Calls one method as a request of this connection; its error answer is thrown as Refused. */
+async function call<T = unknown>(
+  context: MethodContext,
+  method: string,
+  params: Record<string, unknown>,
+): Promise<T> {
+  const response = await dispatch({ id: 0, method, params }, context);
+  if (response === undefined) throw new Error(`${method} gave no response`);
+  if ("error" in response) throw new Refused(response.error);
+  return response.result as T;
+}
+
+async function classicAdd(name: string, details: string, context: MethodContext): Promise<string> {
   let fields: ContactFields;
   try {
     fields = validateContact({ name, ...parseDetails(details) });
@@ -162,24 +201,28 @@ async function classicAdd(name: string, details: string, store: ContactStore): P
     }
     throw error;
   }
-  const same = (await store.find(fields.name, { limit: MAX_PAGE })).contacts
-    .filter((contact) => contact.name === fields.name);
+  const same = (await call<Page>(context, "find", { name: fields.name, limit: MAX_PAGE }))
+    .contacts.filter((contact) => contact.name === fields.name);
   const [existing, second] = same;
   if (existing === undefined) {
-    await store.add(fields);
+    await call(context, "add", { contact: fields });
     return `Added entry for ${fields.name}`;
   }
   if (second !== undefined) {
     return `ERROR: ${same.length} entries are named ${fields.name}; edit one with the client`;
   }
   const { id, version, created: _c, updated: _u, ...kept } = existing;
-  await store.update(id, version, {
-    ...kept,
-    house: fields.house,
-    street: fields.street,
-    town: fields.town,
-    phones: fields.phones.length ? [...fields.phones, ...kept.phones.slice(1)] : kept.phones,
-    notes: fields.notes,
+  await call(context, "update", {
+    id,
+    version,
+    contact: {
+      ...kept,
+      house: fields.house,
+      street: fields.street,
+      town: fields.town,
+      phones: fields.phones.length ? [...fields.phones, ...kept.phones.slice(1)] : kept.phones,
+      notes: fields.notes,
+    },
   });
   return `Updated entry for ${fields.name}`;
 }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { isClassicStart, parseClassic, parseDetails, runClassic } from "./classic.ts";
+import { standaloneContext } from "./methods.ts";
+import { blankContact } from "../model/contact.ts";
 import { ContactStore } from "../store/store.ts";
 
 Deno.test({
@@ -44,11 +46,35 @@ Deno.test({
 
 Deno.test("runClassic() answers bad input with the tutorial's errors", async () => {
   await using store = await ContactStore.open(":memory:");
-  assert.equal(await runClassic("fnd:", store), "ERROR: The name is empty");
-  assert.equal(await runClassic("add:,x", store), "ERROR: The contact's name is empty");
+  const context = standaloneContext(store);
+  assert.equal(await runClassic("fnd:", context), "ERROR: The name is empty");
+  assert.equal(await runClassic("add:,x", context), "ERROR: The contact's name is empty");
   assert.equal(
-    await runClassic(`add:${"n".repeat(300)},x`, store),
+    await runClassic(`add:${"n".repeat(300)},x`, context),
     "ERROR: The name is 300 characters long, more than 200",
   );
-  assert.equal(await runClassic("hello", store), "ERROR: Unrecognised command: hello");
+  assert.equal(await runClassic("hello", context), "ERROR: Unrecognised command: hello");
+});
+
+Deno.test("runClassic() goes through the methods' access checks: a read-only session only finds", async () => {
+  await using store = await ContactStore.open(":memory:");
+  await store.add({ ...blankContact("Bob"), town: "Springfield" });
+  const context = {
+    ...standaloneContext(store),
+    session: {
+      required: true,
+      access: "read" as const,
+      authenticate: () => Promise.reject(new Error("no auth on classic")),
+    },
+  };
+  assert.equal(await runClassic("fnd:Bob", context), "Bob: Springfield");
+  assert.equal(
+    await runClassic("add:Eve,1 Evil Road, Town", context),
+    "ERROR: Read-only: only fnd: is served on this address, not add:",
+  );
+  assert.equal(
+    await runClassic("rem:Bob", context),
+    "ERROR: Read-only: only fnd: is served on this address, not rem:",
+  );
+  assert.equal(await store.count(), 1);
 });

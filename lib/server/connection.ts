@@ -393,7 +393,7 @@ class Session {
         this.#countRequests(1);
         try {
           replies.push(
-            await runClassic(message, this.#context.store, { readOnly: mode === "read-only" }),
+            await runClassic(message, this.#classicContext(mode)),
           );
         } catch (error) {
           this.#context.log.error(
@@ -416,6 +416,23 @@ class Session {
     this.#requests += n;
     this.#context.onRequests(n);
     this.#armIdleTimer();
+  }
+
+  /**
+   * The methods' context for classic messages: this connection's own, or (`--classic-lan`
+   * off loopback) a read-only session, since the classic protocol cannot authenticate.
+   */
+  #classicContext(mode: "full" | "read-only"): MethodContext {
+    const context = this.#methodContext();
+    if (mode === "full") return context;
+    return {
+      ...context,
+      session: {
+        required: true,
+        access: "read",
+        authenticate: () => Promise.reject(new Error("the classic protocol cannot authenticate")),
+      },
+    };
   }
 
   /** The context methods get: one object per connection, its request count kept current. */
