@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "../../tests/fast_check.ts";
 import { batchLineBytes } from "./rpc_client.ts";
-import { MAX_BATCH_CALLS, MAX_LINE_BYTES, packBatches, readAll } from "./transfer.ts";
+import { MAX_BATCH_CALLS, MAX_LINE_BYTES, packBatches, readAll } from "./import.ts";
 
 Deno.test("packBatches() keeps order, never passes the byte or count cap (property)", () => {
   fc.assert(

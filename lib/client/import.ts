@@ -1,0 +1,456 @@
+/**
+ * The client's `import`: contacts from standard input (JSON Lines, vCard or CSV), matched
+ * against the stored ones (one pass through `export`), sent in JSON-RPC batches that fit the
+ * server's line cap, with a summary at the end.
+ *
+ * @module
+ */
+
+import { type BackupContact, parseJsonLines } from "../formats/backup.ts";
+import type { ClientCommand, ExportFormat, ImportFormatOption } from "./config.ts";
+import { connectOptions, connectOrReport, ExitCode, type Output, reportError } from "./commands.ts";
+import type { Contact, ContactFields } from "../model/contact.ts";
+import type { Page } from "../protocol/api.ts";
+import { userFields } from "./contact_edit.ts";
+import { parseCsv } from "../formats/csv.ts";
+import { plural } from "../model/text.ts";
+import { concatBytes } from "../protocol/framing.ts";
+import { type DuplicateOf, type ImportStep, planImport, sameFields } from "./import_plan.ts";
+import { decodeText, detectFormat, type ImportIssue } from "../formats/interop.ts";
+import { type BatchCall, batchLineBytes, RpcClient } from "./rpc_client.ts";
+import { FORMAT_NAMES, Progress, type TransferIO } from "./transfer_io.ts";
+import { parseVCards } from "../formats/vcard.ts";
+
+/** The server's default line cap (`--max-line`): a batch line is kept within it. */
+export const MAX_LINE_BYTES = 64 * 1024;
+/** At most this many requests go in one batch, so that each reply comes quickly. */
+export const MAX_BATCH_CALLS = 100;
+/** A batch may take the client's --timeout plus this many milliseconds per request. */
+export const BATCH_MS_PER_CALL = 100;
+/** The most standard input `import` reads. */
+export const MAX_INPUT_BYTES = 256 * 1024 * 1024;
+/** An update that meets CONFLICT is retried with the current version this many times. */
+const MAX_ATTEMPTS = 5;
+/** At most this many entries of each list are printed for people (`--json` has them all). */
+const SHOWN = 20;
+
+/**
+ * Reads a stream to its end, refusing more than `max` bytes with a `RangeError`.
+ *
+ * @example
+ * ```ts
+ * import { readAll } from "./import.ts";
+ * const bytes = await readAll(ReadableStream.from([new Uint8Array([1, 2]), new Uint8Array([3])]));
+ * if (bytes.join() !== "1,2,3") throw new Error();
+ * ```
+ */
+export async function readAll(
+  stream: ReadableStream<Uint8Array>,
+  max = MAX_INPUT_BYTES,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > max) {
+      throw new RangeError(`Standard input is larger than ${max} bytes; split it into parts`);
+    }
+    chunks.push(chunk);
+  }
+  return concatBytes(chunks, size);
+}
+
+/**
+ * Groups calls, in order, into batches whose line stays within `maxBytes` (whatever ids the
+ * client gives them) and which hold at most `maxCalls` calls. A call too large for any batch
+ * is a `RangeError` (a contact is at most 32 KiB, so it always fits a 64 KiB line).
+ *
+ * @example
+ * ```ts
+ * import { packBatches } from "./import.ts";
+ * import { batchLineBytes } from "./rpc_client.ts";
+ * const calls = Array.from({ length: 50 }, (_, i) => ({ method: "add", params: { contact: { name: "x".repeat(100 + i) } } }));
+ * const batches = packBatches(calls, 2000, 200);
+ * if (batches.flat().length !== 50 || batches.some((b) => batchLineBytes(b) > 2000)) throw new Error();
+ * ```
+ */
+export function packBatches<T extends BatchCall>(
+  calls: readonly T[],
+  maxBytes = MAX_LINE_BYTES,
+  maxCalls = MAX_BATCH_CALLS,
+): T[][] {
+  const batches: T[][] = [];
+  for (let at = 0; at < calls.length;) {
+    const n = fittingCalls(calls, at, maxBytes, maxCalls);
+    batches.push(calls.slice(at, at + n));
+    at += n;
+  }
+  return batches;
+}
+
+/**
+ * How many calls from `start` on fit one batch: at least one, or a `RangeError` (0 instead
+ * when `zeroIfNone`).
+ */
+function fittingCalls(
+  calls: readonly BatchCall[],
+  start: number,
+  maxBytes: number,
+  maxCalls: number,
+  zeroIfNone = false,
+): number {
+  let bytes = 2; // "[", "]" and the line end, less the last comma
+  let n = 0;
+  while (start + n < calls.length && n < maxCalls) {
+    const call = calls[start + n]!;
+    const cost = batchLineBytes([call]) - 2;
+    if (n === 0 && cost + 2 > maxBytes) {
+      if (zeroIfNone) return 0;
+      throw new RangeError(
+        `A ${JSON.stringify(call.method)} request is ${cost + 2} bytes, more than a line may ` +
+          `hold (${maxBytes})`,
+      );
+    }
+    if (bytes + cost > maxBytes) break;
+    bytes += cost;
+    n++;
+  }
+  return n;
+}
+
+/**
+ * The `extra` keys each format carries; an update from vCard or CSV keeps the stored
+ * contact's other keys (a JSON Lines backup carries all of them).
+ */
+const CARRIED_EXTRA: Record<ExportFormat, readonly string[] | undefined> = {
+  json: undefined,
+  vcard: ["vcard", "vcardN", "address"],
+  csv: ["address"],
+};
+
+/** A likely duplicate added by an import, for the summary. */
+export interface DuplicateReport {
+  /** The record's 0-based position in the input. */
+  index: number;
+  name: string;
+  /** The id the added contact got. */
+  id: string;
+  /** What it likely duplicates: stored contacts, or contacts this import added before it. */
+  of: Array<{ id: string; name: string; reason: string }>;
+}
+
+/** What `import` did; `import --json` prints it. */
+export interface ImportSummary {
+  format: ExportFormat;
+  /** Records read from the input (contacts and records skipped). */
+  records: number;
+  added: number;
+  updated: number;
+  /** Records that matched a stored contact with the same fields: nothing was written. */
+  unchanged: number;
+  /** Records not imported, each with the reason (the file's problems and the server's). */
+  skipped: ImportIssue[];
+  /** What was left out of records that were imported, and what else was noticed. */
+  warnings: ImportIssue[];
+  /** Added contacts that look like a contact already there: reported, not merged. */
+  duplicates: DuplicateReport[];
+  /** Batches sent, and the longest batch line in bytes (within the server's line cap). */
+  batches: number;
+  largestBatchBytes: number;
+}
+
+/** One write to send, and what it is for. */
+interface Write {
+  step: number;
+  record: number;
+  kind: "add" | "update";
+  fields: ContactFields;
+  id?: string;
+  version?: string;
+  attempts: number;
+}
+/**
+ * Runs `import`: reads the contacts from `io.readInput`, adds and updates them on the server
+ * and prints the summary; returns the exit code. Never throws for a server's refusal or an
+ * unreachable server.
+ */
+export async function runImport(
+  command: Extract<ClientCommand, { kind: "import" }>,
+  io: TransferIO,
+): Promise<number> {
+  const { json } = command.config;
+  if (io.inputIsTerminal) {
+    io.err(
+      "addressbook: import reads the contacts from standard input; pipe a file into it: " +
+        "deno task client import - < contacts.vcf",
+    );
+    return ExitCode.USAGE;
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await io.readInput();
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    io.err(`addressbook: ${error.message}`);
+    return ExitCode.USAGE;
+  }
+  const { format, contacts, skipped, warnings } = parseInput(bytes, command.format);
+  const summary: ImportSummary = {
+    format,
+    records: contacts.length + skipped.length,
+    added: 0,
+    updated: 0,
+    unchanged: 0,
+    skipped: [...skipped],
+    warnings: [...warnings],
+    duplicates: [],
+    batches: 0,
+    largestBatchBytes: 0,
+  };
+
+  const client = await connectOrReport(connectOptions(command.config), json, io);
+  if (typeof client === "number") return client;
+  let code: number = ExitCode.OK;
+  try {
+    const stored = await readStored(client);
+    const plan = planImport(contacts, stored, { carries: CARRIED_EXTRA[format] });
+    summary.warnings.push(...plan.warnings);
+    code = await write(client, plan.steps, summary, io, command.config.timeoutMs);
+  } catch (error) {
+    code = reportError(error, json && summary.batches === 0, io);
+    if (summary.batches > 0) {
+      io.err(
+        "addressbook: The import stopped part way; running it again is safe: what was " +
+          "imported is matched by id or uid and left as it is",
+      );
+      printSummary(summary, json, io);
+    }
+    return code;
+  } finally {
+    await client.dispose();
+  }
+  printSummary(summary, json, io);
+  return code;
+}
+
+/** Parses the input in the format asked for, or the one its start shows. */
+function parseInput(
+  bytes: Uint8Array,
+  asked: ImportFormatOption,
+): {
+  format: ExportFormat;
+  contacts: Array<{ record: number; contact: BackupContact }>;
+  skipped: ImportIssue[];
+  warnings: ImportIssue[];
+} {
+  const { text, fallback } = decodeText(bytes);
+  const format = asked === "auto" ? detectFormat(text) : asked;
+  if (text.trim() === "") return { format, contacts: [], skipped: [], warnings: [] };
+  const result = format === "vcard"
+    ? parseVCards(bytes)
+    : format === "csv"
+    ? parseCsv(bytes)
+    : parseJsonLines(text);
+  if (format === "json" && fallback) {
+    result.warnings.unshift({ reason: "The input is not UTF-8: it was read as Windows-1252" });
+  }
+  // The k-th contact is the k-th record the parser did not skip.
+  const skippedAt = new Set(result.skipped.map((issue) => issue.index));
+  const contacts: Array<{ record: number; contact: BackupContact }> = [];
+  let record = 0;
+  for (const contact of result.contacts) {
+    while (skippedAt.has(record)) record++;
+    contacts.push({ record: record++, contact });
+  }
+  return { format, contacts, skipped: result.skipped, warnings: result.warnings };
+}
+
+/** Every stored contact, paging through `export`. */
+async function readStored(client: RpcClient): Promise<Contact[]> {
+  const stored: Contact[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: Page = await client.call<Page>("export", { cursor, limit: 100 });
+    stored.push(...page.contacts);
+    cursor = page.cursor;
+  } while (cursor !== null);
+  return stored;
+}
+
+/** Sends the plan's writes in batches; fills in the summary. Returns the exit code. */
+async function write(
+  client: RpcClient,
+  steps: ImportStep[],
+  summary: ImportSummary,
+  io: TransferIO,
+  timeoutMs: number,
+): Promise<number> {
+  let code: number = ExitCode.OK;
+  const addedIds = new Map<number, string>(); // record -> id it got
+  const queue: Write[] = [];
+  steps.forEach((step, at) => {
+    if (step.kind === "unchanged") summary.unchanged++;
+    else if (step.kind === "add") {
+      queue.push({
+        step: at,
+        record: step.record,
+        kind: "add",
+        fields: step.fields,
+        ...(step.id !== undefined ? { id: step.id } : {}),
+        attempts: 0,
+      });
+    } else {
+      queue.push({
+        step: at,
+        record: step.record,
+        kind: "update",
+        fields: step.fields,
+        id: step.target.id,
+        version: step.target.version,
+        attempts: 0,
+      });
+    }
+  });
+  const progress = new Progress(io, "Imported", queue.length);
+  let done = 0;
+  const refuse = (w: Write, reason: string) => {
+    summary.skipped.push({ index: w.record, name: w.fields.name, reason });
+  };
+  const maxBytes = client.hello.maxLine ?? MAX_LINE_BYTES;
+  while (queue.length > 0) {
+    // A batch holds at most MAX_BATCH_CALLS calls: only the head of the queue is looked at.
+    const calls = queue.slice(0, MAX_BATCH_CALLS).map(toCall);
+    const n = fittingCalls(calls, 0, maxBytes, MAX_BATCH_CALLS, true);
+    if (n === 0) {
+      // Larger than this server reads on one line (it was started with a small --max-line).
+      done++;
+      code = ExitCode.REFUSED;
+      refuse(
+        queue.shift()!,
+        `Too large for the server's request line cap (${
+          batchLineBytes(calls.slice(0, 1))
+        } bytes, ` +
+          `the server reads at most ${maxBytes})`,
+      );
+      continue;
+    }
+    const sent = calls.slice(0, n);
+    const writes = queue.splice(0, n);
+    const outcomes = await client.batch<Contact>(sent, {
+      timeoutMs: timeoutMs + sent.length * BATCH_MS_PER_CALL,
+    });
+    summary.batches++;
+    summary.largestBatchBytes = Math.max(summary.largestBatchBytes, batchLineBytes(sent));
+    writes.forEach((w, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) {
+        done++;
+        if (w.kind === "add") {
+          summary.added++;
+          addedIds.set(w.record, outcome.result.id);
+        } else {
+          summary.updated++;
+        }
+        return;
+      }
+      const error = outcome.error;
+      const current = error.data.current as Contact | undefined;
+      if (error.reason === "CONFLICT" && current) {
+        // Changed by someone else since it was read (or, for an add, its id is taken now):
+        // this import's fields go over the current version.
+        if (sameFields(w.fields, userFields(current))) {
+          done++;
+          summary.unchanged++;
+        } else if (w.attempts + 1 >= MAX_ATTEMPTS) {
+          done++;
+          refuse(w, `Changed by someone else ${MAX_ATTEMPTS} times during the import: not updated`);
+        } else {
+          queue.push({
+            ...w,
+            kind: "update",
+            id: current.id,
+            version: current.version,
+            attempts: w.attempts + 1,
+          });
+        }
+        return;
+      }
+      if (error.reason === "NOT_FOUND" && w.kind === "update") {
+        summary.warnings.push({
+          index: w.record,
+          name: w.fields.name,
+          reason: `Removed by someone else during the import: added again`,
+        });
+        queue.push({ ...w, kind: "add", attempts: w.attempts + 1 });
+        return;
+      }
+      done++;
+      code = ExitCode.REFUSED;
+      refuse(w, `The server refused it: ${error.message} (${error.reason})`);
+    });
+    progress.update(done);
+  }
+  progress.finish();
+  steps.forEach((step) => {
+    if (step.kind !== "add" || step.duplicates.length === 0) return;
+    const id = addedIds.get(step.record);
+    if (id === undefined) return;
+    const of = step.duplicates.flatMap((d: DuplicateOf) => {
+      const otherId = d.id ?? (d.record !== undefined ? addedIds.get(d.record) : undefined);
+      return otherId === undefined ? [] : [{ id: otherId, name: d.name, reason: d.reason }];
+    });
+    if (of.length > 0) {
+      summary.duplicates.push({ index: step.record, name: step.fields.name, id, of });
+    }
+  });
+  return code;
+}
+
+function toCall(w: Write): BatchCall {
+  if (w.kind === "add") {
+    return {
+      method: "add",
+      params: w.id !== undefined ? { contact: w.fields, id: w.id } : { contact: w.fields },
+    };
+  }
+  return { method: "update", params: { id: w.id, version: w.version, contact: w.fields } };
+}
+
+function printSummary(summary: ImportSummary, json: boolean, io: Output): void {
+  if (json) {
+    io.out(JSON.stringify(summary));
+    return;
+  }
+  io.out(
+    `Read ${plural(summary.records, "record")} (${FORMAT_NAMES[summary.format]}): ` +
+      `${summary.added} added, ${summary.updated} updated, ${summary.unchanged} unchanged, ` +
+      `${summary.skipped.length} skipped.`,
+  );
+  const section = <T>(title: string, items: T[], line: (item: T) => string) => {
+    if (items.length === 0) return;
+    io.out(title);
+    for (const item of items.slice(0, SHOWN)) io.out(`  ${line(item)}`);
+    if (items.length > SHOWN) {
+      io.out(`  ... and ${items.length - SHOWN} more (--json lists them all)`);
+    }
+  };
+  section("Skipped:", summary.skipped, issueText);
+  section("Warnings:", summary.warnings, issueText);
+  section(
+    "Likely duplicates (added all the same; merge or remove them by hand):",
+    summary.duplicates,
+    (d) =>
+      `${d.name} (record ${d.index + 1}, id ${d.id}) and ` +
+      d.of.map((o) => `${o.name} (id ${o.id}): ${o.reason}`).join("; "),
+  );
+}
+
+/** An issue for people: `record 3, line 40, "Ann": reason`. */
+function issueText(issue: ImportIssue): string {
+  const where = [
+    issue.index !== undefined ? `record ${issue.index + 1}` : "",
+    issue.line !== undefined ? `line ${issue.line}` : "",
+    issue.name !== undefined ? JSON.stringify(issue.name) : "",
+  ].filter(Boolean).join(", ");
+  return where ? `${where}: ${issue.reason}` : issue.reason;
+}
