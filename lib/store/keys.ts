@@ -10,7 +10,7 @@
  * | `["by_word", word, id]` | foldedName | word-prefix search over name, town, street, emails |
  * | `["by_phone", digits, id]` | foldedName | phone search by digits |
  * | `["changes_head"]` | number | the seq of the last change logged (absent: 0) |
- * | `["changes", seq]` | `LoggedChange` (`store.ts`) | the change log: one entry per write, seq 1, 2, 3, ... |
+ * | `["changes", seq]` | `LoggedChange` (`change_log.ts`) | the change log: one entry per write, seq 1, 2, 3, ... |
  *
  * Layout history: 1 held only `["contacts", id]` records; 2 added the indexes and the
  * count; 3 added the change log. Opening a layout-1 or layout-2 store migrates it; a newer

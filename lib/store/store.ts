@@ -1,28 +1,19 @@
 /**
  * The contact store on Deno KV. The key layout (and its history) is in `keys.ts`, the only
- * file that spells a key; the errors are in `errors.ts`, paging and cursors in `paging.ts`.
- *
- * The change log: every add, update and remove sets `["changes", seq]` in the same atomic as
- * the write, so a change is logged if and only if it was stored. `seq` is a dense counter:
- * each atomic checks `["changes_head"]` at the versionstamp it read and sets it to the last
- * seq it used, so numbers follow commit order with no gaps even when several processes share
- * a KV Connect store (a process whose check fails because another one moved the head reads
- * it again and retries; see `group_commit.ts`). An entry's versionstamp is its commit's, so
- * it is also the contact's new `version`. The log keeps at most {@link CHANGE_LOG_LIMITS}
- * `maxEvents` entries, none older than `maxAgeMs`: trimmed from the oldest end at open and
- * after every `trimEvery` changes, at most `trimBatch` entries per trim.
+ * file that spells a key; the change log is in `change_log.ts`, the errors in `errors.ts`,
+ * paging and cursors in `paging.ts`.
  *
  * Live changes: with a view (one process owns the store), each committed change is
  * published to {@link ContactStore.changes} right after its commit, in commit (seq) order.
- * Without one (a KV Connect URL, which other servers may write), a reader watches
- * `["changes_head"]` with `kv.watch` (which only wakes it: it merges rapid writes) and
- * publishes the log's entries after the last one it published, so every server sees every
- * server's changes, in seq order.
+ * Without one (a KV Connect URL, which other servers may write), a `LogTail`
+ * (`change_log.ts`) reads the log as its head moves and publishes its entries, so every
+ * server sees every server's changes, in seq order.
  *
  * Every write checks the record's versionstamp and sets or deletes the record and all of its
  * index entries in one `kv.atomic()`, so an index never disagrees with its record, even if
  * the process is killed mid-write. Concurrent writes share an atomic (group commit, see
  * `group_commit.ts`); each caller returns only after the atomic holding its write commits.
+ * Each write also logs its change in that atomic (see `change_log.ts`).
  *
  * Reads of a file or `:memory:` store are served from a write-through in-memory view
  * (`contact_view.ts`), filled from KV at open and updated as each write commits, in commit
@@ -40,11 +31,22 @@ import { GroupCommitter, type Write } from "./group_commit.ts";
 import { newId } from "../model/ids.ts";
 import { type CheckReport, MAX_PAGE, type Page } from "../protocol/api.ts";
 export { type CheckReport, MAX_PAGE, type Page };
-import { contactTerms, fold, parseQuery, type Terms } from "../model/search_terms.ts";
+import { contactTerms, fold, parseQuery } from "../model/search_terms.ts";
+import {
+  CHANGE_LOG_LIMITS,
+  type ChangeLogLimits,
+  changesAfter,
+  logged,
+  type LoggedChange,
+  logStart,
+  LogTail,
+  readHead,
+  trimLog,
+  unionTerms,
+} from "./change_log.ts";
 import { AmbiguousError, conflict, LayoutError, NotFoundError } from "./errors.ts";
 import {
   changeKey,
-  CHANGES,
   contactKey,
   CONTACTS,
   COUNT_KEY,
@@ -60,7 +62,6 @@ import {
   nameSortKey,
   phoneRange,
   recordIndexEntries,
-  seqOf,
   wordRange,
 } from "./keys.ts";
 import {
@@ -75,43 +76,6 @@ import {
 export { AmbiguousError, ConflictError, LayoutError, NotFoundError } from "./errors.ts";
 export { LAYOUT_VERSION } from "./keys.ts";
 export type { PageOptions } from "./paging.ts";
-
-/**
- * How much of the change log is kept: at most `maxEvents` entries, none older than
- * `maxAgeMs` (7 days). Trimming runs at open and after every `trimEvery` changes, deleting
- * at most `trimBatch` entries each time (one atomic).
- *
- * @example
- * ```ts
- * import { CHANGE_LOG_LIMITS } from "./store.ts";
- * if (CHANGE_LOG_LIMITS.maxEvents !== 10_000) throw new Error();
- * ```
- */
-export const CHANGE_LOG_LIMITS: Readonly<ChangeLogLimits> = {
-  maxEvents: 10_000,
-  maxAgeMs: 7 * 24 * 3600 * 1000,
-  trimEvery: 100,
-  trimBatch: 500,
-};
-
-/** Limits of the change log (see {@link CHANGE_LOG_LIMITS}). */
-export interface ChangeLogLimits {
-  maxEvents: number;
-  maxAgeMs: number;
-  trimEvery: number;
-  trimBatch: number;
-}
-
-/** A change-log entry as stored; its seq is in its key and its version is its versionstamp. */
-export interface LoggedChange {
-  type: ChangeType;
-  id: string;
-  name: string;
-  /** When the change was made (ISO 8601). */
-  at: string;
-  /** The contact's search terms before and after the change, for `watch` queries. */
-  terms: Terms;
-}
 
 /** Options of {@link ContactStore.open}. */
 export interface StoreOptions {
@@ -150,9 +114,8 @@ export class ContactStore {
   readonly #limits: ChangeLogLimits;
   #sinceTrim = 0;
   #trimming: Promise<void> | undefined;
-  #tail: { reader: ReadableStreamDefaultReader<unknown>; done: Promise<void> } | undefined;
-  #tailing: Promise<void> | undefined;
-  #tailAgain = false;
+  /** Reads the log as other servers append to it; only without a view. */
+  readonly #tail: LogTail | undefined;
 
   private constructor(
     kv: Deno.Kv,
@@ -168,7 +131,7 @@ export class ContactStore {
     this.#commits = commits;
     this.#limits = limits;
     this.changes = new ChangeFeed(head);
-    if (view === undefined) this.#startTail();
+    if (view === undefined) this.#tail = new LogTail(kv, this.changes);
   }
 
   /** Whether reads are served from the in-memory view (a file or `:memory:` store). */
@@ -224,16 +187,15 @@ export class ContactStore {
     if (this.#closed) return;
     this.#closed = true;
     this.changes.close();
-    this.#tail?.reader.cancel().catch(() => {});
+    this.#tail?.close();
     this.#kv.close();
   }
 
   /** Waits for a trim or log read under way, then closes. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#closed) return;
-    this.#tail?.reader.cancel().catch(() => {});
-    await this.#tail?.done;
-    await this.#tailing;
+    this.#tail?.cancel();
+    await this.#tail?.settled();
     await this.#trimming;
     this.close();
   }
@@ -244,8 +206,7 @@ export class ContactStore {
    */
   async changeHead(): Promise<number> {
     if (this.#view && this.#commits.head !== undefined) return this.#commits.head;
-    const entry = await this.#kv.get<number>(HEAD_KEY);
-    return entry.value ?? 0;
+    return await readHead(this.#kv);
   }
 
   /**
@@ -253,10 +214,7 @@ export class ContactStore {
    * when the log is empty). Every change after it is still in the log.
    */
   async changeLogStart(): Promise<number> {
-    for await (const entry of this.#kv.list({ prefix: CHANGES }, { limit: 1 })) {
-      return seqOf(entry.key) - 1;
-    }
-    return await this.changeHead();
+    return (await logStart(this.#kv)) ?? await this.changeHead();
   }
 
   /**
@@ -264,20 +222,7 @@ export class ContactStore {
    * `after + 1` unless the log no longer holds it (trimmed): check before relying on it.
    */
   async changesAfter(after: number, limit: number): Promise<ChangeEvent[]> {
-    const selector = { prefix: CHANGES, start: changeKey(after + 1) };
-    const events: ChangeEvent[] = [];
-    for await (const entry of this.#kv.list<LoggedChange>(selector, { limit })) {
-      const { type, id, name, terms } = entry.value;
-      events.push({
-        type,
-        id,
-        name,
-        terms,
-        version: entry.versionstamp,
-        seq: seqOf(entry.key),
-      });
-    }
-    return events;
+    return await changesAfter(this.#kv, after, limit);
   }
 
   /**
@@ -285,20 +230,7 @@ export class ContactStore {
    * Returns how many it deleted.
    */
   async trimChanges(): Promise<number> {
-    const { maxEvents, maxAgeMs, trimBatch } = this.#limits;
-    const head = await this.changeHead();
-    const oldest = new Date(Date.now() - maxAgeMs).toISOString();
-    const op = this.#kv.atomic();
-    let deleted = 0;
-    const selector = { prefix: CHANGES };
-    for await (const entry of this.#kv.list<LoggedChange>(selector, { limit: trimBatch })) {
-      const seq = seqOf(entry.key);
-      if (seq > head - maxEvents && entry.value.at >= oldest) break;
-      op.delete(entry.key);
-      deleted++;
-    }
-    if (deleted > 0) await op.commit();
-    return deleted;
+    return await trimLog(this.#kv, this.#limits, await this.changeHead());
   }
 
   /** Counts a logged change; every `trimEvery`, trims the log in the background. */
@@ -316,47 +248,6 @@ export class ContactStore {
     if (this.#view === undefined || seq === undefined) return;
     const { id, name, terms } = entry;
     this.changes.publish({ type, id, name, terms, version, seq });
-  }
-
-  /** For a store others may write: wake on every move of the log's head, read, publish. */
-  #startTail(): void {
-    const reader = this.#kv.watch([HEAD_KEY]).getReader();
-    const done = (async () => {
-      try {
-        while (!this.#closed) {
-          const { done } = await reader.read();
-          if (done) return;
-          this.#readTail();
-        }
-      } catch {
-        // closed
-      }
-    })();
-    this.#tail = { reader, done };
-  }
-
-  /** Publishes the log's entries after the feed's position; one reader at a time. */
-  #readTail(): void {
-    if (this.#tailing) {
-      this.#tailAgain = true;
-      return;
-    }
-    this.#tailing = (async () => {
-      try {
-        do {
-          this.#tailAgain = false;
-          while (!this.#closed) {
-            const events = await this.changesAfter(this.changes.position, 100);
-            for (const event of events) this.changes.publish(event);
-            if (events.length < 100) break;
-          }
-        } while (this.#tailAgain && !this.#closed);
-      } catch {
-        // closed meanwhile
-      } finally {
-        this.#tailing = undefined;
-      }
-    })();
   }
 
   /**
@@ -825,19 +716,6 @@ export class ContactStore {
     }
     return conflict(current);
   }
-}
-
-/** The log entry of a change. */
-function logged(type: ChangeType, contact: StoredContact, at: string, terms: Terms): LoggedChange {
-  return { type, id: contact.id, name: contact.name, at, terms };
-}
-
-/** The terms of a contact before and after a change, together. */
-function unionTerms(a: Terms, b: Terms): Terms {
-  return {
-    words: [...new Set([...a.words, ...b.words])],
-    phones: [...new Set([...a.phones, ...b.phones])],
-  };
 }
 
 /**
