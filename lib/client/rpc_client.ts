@@ -241,7 +241,7 @@ export async function openConnection(options: ConnectOptions): Promise<Deno.Conn
       const { problem, detail } = describeSocketError(error);
       throw new ConnectionError(problem, address, detail, { cause: error });
     }
-    const { problem, detail } = describeTransportError(error, options, tls);
+    const { problem, detail } = describeTransportError(error, options);
     throw new ConnectionError(problem, address, detail, { cause: error });
   }
   // TLS connections have no setNoDelay (nor setKeepAlive).
@@ -273,14 +273,9 @@ function caFileError(error: unknown, address: string, ca: string): ConnectionErr
 function describeTransportError(
   error: TransportError,
   options: ConnectOptions,
-  tls: boolean,
 ): { problem: ConnectionProblem; detail: string } {
-  // The transport's message is "Cannot connect to HOST:PORT[ over TLS]: why"; keep the why.
-  const prefix = `Cannot connect to ${formatAddress(options.host, options.port)}` +
-    `${tls ? " over TLS" : ""}: `;
-  const why = error.message.startsWith(prefix)
-    ? error.message.slice(prefix.length)
-    : lowerFirst(error.message);
+  // The transport worded the reason; the sentence around it is ConnectionError's.
+  const why = error.detail;
   switch (error.reason) {
     case "refused":
       return { problem: "refused", detail: "connection refused" };

@@ -37,22 +37,40 @@ export type TransportFailure =
   | "other";
 
 /**
- * A connection that could not be made. The message is one sentence saying what to do.
+ * A connection that could not be made. `detail` is the reason and what to do, without the
+ * address; the message puts the address in front (`Cannot connect to HOST:PORT[ over TLS]:
+ * detail`), or is the detail alone for a CA file that cannot be read. The RPC client words
+ * its own sentence from `detail`, so the reasons are worded here only.
  *
  * @example
  * ```ts
  * import { TransportError } from "./transport.ts";
- * const error = new TransportError("refused", "Cannot connect to 127.0.0.1:1: refused");
- * if (error.reason !== "refused") throw new Error();
+ * const error = new TransportError("refused", "connection refused", { host: "::1", port: 1 });
+ * if (error.message !== "Cannot connect to [::1]:1: connection refused") throw new Error();
+ * if (error.detail !== "connection refused") throw new Error();
  * ```
  */
 export class TransportError extends Error {
   readonly reason: TransportFailure;
+  readonly detail: string;
 
-  constructor(reason: TransportFailure, message: string, options?: ErrorOptions) {
-    super(message, options);
+  constructor(
+    reason: TransportFailure,
+    detail: string,
+    where?: { host: string; port: number; tls?: boolean },
+    options?: ErrorOptions,
+  ) {
+    super(
+      where
+        ? `Cannot connect to ${formatAddress(where.host, where.port)}${
+          where.tls ? " over TLS" : ""
+        }: ${detail}`
+        : detail,
+      options,
+    );
     this.name = "TransportError";
     this.reason = reason;
+    this.detail = detail;
   }
 }
 
@@ -86,6 +104,7 @@ export async function loadCa(ca: string): Promise<string> {
           "deno task client grants read access to the file named by ADDRESSBOOK_CA only, " +
             'and a compiled client reads none: pass the text, ADDRESSBOOK_CA="$(cat file)"',
         ),
+        undefined,
         { cause: error },
       );
     }
@@ -97,9 +116,8 @@ export async function loadCa(ca: string): Promise<string> {
     throw new TransportError(
       "ca-file",
       `Cannot read the CA file ${JSON.stringify(ca)}: ${detail}`,
-      {
-        cause: error,
-      },
+      undefined,
+      { cause: error },
     );
   }
   if (!text.includes(PEM)) {
@@ -116,27 +134,29 @@ export function describeConnectError(
   error: unknown,
   options: Pick<TransportOptions, "host" | "port" | "tls">,
 ): TransportError {
-  const at = formatAddress(options.host, options.port);
   const message = error instanceof Error ? error.message : String(error);
-  const tls = options.tls ? " over TLS" : "";
+  const where = { host: options.host, port: options.port, tls: options.tls };
+  const cause = { cause: error };
   if (error instanceof TransportError) return error;
   if (isPermissionError(error)) {
-    return new TransportError("not-allowed", permissionMessage(error), { cause: error });
+    return new TransportError("not-allowed", permissionMessage(error), undefined, cause);
   }
   if (error instanceof Deno.errors.ConnectionRefused) {
     return new TransportError(
       "refused",
-      `Cannot connect to ${at}: connection refused; is the server running on that port, ` +
-        "and is the port open in its firewall?",
-      { cause: error },
+      "connection refused; is the server running on that port, and is the port open in its " +
+        "firewall?",
+      { ...where, tls: false },
+      cause,
     );
   }
   if (/lookup address|Name or service not known|nodename nor servname/i.test(message)) {
     return new TransportError(
       "unknown-host",
-      `Cannot connect to ${at}: the host name ${JSON.stringify(options.host)} is not known; ` +
-        "check the spelling or use the server's IP address",
-      { cause: error },
+      `the host name ${JSON.stringify(options.host)} is not known; check the spelling or use ` +
+        "the server's IP address",
+      { ...where, tls: false },
+      cause,
     );
   }
   if (/UnknownIssuer|BadSignature|Expired|NotValidYet|invalid peer certificate/i.test(message)) {
@@ -158,9 +178,7 @@ export function describeConnectError(
     } else if (/NotValidYet|not valid yet/i.test(message)) {
       why = "the server's certificate is not valid yet; check the clock of both machines";
     }
-    return new TransportError("untrusted", `Cannot connect to ${at}${tls}: ${why}`, {
-      cause: error,
-    });
+    return new TransportError("untrusted", why, where, cause);
   }
   if (
     options.tls &&
@@ -169,14 +187,13 @@ export function describeConnectError(
   ) {
     return new TransportError(
       "tls",
-      `Cannot connect to ${at} over TLS: the server does not speak TLS on that port; ` +
-        "drop --tls, or give the server cert.pem and key.pem",
-      { cause: error },
+      "the server does not speak TLS on that port; drop --tls, or give the server cert.pem " +
+        "and key.pem",
+      where,
+      cause,
     );
   }
-  return new TransportError("other", `Cannot connect to ${at}${tls}: ${message}`, {
-    cause: error,
-  });
+  return new TransportError("other", message, where, cause);
 }
 
 /** The names in rustls's `certificate is only valid for DnsName("a") or IpAddress(1.2.3.4)`. */
@@ -222,11 +239,9 @@ export async function connect(options: TransportOptions): Promise<Deno.Conn> {
       reject(
         new TransportError(
           "timeout",
-          `Cannot connect to ${formatAddress(options.host, options.port)}${
-            tls ? " over TLS" : ""
-          }: ` +
-            `no answer within ${timeoutMs / 1000} s; check the address, and that the ` +
-            `firewall lets port ${options.port} through`,
+          `no answer within ${timeoutMs / 1000} s; check the address, and that the firewall ` +
+            `lets port ${options.port} through`,
+          context,
         ),
       );
     }, timeoutMs);
