@@ -15,7 +15,7 @@
  * Layout history: 1 held only `["contacts", id]` records; 2 added the indexes and the
  * count; 3 added the change log. Opening a layout-1 or layout-2 store migrates it; a newer
  * layout is refused (a layout-2 server would write without logging, so it must not open a
- * layout-3 store).
+ * layout-3 store). See `maintenance.ts`.
  *
  * @module
  */

@@ -1,19 +1,19 @@
 /**
- * The contact store on Deno KV. The key layout (and its history) is in `keys.ts`, the only
- * file that spells a key; the change log is in `change_log.ts`, the errors in `errors.ts`,
- * paging and cursors in `paging.ts`.
- *
- * Live changes: with a view (one process owns the store), each committed change is
- * published to {@link ContactStore.changes} right after its commit, in commit (seq) order.
- * Without one (a KV Connect URL, which other servers may write), a `LogTail`
- * (`change_log.ts`) reads the log as its head moves and publishes its entries, so every
- * server sees every server's changes, in seq order.
+ * The contact store on Deno KV: {@link ContactStore}. The key layout is in `keys.ts`, the
+ * change log in `change_log.ts`, the layout migrations and the consistency check in
+ * `maintenance.ts`, paging and cursors in `paging.ts`, the errors in `errors.ts`.
  *
  * Every write checks the record's versionstamp and sets or deletes the record and all of its
  * index entries in one `kv.atomic()`, so an index never disagrees with its record, even if
  * the process is killed mid-write. Concurrent writes share an atomic (group commit, see
  * `group_commit.ts`); each caller returns only after the atomic holding its write commits.
  * Each write also logs its change in that atomic (see `change_log.ts`).
+ *
+ * Live changes: with a view (one process owns the store), each committed change is
+ * published to {@link ContactStore.changes} right after its commit, in commit (seq) order.
+ * Without one (a KV Connect URL, which other servers may write), a `LogTail`
+ * (`change_log.ts`) reads the log as its head moves and publishes its entries, so every
+ * server sees every server's changes, in seq order.
  *
  * Reads of a file or `:memory:` store are served from a write-through in-memory view
  * (`contact_view.ts`), filled from KV at open and updated as each write commits, in commit
@@ -30,7 +30,6 @@ import { ContactView } from "./contact_view.ts";
 import { GroupCommitter, type Write } from "./group_commit.ts";
 import { newId } from "../model/ids.ts";
 import { type CheckReport, MAX_PAGE, type Page } from "../protocol/api.ts";
-export { type CheckReport, MAX_PAGE, type Page };
 import { contactTerms, fold, parseQuery } from "../model/search_terms.ts";
 import {
   CHANGE_LOG_LIMITS,
@@ -44,7 +43,7 @@ import {
   trimLog,
   unionTerms,
 } from "./change_log.ts";
-import { AmbiguousError, conflict, LayoutError, NotFoundError } from "./errors.ts";
+import { AmbiguousError, conflict, NotFoundError } from "./errors.ts";
 import {
   changeKey,
   contactKey,
@@ -53,17 +52,14 @@ import {
   HEAD_KEY,
   indexDeletes,
   indexedId,
-  INDEXES,
   indexSets,
-  LAYOUT_KEY,
-  LAYOUT_VERSION,
   nameKey,
   namePrefix,
   nameSortKey,
   phoneRange,
-  recordIndexEntries,
   wordRange,
 } from "./keys.ts";
+import { check, prepareLayout, rebuildIndexes, storedCount } from "./maintenance.ts";
 import {
   compareKeys,
   decodeCursor,
@@ -72,10 +68,11 @@ import {
   pageLimit,
   type PageOptions,
 } from "./paging.ts";
-// Still imported from here by code outside the store, until the store has one public module.
+// Still imported from here by code outside the store, until it imports the store's mod.ts.
 export { AmbiguousError, ConflictError, LayoutError, NotFoundError } from "./errors.ts";
 export { LAYOUT_VERSION } from "./keys.ts";
 export type { PageOptions } from "./paging.ts";
+export { type CheckReport, MAX_PAGE, type Page };
 
 /** Options of {@link ContactStore.open}. */
 export interface StoreOptions {
@@ -148,19 +145,12 @@ export class ContactStore {
    * Opens the store at `path`, creating it if needed, and migrates an older layout. Reads
    * come from an in-memory view unless `path` is a KV Connect URL or `options.view` is false
    * (for tools that read a store another process owns).
-   * Throws {@link LayoutError} for a layout newer than this code understands.
+   * Throws `LayoutError` for a layout newer than this code understands.
    */
   static async open(path: string, options: StoreOptions = {}): Promise<ContactStore> {
     const kv = await Deno.openKv(path);
     try {
-      const layout = await readLayout(kv);
-      if (layout > LAYOUT_VERSION) {
-        throw new LayoutError(
-          `The store ${JSON.stringify(path)} has layout ${layout}, newer than this server ` +
-            `understands (${LAYOUT_VERSION}): upgrade addressbook to open it`,
-        );
-      }
-      if (layout < LAYOUT_VERSION) await migrate(kv, layout);
+      const layout = await prepareLayout(kv, path);
       const view = storeKind(path) === "remote" || options.view === false
         ? undefined
         : await loadView(kv);
@@ -252,7 +242,7 @@ export class ContactStore {
 
   /**
    * Adds a new contact and returns it as stored. `id` (restoring a backup) gives it that id
-   * instead of a new one; if a contact already has it, {@link ConflictError} with that one.
+   * instead of a new one; if a contact already has it, `ConflictError` with that one.
    */
   async add(fields: ContactFields, id?: string): Promise<Contact> {
     const now = new Date().toISOString();
@@ -312,7 +302,7 @@ export class ContactStore {
 
   /**
    * Replaces a contact's user fields, if `version` is still current. Throws
-   * {@link NotFoundError}, or {@link ConflictError} with the current contact.
+   * {@link NotFoundError}, or `ConflictError` with the current contact.
    */
   async update(id: string, version: string, fields: ContactFields): Promise<Contact> {
     const key = contactKey(id);
@@ -349,7 +339,7 @@ export class ContactStore {
 
   /**
    * Removes a contact by id. With `version`, only if it is still current
-   * ({@link ConflictError} otherwise). Returns the removed contact.
+   * (`ConflictError` otherwise). Returns the removed contact.
    */
   async remove(id: string, version?: string): Promise<Contact> {
     const key = contactKey(id);
@@ -515,13 +505,7 @@ export class ContactStore {
   /** The number of contacts. */
   async count(): Promise<number> {
     if (this.#view) return this.#view.size;
-    return await this.#storedCount();
-  }
-
-  /** The count as stored in KV (`["meta", "count"]`). */
-  async #storedCount(): Promise<number> {
-    const entry = await this.#kv.get<Deno.KvU64>(COUNT_KEY);
-    return entry.value === null ? 0 : Number(entry.value.value);
+    return await storedCount(this.#kv);
   }
 
   /**
@@ -559,56 +543,7 @@ export class ContactStore {
    * write racing the check is not mistaken for damage.
    */
   async check(): Promise<CheckReport> {
-    const expected = new Map<string, string | null>();
-    let contacts = 0;
-    for await (const entry of this.#kv.list<StoredContact>({ prefix: CONTACTS })) {
-      contacts++;
-      for (const [key, value] of recordIndexEntries(entry.value)) {
-        expected.set(JSON.stringify(key), value);
-      }
-    }
-    const suspects: Deno.KvKey[] = [];
-    let indexEntriesSeen = 0;
-    for (const index of INDEXES) {
-      for await (const entry of this.#kv.list<string | null>({ prefix: index })) {
-        indexEntriesSeen++;
-        const id = JSON.stringify(entry.key);
-        if (!expected.has(id) || expected.get(id) !== entry.value) suspects.push(entry.key);
-        expected.delete(id);
-      }
-    }
-    for (const key of expected.keys()) suspects.push(JSON.parse(key));
-    const problems: string[] = [];
-    for (const key of suspects) {
-      const problem = await this.#confirmProblem(key);
-      if (problem && problems.length < 100) problems.push(problem);
-    }
-    // The count key itself, not `count()`: with a view, that is the view's size.
-    const stored = await this.#storedCount();
-    if (stored !== contacts && await this.#storedCount() !== contacts) {
-      problems.push(`The stored count is ${stored} but there are ${contacts} contacts`);
-    }
-    return { ok: problems.length === 0, contacts, indexEntries: indexEntriesSeen, problems };
-  }
-
-  /** Re-reads an index entry and its record together; describes the damage, if real. */
-  async #confirmProblem(key: Deno.KvKey): Promise<string | null> {
-    const id = indexedId(key);
-    const [index, record] = await this.#kv.getMany<[string | null, StoredContact]>([
-      key,
-      contactKey(id),
-    ]);
-    const want = record.value === null ? undefined : new Map(
-      recordIndexEntries(record.value).map(([k, v]) => [JSON.stringify(k), v]),
-    ).get(JSON.stringify(key));
-    const present = index.versionstamp !== null;
-    if (want === undefined && present) return `Stray index entry ${JSON.stringify(key)}`;
-    if (want !== undefined && !present) return `Missing index entry ${JSON.stringify(key)}`;
-    if (want !== undefined && index.value !== want) {
-      return `Index entry ${JSON.stringify(key)} holds ${JSON.stringify(index.value)}, ` +
-        `not ${JSON.stringify(want)}`;
-    }
-    return null;
+    return await check(this.#kv);
   }
 
   /**
@@ -745,60 +680,6 @@ async function loadView(kv: Deno.Kv): Promise<ContactView> {
   return view;
 }
 
-async function readLayout(kv: Deno.Kv): Promise<number> {
-  const entry = await kv.get<number>(LAYOUT_KEY);
-  if (entry.value !== null) return entry.value;
-  // No layout key: a new store, or one written by layout 1 before it recorded its layout.
-  for await (const _ of kv.list({ prefix: CONTACTS }, { limit: 1 })) return 1;
-  await kv.set(LAYOUT_KEY, LAYOUT_VERSION);
-  return LAYOUT_VERSION;
-}
-
-/**
- * Brings an older layout up to date. Layout 1 -> 2 builds the indexes and the count from the
- * records; 2 -> 3 starts an empty change log (head 0, unless one is there already). Each
- * step can be interrupted and run again safely.
- */
-async function migrate(kv: Deno.Kv, from: number): Promise<void> {
-  if (from !== 1 && from !== 2) {
-    throw new LayoutError(`Cannot migrate a store from layout ${from}`);
-  }
-  if (from === 1) await rebuildIndexes(kv);
-  await kv.atomic().check({ key: HEAD_KEY, versionstamp: null }).set(HEAD_KEY, 0).commit();
-  await kv.set(LAYOUT_KEY, LAYOUT_VERSION);
-}
-
-/** Deletes every index entry, then sets them and the count again from the records. */
-async function rebuildIndexes(kv: Deno.Kv): Promise<void> {
-  for (const index of INDEXES) {
-    let op = kv.atomic();
-    let inBatch = 0;
-    for await (const entry of kv.list({ prefix: index })) {
-      op.delete(entry.key);
-      if (++inBatch === 500) {
-        await commitOrThrow(op);
-        op = kv.atomic();
-        inBatch = 0;
-      }
-    }
-    await commitOrThrow(op);
-  }
-  let count = 0n;
-  let op = kv.atomic();
-  let inBatch = 0;
-  for await (const entry of kv.list<StoredContact>({ prefix: CONTACTS })) {
-    op.mutate(...indexSets(entry.value.id, fold(entry.value.name), contactTerms(entry.value)));
-    count++;
-    if (++inBatch === 4) {
-      await commitOrThrow(op);
-      op = kv.atomic();
-      inBatch = 0;
-    }
-  }
-  op.set(COUNT_KEY, new Deno.KvU64(count));
-  await commitOrThrow(op);
-}
-
 /**
  * Commits a checked write, retrying a few times (about 1.5 s in all) while the database is
  * locked by another process: a commit that failed that way did not apply, and the write's
@@ -816,9 +697,4 @@ async function commitRetrying(
       await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
     }
   }
-}
-
-async function commitOrThrow(op: Deno.AtomicOperation): Promise<void> {
-  const result = await op.commit();
-  if (!result.ok) throw new Error("An index rebuild write failed its check");
 }

@@ -1,0 +1,183 @@
+/**
+ * Keeping a store's KV sound: the layout check and migrations at open, the consistency check
+ * of the indexes and the count against the records, and the rebuild of both from the records
+ * (the records are the truth). See `keys.ts` for the layouts.
+ *
+ * @module
+ */
+
+import type { StoredContact } from "../model/contact.ts";
+import type { CheckReport } from "../protocol/api.ts";
+import { contactTerms, fold } from "../model/search_terms.ts";
+import { LayoutError } from "./errors.ts";
+import {
+  contactKey,
+  CONTACTS,
+  COUNT_KEY,
+  HEAD_KEY,
+  indexedId,
+  INDEXES,
+  indexSets,
+  LAYOUT_KEY,
+  LAYOUT_VERSION,
+  recordIndexEntries,
+} from "./keys.ts";
+
+/**
+ * Reads the layout of the store in `kv` (at `path`, for the message) and brings an older one
+ * up to date; returns the layout as it was. Throws {@link LayoutError} for a layout newer
+ * than this code understands.
+ *
+ * @example A new store gets the current layout
+ * ```ts
+ * import { prepareLayout } from "./maintenance.ts";
+ * import { LAYOUT_VERSION } from "./keys.ts";
+ * using kv = await Deno.openKv(":memory:");
+ * if (await prepareLayout(kv, ":memory:") !== LAYOUT_VERSION) throw new Error();
+ * ```
+ */
+export async function prepareLayout(kv: Deno.Kv, path: string): Promise<number> {
+  const layout = await readLayout(kv);
+  if (layout > LAYOUT_VERSION) {
+    throw new LayoutError(
+      `The store ${JSON.stringify(path)} has layout ${layout}, newer than this server ` +
+        `understands (${LAYOUT_VERSION}): upgrade addressbook to open it`,
+    );
+  }
+  if (layout < LAYOUT_VERSION) await migrate(kv, layout);
+  return layout;
+}
+
+async function readLayout(kv: Deno.Kv): Promise<number> {
+  const entry = await kv.get<number>(LAYOUT_KEY);
+  if (entry.value !== null) return entry.value;
+  // No layout key: a new store, or one written by layout 1 before it recorded its layout.
+  for await (const _ of kv.list({ prefix: CONTACTS }, { limit: 1 })) return 1;
+  await kv.set(LAYOUT_KEY, LAYOUT_VERSION);
+  return LAYOUT_VERSION;
+}
+
+/**
+ * Brings an older layout up to date. Layout 1 -> 2 builds the indexes and the count from the
+ * records; 2 -> 3 starts an empty change log (head 0, unless one is there already). Each
+ * step can be interrupted and run again safely.
+ */
+async function migrate(kv: Deno.Kv, from: number): Promise<void> {
+  if (from !== 1 && from !== 2) {
+    throw new LayoutError(`Cannot migrate a store from layout ${from}`);
+  }
+  if (from === 1) await rebuildIndexes(kv);
+  await kv.atomic().check({ key: HEAD_KEY, versionstamp: null }).set(HEAD_KEY, 0).commit();
+  await kv.set(LAYOUT_KEY, LAYOUT_VERSION);
+}
+
+/**
+ * Deletes every index entry, then sets them and the count again from the records. For a
+ * store no other process is writing.
+ */
+export async function rebuildIndexes(kv: Deno.Kv): Promise<void> {
+  for (const index of INDEXES) {
+    let op = kv.atomic();
+    let inBatch = 0;
+    for await (const entry of kv.list({ prefix: index })) {
+      op.delete(entry.key);
+      if (++inBatch === 500) {
+        await commitOrThrow(op);
+        op = kv.atomic();
+        inBatch = 0;
+      }
+    }
+    await commitOrThrow(op);
+  }
+  let count = 0n;
+  let op = kv.atomic();
+  let inBatch = 0;
+  for await (const entry of kv.list<StoredContact>({ prefix: CONTACTS })) {
+    op.mutate(...indexSets(entry.value.id, fold(entry.value.name), contactTerms(entry.value)));
+    count++;
+    if (++inBatch === 4) {
+      await commitOrThrow(op);
+      op = kv.atomic();
+      inBatch = 0;
+    }
+  }
+  op.set(COUNT_KEY, new Deno.KvU64(count));
+  await commitOrThrow(op);
+}
+
+async function commitOrThrow(op: Deno.AtomicOperation): Promise<void> {
+  const result = await op.commit();
+  if (!result.ok) throw new Error("An index rebuild write failed its check");
+}
+
+/** The count as stored in KV (`["meta", "count"]`), 0 when there is none. */
+export async function storedCount(kv: Deno.Kv): Promise<number> {
+  const entry = await kv.get<Deno.KvU64>(COUNT_KEY);
+  return entry.value === null ? 0 : Number(entry.value.value);
+}
+
+/**
+ * Verifies that every index entry agrees with its record and the stored count with the
+ * records. Each problem found is confirmed with one consistent read before it is reported,
+ * so a write racing the check is not mistaken for damage.
+ *
+ * @example An empty store is sound
+ * ```ts
+ * import { check } from "./maintenance.ts";
+ * using kv = await Deno.openKv(":memory:");
+ * const report = await check(kv);
+ * if (!report.ok || report.contacts !== 0) throw new Error();
+ * ```
+ */
+export async function check(kv: Deno.Kv): Promise<CheckReport> {
+  const expected = new Map<string, string | null>();
+  let contacts = 0;
+  for await (const entry of kv.list<StoredContact>({ prefix: CONTACTS })) {
+    contacts++;
+    for (const [key, value] of recordIndexEntries(entry.value)) {
+      expected.set(JSON.stringify(key), value);
+    }
+  }
+  const suspects: Deno.KvKey[] = [];
+  let indexEntriesSeen = 0;
+  for (const index of INDEXES) {
+    for await (const entry of kv.list<string | null>({ prefix: index })) {
+      indexEntriesSeen++;
+      const id = JSON.stringify(entry.key);
+      if (!expected.has(id) || expected.get(id) !== entry.value) suspects.push(entry.key);
+      expected.delete(id);
+    }
+  }
+  for (const key of expected.keys()) suspects.push(JSON.parse(key));
+  const problems: string[] = [];
+  for (const key of suspects) {
+    const problem = await confirmProblem(kv, key);
+    if (problem && problems.length < 100) problems.push(problem);
+  }
+  // The count key itself, not the store's `count()`: with a view, that is the view's size.
+  const stored = await storedCount(kv);
+  if (stored !== contacts && await storedCount(kv) !== contacts) {
+    problems.push(`The stored count is ${stored} but there are ${contacts} contacts`);
+  }
+  return { ok: problems.length === 0, contacts, indexEntries: indexEntriesSeen, problems };
+}
+
+/** Re-reads an index entry and its record together; describes the damage, if real. */
+async function confirmProblem(kv: Deno.Kv, key: Deno.KvKey): Promise<string | null> {
+  const id = indexedId(key);
+  const [index, record] = await kv.getMany<[string | null, StoredContact]>([
+    key,
+    contactKey(id),
+  ]);
+  const want = record.value === null ? undefined : new Map(
+    recordIndexEntries(record.value).map(([k, v]) => [JSON.stringify(k), v]),
+  ).get(JSON.stringify(key));
+  const present = index.versionstamp !== null;
+  if (want === undefined && present) return `Stray index entry ${JSON.stringify(key)}`;
+  if (want !== undefined && !present) return `Missing index entry ${JSON.stringify(key)}`;
+  if (want !== undefined && index.value !== want) {
+    return `Index entry ${JSON.stringify(key)} holds ${JSON.stringify(index.value)}, ` +
+      `not ${JSON.stringify(want)}`;
+  }
+  return null;
+}
