@@ -5,7 +5,7 @@ import { validateContact } from "../model/contact.ts";
 import { LineFramer, LineTooLongError } from "./framing.ts";
 import { dispatch, standaloneContext } from "../server/methods.ts";
 import { formatRequest, isResponse, parseLine } from "./jsonrpc.ts";
-import { ContactStore } from "../store/store.ts";
+import { ContactStore } from "../store/mod.ts";
 
 /** The lines of `bytes` as a simple reference implementation sees them, or "too long". */
 function referenceLines(bytes: Uint8Array, max: number): Uint8Array[] | "too long" {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { isClassicStart, parseClassic, parseDetails, runClassic } from "./classic.ts";
 import { standaloneContext } from "./methods.ts";
 import { blankContact } from "../model/contact.ts";
-import { ContactStore } from "../store/store.ts";
+import { ContactStore } from "../store/mod.ts";
 
 Deno.test({
   name: "parseClassic() splits on the first colon and the first comma",

@@ -27,7 +27,7 @@ import {
   RpcError,
   tooLargeError,
 } from "../protocol/jsonrpc.ts";
-import type { ContactStore } from "../store/store.ts";
+import type { ContactStore } from "../store/mod.ts";
 import { isConnectionGone } from "./socket_errors.ts";
 import { WatchStream } from "./watch_stream.ts";
 

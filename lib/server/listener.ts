@@ -11,7 +11,7 @@ import { type ConnectionLimits, isConnectionGone, serveConnection } from "./conn
 import type { Logger } from "./log.ts";
 import { busyError, errorResponse, formatResponse } from "../protocol/jsonrpc.ts";
 import { formatAddress } from "../protocol/address.ts";
-import type { ContactStore } from "../store/store.ts";
+import type { ContactStore } from "../store/mod.ts";
 
 /** How to run a server. */
 export interface ServerOptions {
@@ -42,7 +42,7 @@ const encoder = new TextEncoder();
  * @example Serve an in-memory store on a free port
  * ```ts
  * import { AddressBookServer } from "./listener.ts";
- * import { ContactStore } from "../store/store.ts";
+ * import { ContactStore } from "../store/mod.ts";
  * import { createLogger } from "./log.ts";
  * await using store = await ContactStore.open(":memory:");
  * await using server = AddressBookServer.listen({

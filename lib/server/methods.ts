@@ -24,7 +24,7 @@ import {
   type ContactStore,
   NotFoundError,
   type PageOptions,
-} from "../store/store.ts";
+} from "../store/mod.ts";
 import { parseQuery, type Query } from "../model/search_terms.ts";
 import { PROTOCOL_VERSION, SERVER_NAME, VERSION } from "../model/version.ts";
 
@@ -233,7 +233,7 @@ const METHODS: Record<
  * @example Count the contacts of an empty store
  * ```ts
  * import { dispatch } from "./methods.ts";
- * import { ContactStore } from "../store/store.ts";
+ * import { ContactStore } from "../store/mod.ts";
  * import { createLogger } from "./log.ts";
  * await using store = await ContactStore.open(":memory:");
  * const context = { store, connection: 1, requests: 1, log: createLogger("error"),
@@ -269,7 +269,7 @@ export async function dispatch(
  * @example Answer a find from the view without awaiting
  * ```ts
  * import { dispatchNow, standaloneContext } from "./methods.ts";
- * import { ContactStore } from "../store/store.ts";
+ * import { ContactStore } from "../store/mod.ts";
  * await using store = await ContactStore.open(":memory:");
  * const context = standaloneContext(store);
  * const found = dispatchNow({ id: 1, method: "find", params: { name: "Bob" } }, context);

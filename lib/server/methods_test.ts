@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { dispatch, dispatchNow, standaloneContext } from "./methods.ts";
-import { ContactStore } from "../store/store.ts";
+import { ContactStore } from "../store/mod.ts";
 import { tempDir } from "../../tests/helpers.ts";
 
 Deno.test("dispatch() answers INTERNAL when the store fails, and leaks no detail", async () => {

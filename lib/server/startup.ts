@@ -21,7 +21,7 @@ import {
 import { DEFAULT_DATA, netHost } from "../sandbox/grants.ts";
 import { AddressBookServer } from "./listener.ts";
 import { SERVER_OPTIONS, type ServerConfig } from "./config.ts";
-import { ContactStore, LAYOUT_VERSION, LayoutError, storeKind } from "../store/store.ts";
+import { ContactStore, LAYOUT_VERSION, LayoutError, storeKind } from "../store/mod.ts";
 
 /**
  * Why the server cannot start, in one sentence a person can act on (the entry prints it with

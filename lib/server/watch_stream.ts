@@ -14,14 +14,14 @@
 import {
   changedParams,
   type ChangeEvent,
+  type ContactStore,
   DEFAULT_WATCH_CAP,
   type Subscription,
-} from "../store/change_feed.ts";
+} from "../store/mod.ts";
 import type { Logger } from "./log.ts";
 import type { WatchControl } from "./methods.ts";
 import { formatNotification, RpcError } from "../protocol/jsonrpc.ts";
 import type { Query } from "../model/search_terms.ts";
-import type { ContactStore } from "../store/store.ts";
 import { isConnectionGone } from "./socket_errors.ts";
 
 /** Log entries read per page when a `watch` replays changes after its `since`. */

@@ -68,11 +68,6 @@ import {
   pageLimit,
   type PageOptions,
 } from "./paging.ts";
-// Still imported from here by code outside the store, until it imports the store's mod.ts.
-export { AmbiguousError, ConflictError, LayoutError, NotFoundError } from "./errors.ts";
-export { LAYOUT_VERSION } from "./keys.ts";
-export type { PageOptions } from "./paging.ts";
-export { type CheckReport, MAX_PAGE, type Page };
 
 /** Options of {@link ContactStore.open}. */
 export interface StoreOptions {
