@@ -1,0 +1,288 @@
+/**
+ * CSV's column tables: the header layouts the CSV reader recognises (the plain one it writes,
+ * Google Contacts' export, Outlook's), each header name and what field it maps to. Data and
+ * the lookups over it only; the reader and the writer are in `csv.ts`.
+ *
+ * @module
+ */
+
+/** The columns of the plain layout, in the order `formatCsv` (`csv.ts`) writes them. */
+export const PLAIN_COLUMNS = [
+  "name",
+  "house",
+  "street",
+  "town",
+  "postcode",
+  "phones",
+  "emails",
+  "notes",
+  "uid",
+] as const;
+
+/** The header layouts `parseCsv` (`csv.ts`) recognises. */
+export type CsvLayout = "plain" | "google" | "outlook";
+
+/** A part of an address a column holds (`label` names the address, Google's type). */
+export type AddressPart =
+  | "label"
+  | "formatted"
+  | "street"
+  | "street2"
+  | "street3"
+  | "city"
+  | "region"
+  | "postcode"
+  | "country"
+  | "pobox"
+  | "extended";
+
+/** What a known column maps to: a field, a part of one, or nothing (ignored or unmapped). */
+export type Rule =
+  | { kind: "name" }
+  | { kind: "part"; part: 0 | 1 | 2 | 3 | 4 } // prefix, given, additional, family, suffix
+  | { kind: "org" }
+  | { kind: "notes" }
+  | { kind: "uid" }
+  | { kind: "plain"; field: "house" | "street" | "town" | "postcode" | "phones" | "emails" }
+  | { kind: "phone" | "email"; label: string } // one column per phone or email (Outlook)
+  | { kind: "phoneValue" | "phoneLabel" | "emailValue" | "emailLabel"; n: number } // Google
+  | { kind: "address"; group: string; label: string; part: AddressPart }
+  | { kind: "ignore" } // known, holds nothing a person entered
+  | { kind: "unmapped" }; // known, no field of its own: reported when it has values
+
+const GOOGLE_NAMES: Record<string, Rule> = {
+  "name": { kind: "name" },
+  "name prefix": { kind: "part", part: 0 },
+  "given name": { kind: "part", part: 1 },
+  "first name": { kind: "part", part: 1 },
+  "additional name": { kind: "part", part: 2 },
+  "middle name": { kind: "part", part: 2 },
+  "family name": { kind: "part", part: 3 },
+  "last name": { kind: "part", part: 3 },
+  "name suffix": { kind: "part", part: 4 },
+  "notes": { kind: "notes" },
+  "organization 1 - name": { kind: "org" },
+  "organization name": { kind: "org" },
+  "group membership": { kind: "ignore" },
+  "labels": { kind: "ignore" },
+  "initials": { kind: "ignore" },
+  "file as": { kind: "ignore" },
+  "sensitivity": { kind: "ignore" },
+  "priority": { kind: "ignore" },
+};
+
+const GOOGLE_UNMAPPED = new Set([
+  "yomi name",
+  "given name yomi",
+  "additional name yomi",
+  "family name yomi",
+  "phonetic first name",
+  "phonetic middle name",
+  "phonetic last name",
+  "nickname",
+  "short name",
+  "maiden name",
+  "birthday",
+  "gender",
+  "location",
+  "billing information",
+  "directory server",
+  "mileage",
+  "occupation",
+  "hobby",
+  "subject",
+  "language",
+  "photo",
+  "organization title",
+  "organization department",
+]);
+
+const GOOGLE_ADDRESS_PARTS: Record<string, AddressPart> = {
+  "type": "label",
+  "label": "label",
+  "formatted": "formatted",
+  "street": "street",
+  "city": "city",
+  "po box": "pobox",
+  "region": "region",
+  "postal code": "postcode",
+  "country": "country",
+  "extended address": "extended",
+};
+
+function googleRule(header: string): Rule | null {
+  const h = header.toLowerCase();
+  const named = GOOGLE_NAMES[h];
+  if (named) return named;
+  if (GOOGLE_UNMAPPED.has(h)) return { kind: "unmapped" };
+  let m = /^(phone|e-mail) (\d+) - (type|label|value)$/.exec(h);
+  if (m) {
+    const n = Number(m[2]);
+    const value = m[3] === "value";
+    if (m[1] === "phone") return { kind: value ? "phoneValue" : "phoneLabel", n };
+    return { kind: value ? "emailValue" : "emailLabel", n };
+  }
+  m = /^address (\d+) - (.+)$/.exec(h);
+  if (m && GOOGLE_ADDRESS_PARTS[m[2]!]) {
+    return { kind: "address", group: m[1]!, label: "", part: GOOGLE_ADDRESS_PARTS[m[2]!]! };
+  }
+  if (
+    /^(organization|website|relation|event|im|custom field|external id|jot|calendar link|location|hobby|interest|client|user defined field|sip address|miscellaneous) \d+ - /
+      .test(h)
+  ) {
+    return { kind: "unmapped" };
+  }
+  return null;
+}
+
+const OUTLOOK_PHONES: Record<string, string> = {
+  "home phone": "home",
+  "home phone 2": "home",
+  "business phone": "work",
+  "business phone 2": "work",
+  "mobile phone": "mobile",
+  "car phone": "car",
+  "other phone": "other",
+  "primary phone": "main",
+  "pager": "pager",
+  "business fax": "work fax",
+  "home fax": "home fax",
+  "other fax": "fax",
+  "company main phone": "company main",
+  "callback": "callback",
+  "radio phone": "radio",
+  "telex": "telex",
+  "tty/tdd phone": "textphone",
+  "isdn": "isdn",
+  "assistant's phone": "assistant",
+};
+
+const OUTLOOK_NAMES: Record<string, Rule> = {
+  "title": { kind: "part", part: 0 },
+  "first name": { kind: "part", part: 1 },
+  "middle name": { kind: "part", part: 2 },
+  "last name": { kind: "part", part: 3 },
+  "suffix": { kind: "part", part: 4 },
+  "company": { kind: "org" },
+  "notes": { kind: "notes" },
+  "e-mail address": { kind: "email", label: "" },
+  "e-mail 2 address": { kind: "email", label: "" },
+  "e-mail 3 address": { kind: "email", label: "" },
+  "e-mail type": { kind: "ignore" },
+  "e-mail 2 type": { kind: "ignore" },
+  "e-mail 3 type": { kind: "ignore" },
+  "e-mail display name": { kind: "ignore" },
+  "e-mail 2 display name": { kind: "ignore" },
+  "e-mail 3 display name": { kind: "ignore" },
+  "gender": { kind: "ignore" },
+  "priority": { kind: "ignore" },
+  "sensitivity": { kind: "ignore" },
+  "private": { kind: "ignore" },
+  "initials": { kind: "ignore" },
+};
+
+const OUTLOOK_UNMAPPED = new Set([
+  "nickname",
+  "given yomi",
+  "surname yomi",
+  "company yomi",
+  "department",
+  "job title",
+  "office location",
+  "manager's name",
+  "assistant's name",
+  "account",
+  "anniversary",
+  "billing information",
+  "birthday",
+  "categories",
+  "children",
+  "directory server",
+  "government id number",
+  "hobby",
+  "internet free busy",
+  "keywords",
+  "language",
+  "location",
+  "mileage",
+  "organizational id number",
+  "profession",
+  "referred by",
+  "spouse",
+  "schools",
+  "user 1",
+  "user 2",
+  "user 3",
+  "user 4",
+  "web page",
+  "personal web page",
+  "imaddress",
+]);
+
+const OUTLOOK_GROUPS: Record<string, string> = { home: "home", business: "work", other: "other" };
+const OUTLOOK_ADDRESS_PARTS: Record<string, AddressPart> = {
+  "street": "street",
+  "street 2": "street2",
+  "street 3": "street3",
+  "city": "city",
+  "state": "region",
+  "postal code": "postcode",
+  "country/region": "country",
+  "country": "country",
+  "address po box": "pobox",
+};
+
+function outlookRule(header: string): Rule | null {
+  const h = header.toLowerCase();
+  const named = OUTLOOK_NAMES[h];
+  if (named) return named;
+  const phone = OUTLOOK_PHONES[h];
+  if (phone) return { kind: "phone", label: phone };
+  if (OUTLOOK_UNMAPPED.has(h)) return { kind: "unmapped" };
+  const m = /^(home|business|other) (.+)$/.exec(h);
+  if (m && OUTLOOK_ADDRESS_PARTS[m[2]!]) {
+    const label = OUTLOOK_GROUPS[m[1]!]!;
+    return { kind: "address", group: m[1]!, label, part: OUTLOOK_ADDRESS_PARTS[m[2]!]! };
+  }
+  return null;
+}
+
+function plainRule(header: string): Rule | null {
+  switch (header.toLowerCase()) {
+    case "name":
+      return { kind: "name" };
+    case "notes":
+      return { kind: "notes" };
+    case "uid":
+      return { kind: "uid" };
+    case "house":
+    case "street":
+    case "town":
+    case "postcode":
+    case "phones":
+    case "emails":
+      return { kind: "plain", field: header.toLowerCase() as "house" };
+    default:
+      return null;
+  }
+}
+
+/**
+ * Each layout with the rule of a header in it (null: a column it does not know), in the order
+ * that breaks a tie when recognising a header.
+ *
+ * @example Google numbers its phone columns; Outlook names one column per kind of phone
+ * ```ts
+ * import { LAYOUTS } from "./csv_columns.ts";
+ * const rule = (layout: string, header: string) =>
+ *   LAYOUTS.find(([name]) => name === layout)![1](header);
+ * if (rule("google", "Phone 2 - Value")?.kind !== "phoneValue") throw new Error();
+ * if (rule("outlook", "Mobile Phone")?.kind !== "phone") throw new Error();
+ * if (rule("plain", "Birthday") !== null) throw new Error();
+ * ```
+ */
+export const LAYOUTS: Array<[CsvLayout, (header: string) => Rule | null]> = [
+  ["plain", plainRule],
+  ["google", googleRule],
+  ["outlook", outlookRule],
+];
