@@ -13,13 +13,8 @@ import { RpcClient } from "./lib/client/rpc_client.ts";
 import { readAll } from "./lib/client/import.ts";
 import { runTransfer } from "./lib/client/transfer.ts";
 import { VERSION } from "./lib/model/version.ts";
+import { readEnv } from "./lib/sandbox/permissions.ts";
 import { runWatch } from "./lib/client/watch.ts";
-
-/** Reads an environment variable if this process may; unset otherwise (never prompts). */
-function readEnv(name: string): string | undefined {
-  const status = Deno.permissions.querySync({ name: "env", variable: name });
-  return status.state === "granted" ? Deno.env.get(name) : undefined;
-}
 
 const output = {
   out: (line: string) => writeStdout(line + "\n"),
