@@ -41,7 +41,7 @@ export interface Output {
 
 /**
  * A command that talks to a server (not help, version or the menu; `export` and `import`
- * run in `transfer.ts`, `watch` in `watch_client.ts`).
+ * run in `transfer.ts`, `watch` in `watch.ts`).
  */
 export type ServerCommand = Exclude<
   ClientCommand,

@@ -110,9 +110,14 @@ const GOOGLE_ADDRESS_PARTS: Record<string, AddressPart> = {
   "extended address": "extended",
 };
 
+/** A table's own entry for a header (a header named "constructor" is no entry). */
+function own<T>(table: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 function googleRule(header: string): Rule | null {
   const h = header.toLowerCase();
-  const named = GOOGLE_NAMES[h];
+  const named = own(GOOGLE_NAMES, h);
   if (named) return named;
   if (GOOGLE_UNMAPPED.has(h)) return { kind: "unmapped" };
   let m = /^(phone|e-mail) (\d+) - (type|label|value)$/.exec(h);
@@ -123,8 +128,9 @@ function googleRule(header: string): Rule | null {
     return { kind: value ? "emailValue" : "emailLabel", n };
   }
   m = /^address (\d+) - (.+)$/.exec(h);
-  if (m && GOOGLE_ADDRESS_PARTS[m[2]!]) {
-    return { kind: "address", group: m[1]!, label: "", part: GOOGLE_ADDRESS_PARTS[m[2]!]! };
+  const googlePart = m ? own(GOOGLE_ADDRESS_PARTS, m[2]!) : undefined;
+  if (m && googlePart) {
+    return { kind: "address", group: m[1]!, label: "", part: googlePart };
   }
   if (
     /^(organization|website|relation|event|im|custom field|external id|jot|calendar link|location|hobby|interest|client|user defined field|sip address|miscellaneous) \d+ - /
@@ -234,15 +240,16 @@ const OUTLOOK_ADDRESS_PARTS: Record<string, AddressPart> = {
 
 function outlookRule(header: string): Rule | null {
   const h = header.toLowerCase();
-  const named = OUTLOOK_NAMES[h];
+  const named = own(OUTLOOK_NAMES, h);
   if (named) return named;
-  const phone = OUTLOOK_PHONES[h];
+  const phone = own(OUTLOOK_PHONES, h);
   if (phone) return { kind: "phone", label: phone };
   if (OUTLOOK_UNMAPPED.has(h)) return { kind: "unmapped" };
   const m = /^(home|business|other) (.+)$/.exec(h);
-  if (m && OUTLOOK_ADDRESS_PARTS[m[2]!]) {
+  const outlookPart = m ? own(OUTLOOK_ADDRESS_PARTS, m[2]!) : undefined;
+  if (m && outlookPart) {
     const label = OUTLOOK_GROUPS[m[1]!]!;
-    return { kind: "address", group: m[1]!, label, part: OUTLOOK_ADDRESS_PARTS[m[2]!]! };
+    return { kind: "address", group: m[1]!, label, part: outlookPart };
   }
   return null;
 }

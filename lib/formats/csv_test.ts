@@ -169,6 +169,19 @@ Deno.test("parseCsv() reports an unknown column and never guesses what it holds"
   }]);
 });
 
+Deno.test("parseCsv() reports a column named like an object's own property (constructor, __proto__)", () => {
+  for (const layout of ["First Name,Last Name", "First Name,Middle Name,Last Name"]) {
+    const result = parseCsv(`${layout},constructor,__proto__,toString\r\nBob,Lee,x,y,z\r\n`);
+    assert.equal(result.contacts.length, 1, layout);
+    const unknown = result.warnings.filter((w) => w.reason.startsWith("Unknown column"));
+    assert.deepEqual(
+      unknown.map((w) => /"([^"]+)"/.exec(w.reason)?.[1]),
+      ["constructor", "__proto__", "toString"],
+      layout,
+    );
+  }
+});
+
 Deno.test("parseCsv() skips a file whose header it does not know", () => {
   const result = parseCsv("Full name,Telephone\r\nBob,555\r\n");
   assert.deepEqual(result.contacts, []);
