@@ -17,8 +17,10 @@ export class LineTooLongError extends RangeError {
 
 /**
  * Splits chunks of bytes into lines ending in `\n` (a `\r` before it is dropped).
- * Complete lines are returned as views into the chunk where possible (no copy); only a line
- * split across chunks is copied once.
+ * Complete lines are returned as views into the chunk where possible (no copy). A line split
+ * across chunks is gathered in one buffer that doubles as it fills, so an unfinished line
+ * holds at most about twice its bytes however many reads brought it (one byte per read
+ * included); the buffer is let go once the line is complete.
  *
  * @example Lines split across chunks, even mid-character
  * ```ts
@@ -32,7 +34,8 @@ export class LineTooLongError extends RangeError {
  */
 export class LineFramer {
   readonly maxLine: number;
-  #partial: Uint8Array[] = [];
+  /** The unfinished line: its first {@link pending} bytes. */
+  #partial = EMPTY;
   #partialBytes = 0;
 
   constructor(maxLine: number) {
@@ -58,14 +61,17 @@ export class LineFramer {
         // A trailing \r may still be followed by \n, so it does not count against the cap.
         const countable = chunk[chunk.length - 1] === 13 ? rest - 1 : rest;
         if (this.#partialBytes + countable > this.maxLine) throw new LineTooLongError(this.maxLine);
-        this.#partial.push(chunk.slice(start));
-        this.#partialBytes += rest;
+        this.#hold(chunk.subarray(start));
         break;
       }
       let line = chunk.subarray(start, newline);
       if (this.#partialBytes > 0) {
-        line = concatBytes([...this.#partial, line], this.#partialBytes + line.length);
-        this.#partial = [];
+        if (this.#partialBytes + line.length > this.maxLine + 1) {
+          throw new LineTooLongError(this.maxLine);
+        }
+        this.#hold(line);
+        line = this.#partial.subarray(0, this.#partialBytes);
+        this.#partial = EMPTY;
         this.#partialBytes = 0;
       }
       if (line[line.length - 1] === 13) line = line.subarray(0, line.length - 1);
@@ -91,13 +97,29 @@ export class LineFramer {
    */
   finish(): Uint8Array | null {
     if (this.#partialBytes === 0) return null;
-    let line = concatBytes(this.#partial, this.#partialBytes);
-    this.#partial = [];
+    let line = this.#partial.subarray(0, this.#partialBytes);
+    this.#partial = EMPTY;
     this.#partialBytes = 0;
     if (line[line.length - 1] === 13) line = line.subarray(0, line.length - 1);
     return line;
   }
+
+  /** Appends bytes to the unfinished line, doubling its buffer when they do not fit. */
+  #hold(bytes: Uint8Array): void {
+    const needed = this.#partialBytes + bytes.length;
+    if (needed > this.#partial.length) {
+      // Room for the cap, its \r and one more byte at most: a line never needs more.
+      const size = Math.min(Math.max(needed, 2 * this.#partial.length, 256), this.maxLine + 2);
+      const grown = new Uint8Array(Math.max(size, needed));
+      grown.set(this.#partial.subarray(0, this.#partialBytes));
+      this.#partial = grown;
+    }
+    this.#partial.set(bytes, this.#partialBytes);
+    this.#partialBytes = needed;
+  }
 }
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * Reads a stream of byte chunks as lines, with the cap; a last line without a newline is
