@@ -55,3 +55,153 @@ Deno.test("a line sent one byte per read holds about its own bytes, not a slice 
     for (const conn of conns) conn.close();
   }
 });
+
+/** A contact of about 5 KB, named `name`. */
+function bigContact(name: string, n: number): Record<string, unknown> {
+  const filler = (c: string) => `${c}${n} `.padEnd(990, c);
+  return {
+    name,
+    house: filler("h"),
+    street: filler("s"),
+    town: filler("t"),
+    postcode: filler("p"),
+    notes: filler("n"),
+  };
+}
+
+/** Adds `count` contacts named `name`, a batch line at a time; 10 to a line (a line is at most 64 KiB). */
+async function seedBig(server: TestServer, name: string, count: number): Promise<void> {
+  using conn = await server.connect();
+  for (let first = 0; first < count; first += 10) {
+    const batch = [];
+    for (let n = first; n < Math.min(count, first + 10); n++) {
+      batch.push({
+        jsonrpc: "2.0",
+        id: n,
+        method: "add",
+        params: { contact: bigContact(name, n) },
+      });
+    }
+    await conn.send(JSON.stringify(batch) + "\n");
+    const replies = await conn.readJson(30_000);
+    assert.ok(replies.every((r: { result?: unknown }) => r.result), JSON.stringify(replies[0]));
+  }
+}
+
+Deno.test("a batch's replies past 4 MiB answer TOO_LARGE in order, and a client that never reads holds little", async () => {
+  await using server = await TestServer.start();
+  await seedBig(server, "Shared Name", 100);
+  // 9.7 KB of line: 150 finds, each answered with 100 contacts of 5 KB (500 KB of reply).
+  const batch = Array.from({ length: 150 }, (_, id) => ({
+    jsonrpc: "2.0",
+    id,
+    method: "find",
+    params: { name: "Shared Name" },
+  }));
+  const line = JSON.stringify(batch) + "\n";
+  // A client that reads: the first finds are answered, the rest say why they were not run.
+  {
+    using reader = await server.connect();
+    await reader.send(line);
+    const replies = await reader.readJson(30_000);
+    assert.equal(replies.length, 150);
+    assert.deepEqual(replies.map((r: { id: number }) => r.id), batch.map((r) => r.id));
+    const answered = replies.filter((r: { result?: { contacts: unknown[] } }) => r.result);
+    assert.ok(answered.length >= 8 && answered.length <= 10, `${answered.length} answered`);
+    assert.equal(answered[0].result.contacts.length, 100);
+    for (const reply of replies.slice(answered.length)) {
+      assert.equal(reply.error?.data?.reason, "TOO_LARGE", JSON.stringify(reply));
+      assert.equal(reply.error.data.limit, 4 * 1024 * 1024);
+      assert.match(reply.error.message, /^Not run: the replies of this batch passed 4194304 bytes/);
+    }
+    // The connection goes on: the next line is answered.
+    assert.equal((await reader.call("count")).result.count, 100);
+  }
+  // Ten clients that never read, each sending the line three times.
+  const before = await rssKiB(server);
+  const silent: RpcConnection[] = [];
+  try {
+    for (let i = 0; i < 10; i++) {
+      const conn = await server.connect();
+      silent.push(conn);
+      await conn.send(line.repeat(3));
+    }
+    // Give the server time to make (and try to write) what it would: bounded, 3 s at most.
+    let peak = before;
+    for (let i = 0; i < 15; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      peak = Math.max(peak, await rssKiB(server));
+    }
+    // Each holds one line's replies (4.5 MB) at most: about 45 MB of text for ten; whole
+    // replies were 75 MB of text each (the server grew past 1 GiB).
+    const grown = peak - before;
+    assert.ok(grown < 200 * 1024, `server grew ${grown} KiB for 10 clients that never read`);
+    // Others are still served.
+    using other = await server.connect();
+    assert.equal((await other.call("count")).result.count, 100);
+  } finally {
+    for (const conn of silent) conn.close();
+  }
+});
+
+/** Adds `count` small contacts whose names share the word `word`, 100 to a line. */
+async function seedSmall(server: TestServer, word: string, count: number): Promise<void> {
+  using conn = await server.connect();
+  for (let first = 0; first < count; first += 100) {
+    const batch = [];
+    for (let n = first; n < Math.min(count, first + 100); n++) {
+      const contact = { name: `${word} Person${n}`, town: `Town${n % 50}` };
+      batch.push({ jsonrpc: "2.0", id: n, method: "add", params: { contact } });
+    }
+    await conn.send(JSON.stringify(batch) + "\n");
+    const replies = await conn.readJson(30_000);
+    assert.ok(replies.every((r: { result?: unknown }) => r.result), JSON.stringify(replies[0]));
+  }
+}
+
+Deno.test("a long line of searches is answered in slices: another client's request is answered first", async () => {
+  await using server = await TestServer.start();
+  await seedSmall(server, "Common", 2000);
+  // A 64 KiB line of searches that each match every contact (a page of 100 of 2,000).
+  const batch = [];
+  for (let id = 0; JSON.stringify(batch).length < 62 * 1024; id++) {
+    batch.push({ jsonrpc: "2.0", id, method: "search", params: { query: "common" } });
+  }
+  using attacker = await server.connect();
+  using watchdog = await server.connect();
+  assert.equal((await watchdog.call("count")).result.count, 2000);
+  // The attacker's reply is one line, sent when its last search is done: until its first
+  // byte arrives, the server is still at work on it.
+  let attackerAnswered = -1;
+  const attackerReply = attacker.readLine(60_000).then((line) => {
+    attackerAnswered = performance.now();
+    return line;
+  });
+  await attacker.send(JSON.stringify(batch) + "\n");
+  const sent = performance.now();
+  // The watchdog asks while the line is being worked on, and records each wait.
+  const waits: number[] = [];
+  let answeredFirst = 0;
+  for (let i = 0; i < 50 && attackerAnswered < 0; i++) {
+    const asked = performance.now();
+    assert.equal((await watchdog.call("count")).result.count, 2000);
+    waits.push(performance.now() - asked);
+    if (attackerAnswered < 0) answeredFirst++;
+  }
+  const line = await attackerReply;
+  assert.ok(line !== null, "the attacker's line was not answered");
+  const replies = JSON.parse(line);
+  assert.equal(replies.length, batch.length);
+  const worked = attackerAnswered - sent;
+  // All searches run at once left the watchdog unanswered until the whole line was done.
+  assert.ok(
+    answeredFirst >= 1,
+    `the watchdog waited behind the whole line (${Math.round(worked)} ms of work)`,
+  );
+  console.log(
+    `${batch.length} searches took ${Math.round(worked)} ms; the watchdog was answered ` +
+      `${answeredFirst} times meanwhile, its longest wait ${Math.round(Math.max(...waits))} ms (${
+        waits.map(Math.round).join(" ")
+      })`,
+  );
+});

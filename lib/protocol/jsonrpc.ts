@@ -320,8 +320,8 @@ export function formatNotification(method: string, params: Record<string, unknow
  * ```
  */
 export function formatResponse(response: Response | Response[]): string {
-  if (Array.isArray(response)) return `[${response.map(formatOne).join(",")}]\n`;
-  return formatOne(response) + "\n";
+  if (Array.isArray(response)) return `[${response.map(responseText).join(",")}]\n`;
+  return responseText(response) + "\n";
 }
 
 /**
@@ -358,7 +358,16 @@ function hasJsonText(response: Response): boolean {
     typeof (result as { [JSON_TEXT]?: unknown })[JSON_TEXT] === "string";
 }
 
-function formatOne(response: Response): string {
+/**
+ * The JSON text of one response, without a newline (a reply is gathered from these).
+ *
+ * @example
+ * ```ts
+ * import { responseText, resultResponse } from "./jsonrpc.ts";
+ * if (responseText(resultResponse(1, {})) !== '{"jsonrpc":"2.0","id":1,"result":{}}') throw new Error();
+ * ```
+ */
+export function responseText(response: Response): string {
   if (!hasJsonText(response)) return JSON.stringify(response);
   const text = (response as { result: { [JSON_TEXT]: string } }).result[JSON_TEXT];
   return `{"jsonrpc":"2.0","id":${JSON.stringify(response.id)},"result":${text}}`;
@@ -377,6 +386,19 @@ export function tooLargeError(limit: number): RpcErrorObject {
   return {
     code: ErrorCode.TOO_LARGE,
     message: `Request line is longer than ${limit} bytes; closing the connection`,
+    data: { reason: "TOO_LARGE", limit },
+  };
+}
+
+/**
+ * The error for a request of a batch whose earlier replies already passed `limit` characters:
+ * it was not run (the client sends it again, in a later line).
+ */
+export function batchTooLargeError(limit: number): RpcErrorObject {
+  return {
+    code: ErrorCode.TOO_LARGE,
+    message: `Not run: the replies of this batch passed ${limit} bytes before it; send it ` +
+      "again in a later line",
     data: { reason: "TOO_LARGE", limit },
   };
 }

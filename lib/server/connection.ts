@@ -17,6 +17,7 @@ import { concatBytes, LineFramer, LineTooLongError } from "../protocol/framing.t
 import type { Logger } from "./log.ts";
 import { dispatch, dispatchNow, type MethodContext, type SessionAuth } from "./methods.ts";
 import {
+  batchTooLargeError,
   ErrorCode,
   errorResponse,
   formatResponse,
@@ -24,6 +25,7 @@ import {
   type ParsedLine,
   parseLine,
   type Response,
+  responseText,
   RpcError,
   tooLargeError,
 } from "../protocol/jsonrpc.ts";
@@ -97,10 +99,37 @@ const FLUSH_AT = 64 * 1024;
 const READ_BUFFER_FIRST = 1024;
 const READ_BUFFER_MAX = 64 * 1024;
 
-/** What one request line comes to: its reply text, and whether to close after it. */
+/**
+ * Reply text one line (a batch) may produce, in characters: once its replies pass this, the
+ * rest of its requests are not run, and each with an id is answered `TOO_LARGE`. With
+ * {@link FLUSH_AT} it bounds what a connection makes the server hold, whatever it sends.
+ */
+export const MAX_LINE_REPLY = 4 * 1024 * 1024;
+
+/**
+ * How long a connection runs requests before it lets the others run (milliseconds): a long
+ * line, or many lines read at once, is answered in slices of about this much work.
+ */
+const SLICE_MS = 10;
+
+/**
+ * What one request line comes to: its reply text (in pieces that together make whole lines,
+ * so a long batch reply is never copied into one string), and whether to close after it.
+ */
 interface LineResult {
-  text: string;
+  text: string[];
   stop: boolean;
+}
+
+/** The replies of a line gathered so far: their texts, and the characters they hold. */
+interface Replies {
+  texts: string[];
+  chars: number;
+}
+
+/** Lets other connections (and timers) run before this one goes on. */
+function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 const encoder = new TextEncoder();
@@ -147,6 +176,8 @@ class Session {
   readonly #sessionAuth: { -readonly [K in keyof SessionAuth]: SessionAuth[K] };
   /** When the last request arrived (performance.now()); the idle timer checks it. */
   #lastActive = 0;
+  /** When this connection's current slice of work began (performance.now()). */
+  #sliceStart = 0;
   #methods: { -readonly [K in keyof MethodContext]: MethodContext[K] } | undefined;
   /** Whole lines queued for the socket, in order; `#flush` writes them. */
   #out: string[] = [];
@@ -268,16 +299,21 @@ class Session {
         overflow = true;
       }
       this.#busy = true;
+      this.#sliceStart = performance.now();
       let stop = false;
       for (const line of lines) {
         if (isBlank(line)) continue;
+        if (performance.now() - this.#sliceStart >= SLICE_MS) {
+          await yieldTurn();
+          this.#sliceStart = performance.now();
+        }
         // Changes committed before this request was read are sent before its reply.
         if (this.#watch.active) await this.#watch.catchUp();
         // Reads the view answers come back at once, so a chunk of them is handled in one
         // pass; anything else is awaited here, before the next line, which keeps order.
         let result = this.#handleLine(line);
         if (result instanceof Promise) result = await result;
-        this.#enqueue(result.text);
+        for (const piece of result.text) this.#enqueue(piece);
         this.#watch.replyQueued();
         if (this.#outChars >= FLUSH_AT) await this.#flush();
         if (result.stop) {
@@ -307,46 +343,58 @@ class Session {
   #handleLine(line: Uint8Array): LineResult | Promise<LineResult> {
     const parsed = parseLine(line);
     this.#countRequests(parsed.items.length);
-    return this.#answer(parsed, 0, []);
+    return this.#answer(parsed, 0, { texts: [], chars: 0 });
   }
 
   /**
    * Answers a line's requests from `from` on, in order: at once while `dispatchNow` can; a
-   * request it defers is awaited through `dispatch`, then the rest go on the same way.
+   * request it defers is awaited through `dispatch`, then the rest go on the same way. After
+   * {@link SLICE_MS} of work it yields to other connections first; once the replies pass
+   * {@link MAX_LINE_REPLY}, the rest are not run.
    */
   #answer(
     parsed: ParsedLine,
     from: number,
-    responses: Response[],
+    replies: Replies,
   ): LineResult | Promise<LineResult> {
     const items = parsed.items;
     for (let i = from; i < items.length; i++) {
       const item = items[i]!;
       if (isResponse(item)) {
-        responses.push(item);
+        addReply(replies, item);
         continue;
+      }
+      if (replies.chars >= MAX_LINE_REPLY) {
+        if (item.id !== undefined) {
+          addReply(replies, errorResponse(item.id, batchTooLargeError(MAX_LINE_REPLY)));
+        }
+        continue;
+      }
+      if (performance.now() - this.#sliceStart >= SLICE_MS) {
+        return yieldTurn().then(() => {
+          this.#sliceStart = performance.now();
+          return this.#answer(parsed, i, replies);
+        });
       }
       const context = this.#methodContext();
       const response = dispatchNow(item, context);
       if (response === false) {
         return dispatch(item, context).then((deferred) => {
-          if (deferred) responses.push(deferred);
-          return this.#answer(parsed, i + 1, responses);
+          this.#sliceStart = performance.now();
+          if (deferred) addReply(replies, deferred);
+          return this.#answer(parsed, i + 1, replies);
         });
       }
-      if (response) responses.push(response);
+      if (response) addReply(replies, response);
     }
-    return this.#lineResult(parsed, responses);
+    return this.#lineResult(parsed, replies);
   }
 
   /** The reply text of a line, and whether the connection closes after it. */
-  #lineResult(parsed: ParsedLine, responses: Response[]): LineResult {
-    let text = "";
-    if (parsed.batch) {
-      if (responses.length > 0) text = formatResponse(responses);
-    } else if (responses[0]) {
-      text = formatResponse(responses[0]);
-    }
+  #lineResult(parsed: ParsedLine, replies: Replies): LineResult {
+    const { texts } = replies;
+    const text = parsed.batch ? texts.map((piece, i) => (i === 0 ? "[" : ",") + piece) : texts;
+    if (text.length > 0) text[text.length - 1] += parsed.batch ? "]\n" : "\n";
     if (this.#authFailures >= MAX_AUTH_FAILURES) {
       this.closeReason = `${MAX_AUTH_FAILURES} failed auth attempts`;
       return { text, stop: true };
@@ -359,11 +407,11 @@ class Session {
     const max = this.#context.limits.maxBadLines;
     if (this.#badLines < max) return { text, stop: false };
     this.closeReason = `${max} malformed lines in a row`;
-    text += formatResponse(errorResponse(null, {
+    text.push(formatResponse(errorResponse(null, {
       code: ErrorCode.INVALID_REQUEST,
       message: `Too many malformed lines in a row (${max}); closing the connection`,
       data: { reason: "BAD_REQUEST", limit: max },
-    }));
+    })));
     return { text, stop: true };
   }
 
@@ -469,13 +517,26 @@ class Session {
     return this.#flushing;
   }
 
+  /**
+   * Writes the queue in order, {@link FLUSH_AT} characters or so at a time (one piece longer
+   * than that goes alone), so a long reply is never copied whole into one string or buffer.
+   */
   async #drainOut(): Promise<void> {
     try {
       while (this.#out.length > 0 && !this.#closed) {
-        const text = this.#out.length === 1 ? this.#out[0]! : this.#out.join("");
+        const pieces = this.#out;
         this.#out = [];
-        this.#outChars = 0;
-        await this.#write(text);
+        for (let i = 0; i < pieces.length && !this.#closed;) {
+          let end = i + 1;
+          let chars = pieces[i]!.length;
+          while (end < pieces.length && chars + pieces[end]!.length <= FLUSH_AT) {
+            chars += pieces[end++]!.length;
+          }
+          const text = end === i + 1 ? pieces[i]! : pieces.slice(i, end).join("");
+          for (; i < end; i++) pieces[i] = "";
+          this.#outChars -= chars;
+          await this.#write(text);
+        }
       }
     } finally {
       this.#flushing = undefined;
@@ -577,6 +638,12 @@ class Session {
       // already closed
     }
   }
+}
+
+function addReply(replies: Replies, response: Response): void {
+  const text = responseText(response);
+  replies.texts.push(text);
+  replies.chars += text.length + 1;
 }
 
 function isBlank(line: Uint8Array): boolean {
