@@ -90,7 +90,7 @@ function checkStoreAccess(config: ServerConfig): void {
   );
 }
 
-async function openStore(config: ServerConfig): Promise<ContactStore> {
+async function openStore(config: ServerConfig, log: Logger): Promise<ContactStore> {
   // The data folder (token, certificates) and the store's own folder, which may be below it.
   const folders = storeKind(config.db) === "file" ? [config.data, parentFolder(config.db)] : [];
   for (const folder of folders) {
@@ -104,7 +104,7 @@ async function openStore(config: ServerConfig): Promise<ContactStore> {
     }
   }
   try {
-    return await ContactStore.open(config.db);
+    return await ContactStore.open(config.db, { warn: (message) => log.warn(message) });
   } catch (error) {
     if (error instanceof LayoutError) fail(error.message);
     if (isPermissionError(error)) fail(permissionMessage(error));
@@ -315,7 +315,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   })));
   checkListenAccess(config);
   checkStoreAccess(config);
-  const store = await openStore(config);
+  const store = await openStore(config, log);
   let server: AddressBookServer;
   let security: Security;
   try {

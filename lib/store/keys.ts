@@ -5,6 +5,7 @@
  * |---|---|---|
  * | `["meta", "layout"]` | number | the layout version ({@link LAYOUT_VERSION}) |
  * | `["meta", "count"]` | `Deno.KvU64` | the number of contacts |
+ * | `["meta", "rebuild"]` | `{ started: string }` | present only while an index rebuild is under way (`maintenance.ts`) |
  * | `["contacts", id]` | {@link StoredContact} | the record; its versionstamp is the contact's `version` |
  * | `["by_name", foldedName, id]` | null | find by exact name (folded), list sorted by name |
  * | `["by_word", word, id]` | foldedName | word-prefix search over name, town, street, emails |
@@ -30,6 +31,12 @@ export const LAYOUT_VERSION = 3;
 export const LAYOUT_KEY: Deno.KvKey = ["meta", "layout"];
 /** Holds the number of contacts, a `Deno.KvU64`. */
 export const COUNT_KEY: Deno.KvKey = ["meta", "count"];
+/**
+ * Present only while an index rebuild is under way: set alone before the rebuild deletes
+ * anything, deleted in the same atomic write as the count it ends with. Found at open, it
+ * means a rebuild was interrupted and the indexes may be half built.
+ */
+export const REBUILD_KEY: Deno.KvKey = ["meta", "rebuild"];
 /** Holds the seq of the last change logged, a number (absent: 0). */
 export const HEAD_KEY: Deno.KvKey = ["changes_head"];
 /** The prefix of the change log's entries, `["changes", seq]`. */

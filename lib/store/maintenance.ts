@@ -20,13 +20,22 @@ import {
   indexSets,
   LAYOUT_KEY,
   LAYOUT_VERSION,
+  REBUILD_KEY,
   recordIndexEntries,
 } from "./keys.ts";
+
+/** What {@link prepareLayout} may say while it repairs a store. */
+export interface PrepareOptions {
+  /** Told (once) when the last index rebuild was interrupted and is being finished. */
+  warn?: (message: string) => void;
+}
 
 /**
  * Reads the layout of the store in `kv` (at `path`, for the message) and brings an older one
  * up to date; returns the layout as it was. Throws {@link LayoutError} for a layout newer
- * than this code understands.
+ * than this code understands. An index rebuild that was interrupted (its mark is still
+ * there: a crash or `kill -9` part way) is finished first, with a warning, so the indexes
+ * are never left half built.
  *
  * @example A new store gets the current layout
  * ```ts
@@ -36,7 +45,11 @@ import {
  * if (await prepareLayout(kv, ":memory:") !== LAYOUT_VERSION) throw new Error();
  * ```
  */
-export async function prepareLayout(kv: Deno.Kv, path: string): Promise<number> {
+export async function prepareLayout(
+  kv: Deno.Kv,
+  path: string,
+  options: PrepareOptions = {},
+): Promise<number> {
   const layout = await readLayout(kv);
   if (layout > LAYOUT_VERSION) {
     throw new LayoutError(
@@ -45,6 +58,14 @@ export async function prepareLayout(kv: Deno.Kv, path: string): Promise<number> 
     );
   }
   if (layout < LAYOUT_VERSION) await migrate(kv, layout);
+  const mark = await kv.get<{ started?: string }>(REBUILD_KEY);
+  if (mark.value !== null) {
+    options.warn?.(
+      `The last index rebuild (started ${mark.value.started ?? "at an unknown time"}) was ` +
+        "interrupted, so the indexes may be half built; finishing it before opening the store",
+    );
+    await rebuildIndexes(kv);
+  }
   return layout;
 }
 
@@ -73,9 +94,12 @@ async function migrate(kv: Deno.Kv, from: number): Promise<void> {
 
 /**
  * Deletes every index entry, then sets them and the count again from the records. For a
- * store no other process is writing.
+ * store no other process is writing. A mark (`REBUILD_KEY`) is set before anything is
+ * deleted and cleared in the write that sets the count, so a rebuild cut short is found
+ * and finished by the next {@link prepareLayout}.
  */
 export async function rebuildIndexes(kv: Deno.Kv): Promise<void> {
+  await commitOrThrow(kv.atomic().set(REBUILD_KEY, { started: new Date().toISOString() }));
   for (const index of INDEXES) {
     let op = kv.atomic();
     let inBatch = 0;
@@ -101,8 +125,11 @@ export async function rebuildIndexes(kv: Deno.Kv): Promise<void> {
       inBatch = 0;
     }
   }
-  op.set(COUNT_KEY, new Deno.KvU64(count));
   await commitOrThrow(op);
+  // The count and the end of the mark together: one is never there without the other.
+  await commitOrThrow(
+    kv.atomic().set(COUNT_KEY, new Deno.KvU64(count)).delete(REBUILD_KEY),
+  );
 }
 
 async function commitOrThrow(op: Deno.AtomicOperation): Promise<void> {

@@ -75,6 +75,8 @@ export interface StoreOptions {
   view?: boolean;
   /** Change-log limits (tests shrink them). */
   changeLog?: Partial<ChangeLogLimits>;
+  /** Told of a repair made at open: an interrupted index rebuild being finished. */
+  warn?: (message: string) => void;
 }
 
 /**
@@ -145,7 +147,7 @@ export class ContactStore {
   static async open(path: string, options: StoreOptions = {}): Promise<ContactStore> {
     const kv = await Deno.openKv(path);
     try {
-      const layout = await prepareLayout(kv, path);
+      const layout = await prepareLayout(kv, path, { warn: options.warn });
       const view = storeKind(path) === "remote" || options.view === false
         ? undefined
         : await loadView(kv);
