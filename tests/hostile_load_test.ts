@@ -205,3 +205,42 @@ Deno.test("a long line of searches is answered in slices: another client's reque
       })`,
   );
 });
+
+Deno.test("a subscriber that stops reading past the write timeout gets watch_dropped after what it was sent, not a close mid-line", async () => {
+  await using server = await TestServer.start({ args: ["--write-timeout", "1"] });
+  await seedBig(server, "Shared Name", 100);
+  using subscriber = await server.connect();
+  const { seq } = (await subscriber.call("watch")).result;
+  // Three lines, each answered with about 4 MiB: more than the socket buffers hold, so the
+  // server's write waits past the write timeout while the subscriber reads nothing.
+  const batch = Array.from({ length: 8 }, (_, id) => ({
+    jsonrpc: "2.0",
+    id,
+    method: "find",
+    params: { name: "Shared Name" },
+  }));
+  await subscriber.send((JSON.stringify(batch) + "\n").repeat(3));
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  // Reading again within the second write timeout: every reply arrives whole, in order,
+  // with the notice after the line whose write waited.
+  const kinds: string[] = [];
+  for (let i = 0; i < 10 && kinds.filter((k) => k === "reply").length < 3; i++) {
+    const line = await subscriber.readLine(10_000);
+    assert.ok(line !== null, `closed after ${kinds.join(", ")}`);
+    const message = JSON.parse(line);
+    if (Array.isArray(message)) {
+      assert.equal(message.length, 8);
+      assert.ok(message.every((r) => r.result?.contacts.length === 100));
+      kinds.push("reply");
+    } else {
+      assert.equal(message.method, "watch_dropped", line.slice(0, 200));
+      assert.equal(message.params.seq, seq);
+      assert.match(message.params.message, /read nothing for 1 s.*watch again with since/);
+      kinds.push("dropped");
+    }
+  }
+  assert.deepEqual(kinds.filter((k) => k === "dropped"), ["dropped"], kinds.join(", "));
+  assert.equal(kinds[0], "reply");
+  // The connection goes on, unsubscribed.
+  assert.equal((await subscriber.call("count")).result.count, 100);
+});

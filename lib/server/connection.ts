@@ -608,9 +608,15 @@ class Session {
     const now = performance.now();
     const { idleTimeoutMs, writeTimeoutMs } = this.#context.limits;
     if (this.#writeSince >= 0 && now - this.#writeSince >= writeTimeoutMs) {
-      this.closeReason = "client is not reading its replies";
-      this.close();
-      return;
+      // A subscriber is told why its changes stop, after what it was sent: it gets one more
+      // write timeout to read that far. Anyone else is closed.
+      if (this.#watch.stall(writeTimeoutMs / 1000)) {
+        this.#writeSince = now;
+      } else {
+        this.closeReason = "client is not reading its replies";
+        this.close();
+        return;
+      }
     }
     // A subscribed connection waits for changes, not requests: it is never idle.
     const idle = this.#watch.active ? 0 : now - this.#lastActive;

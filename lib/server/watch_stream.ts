@@ -4,9 +4,11 @@
  * `watch_dropped` when the subscription falls behind or fails.
  *
  * It writes nothing itself: every line goes into the connection's one queue of whole lines
- * ({@link WatchOutput}), between replies, so a notification never lands inside one. A
- * subscription's events wait in its own bounded queue (see `change_feed.ts`) while the socket
- * is busy; past the cap it is dropped with a `watch_dropped` notification.
+ * ({@link WatchOutput}), between replies, so a notification never lands inside one. While the
+ * socket is busy a subscription's events wait in the store's shared change feed (see
+ * `change_feed.ts`), and they are taken a slice at a time as the socket drains; one that
+ * falls more than the cap behind is dropped with a `watch_dropped` notification, and so is
+ * one whose connection reads nothing for the write timeout ({@link WatchStream.stall}).
  *
  * @module
  */
@@ -26,6 +28,12 @@ import { isConnectionGone } from "./socket_errors.ts";
 
 /** Log entries read per page when a `watch` replays changes after its `since`. */
 const REPLAY_PAGE = 100;
+
+/**
+ * Live events queued per write: a subscriber's lines go to the socket in slices of this many,
+ * so what the server holds for one is bounded (the rest wait in the shared change feed).
+ */
+const TAKE_SLICE = 64;
 
 /** The `changed` line of each event, made once for all of its subscribers. */
 const changedLines = new WeakMap<ChangeEvent, string>();
@@ -170,15 +178,35 @@ export class WatchStream implements WatchControl {
   }
 
   /**
-   * Waits for the subscription's replay, then queues the events waiting for it: changes
-   * committed before a request was read are sent before its reply. Call only while
-   * {@link active}.
+   * Waits for the subscription's replay, then queues the events waiting for it (writing
+   * each slice before taking the next): changes committed before a request was read are sent
+   * before its reply. Call only while {@link active}.
    */
   async catchUp(): Promise<void> {
     const watch = this.#watch;
     if (watch === undefined) return;
     await watch.replayed;
-    this.#queueEvents(watch);
+    // Those waiting now, not those that come meanwhile: a busy writer cannot hold it here.
+    for (let slices = Math.ceil(watch.subscription.behind / TAKE_SLICE); slices > 0; slices--) {
+      if (!this.#queueEvents(watch)) return;
+      if (slices > 1) await this.#out.flush();
+    }
+  }
+
+  /**
+   * The connection's write has waited longer than the write timeout: a subscriber that
+   * stopped reading is dropped, its `watch_dropped` notice queued after what it was sent,
+   * rather than cut off mid-line. False when there was no subscription to drop.
+   */
+  stall(seconds: number): boolean {
+    const watch = this.#watch;
+    if (watch === undefined) return false;
+    this.#dropWatch(
+      watch,
+      `This connection read nothing for ${seconds} s, so its changes stopped; watch again ` +
+        `with since ${watch.last} to resume`,
+    );
+    return true;
   }
 
   /** Ends the subscription, if any, without a notice (replaced, or the connection closes). */
@@ -247,13 +275,13 @@ export class WatchStream implements WatchControl {
   }
 
   /**
-   * Queues the live events waiting in a subscription (not before its replay is done). False
-   * when the subscription has ended (a dropped one gets its notice here).
+   * Queues the next slice of live events waiting in a subscription (not before its replay is
+   * done). False when the subscription has ended (a dropped one gets its notice here).
    */
   #queueEvents(watch: Watch): boolean {
     if (watch.stopped) return false;
     const { subscription } = watch;
-    for (const event of subscription.take()) {
+    for (const event of subscription.take(TAKE_SLICE)) {
       if (event.seq <= watch.last) continue;
       this.#out.enqueue(changedLine(event));
       watch.last = event.seq;

@@ -58,3 +58,41 @@ Deno.test({
     assert.equal(feed.size, 1);
   },
 });
+
+Deno.test({
+  name: "ChangeFeed.publish visits no subscriber: 500 with queries cost it nothing per event",
+  permissions: "none",
+  async fn() {
+    const feed = new ChangeFeed(0);
+    const subscriptions = Array.from(
+      { length: 500 },
+      (_, i) => feed.subscribe({ query: parseQuery(i % 2 ? "spring" : "shelby"), cap: 1000 }),
+    );
+    // Terms are read only where a query is applied: count who reads them.
+    let termReads = 0;
+    const counted = (seq: number) => {
+      const { terms, ...rest } = event(seq, "Ann", "Springfield");
+      return {
+        ...rest,
+        get terms() {
+          termReads++;
+          return terms;
+        },
+      };
+    };
+    for (let seq = 1; seq <= 100; seq++) feed.publish(counted(seq));
+    assert.equal(termReads, 0, "publish applied the subscribers' queries");
+    assert.equal(feed.held, 100, "one shared queue, not a copy per subscriber");
+    // Each subscriber applies its own query when it takes its events.
+    await subscriptions[1]!.ready();
+    assert.equal(subscriptions[1]!.take().length, 100);
+    assert.equal(subscriptions[0]!.take().length, 0);
+    assert.equal(termReads, 200);
+    // One more than the cap behind drops only those that did not take.
+    for (let seq = 101; seq <= 1001; seq++) feed.publish(counted(seq));
+    assert.equal(feed.size, 2);
+    assert.ok(subscriptions.slice(2).every((s) => s.state === "dropped"));
+    assert.equal(subscriptions[1]!.take(64).length, 64, "take(max) takes a slice");
+    feed.close();
+  },
+});
