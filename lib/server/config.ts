@@ -72,7 +72,8 @@ export const SERVER_OPTIONS: readonly Option[] = [
     flag: "data",
     env: "ADDRESSBOOK_DATA",
     default: "./data",
-    help: "data folder (created if missing, mode 0700): the KV file lives here",
+    help:
+      "data folder (created if missing, mode 0700; one server at a time): the KV file lives here",
   },
   {
     flag: "db",

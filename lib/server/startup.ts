@@ -20,6 +20,7 @@ import {
 } from "../sandbox/permissions.ts";
 import { DEFAULT_DATA, netHost } from "../sandbox/grants.ts";
 import { AddressBookServer } from "./listener.ts";
+import { FolderInUseError, type FolderLock, lockDataFolder } from "./data_lock.ts";
 import { SERVER_OPTIONS, type ServerConfig } from "./config.ts";
 import { ContactStore, LAYOUT_VERSION, LayoutError, storeKind } from "../store/mod.ts";
 
@@ -90,7 +91,21 @@ function checkStoreAccess(config: ServerConfig): void {
   );
 }
 
-async function openStore(config: ServerConfig, log: Logger): Promise<ContactStore> {
+/** Why a folder or file of the store cannot be used, for a sentence: read-only, or the cause. */
+function storageProblem(error: unknown): string {
+  if (isReadOnly(error)) {
+    return "it is on a read-only file system (the server writes its store there): remount it " +
+      "read-write or choose another data folder";
+  }
+  return errorText(error);
+}
+
+function isReadOnly(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: string }).code === "EROFS";
+}
+
+/** Creates the data folder (and the store's folder below it) if missing. */
+async function makeFolders(config: ServerConfig): Promise<void> {
   // The data folder (token, certificates) and the store's own folder, which may be below it.
   const folders = storeKind(config.db) === "file" ? [config.data, parentFolder(config.db)] : [];
   for (const folder of folders) {
@@ -100,15 +115,41 @@ async function openStore(config: ServerConfig, log: Logger): Promise<ContactStor
       await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
     } catch (error) {
       if (isPermissionError(error)) fail(permissionMessage(error));
-      fail(`Cannot create the folder ${JSON.stringify(folder)}: ${errorText(error)}`);
+      fail(`Cannot create the folder ${JSON.stringify(folder)}: ${storageProblem(error)}`);
     }
   }
+}
+
+/**
+ * Takes the data folder for this server (a file store only: `:memory:` and KV Connect have
+ * no folder to share), or refuses in one sentence naming the folder and the owner's pid.
+ */
+async function lockFolder(config: ServerConfig, log: Logger): Promise<FolderLock | undefined> {
+  if (storeKind(config.db) !== "file") return undefined;
+  try {
+    return await lockDataFolder(config.data);
+  } catch (error) {
+    if (error instanceof FolderInUseError) fail(error.message);
+    if (isPermissionError(error)) fail(permissionMessage(error));
+    if (isReadOnly(error)) {
+      fail(`Cannot use the data folder ${JSON.stringify(config.data)}: ${storageProblem(error)}`);
+    }
+    // A file system without locks (some network mounts): serve, but say what is not checked.
+    log.warn(
+      `Cannot lock the data folder ${JSON.stringify(config.data)} (${errorText(error)}): ` +
+        "make sure no other server uses it",
+    );
+    return undefined;
+  }
+}
+
+async function openStore(config: ServerConfig, log: Logger): Promise<ContactStore> {
   try {
     return await ContactStore.open(config.db, { warn: (message) => log.warn(message) });
   } catch (error) {
     if (error instanceof LayoutError) fail(error.message);
     if (isPermissionError(error)) fail(permissionMessage(error));
-    fail(`Cannot open the store ${JSON.stringify(config.db)}: ${errorText(error)}`);
+    fail(`Cannot open the store ${JSON.stringify(config.db)}: ${storageProblem(error)}`);
   }
 }
 
@@ -315,7 +356,15 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   })));
   checkListenAccess(config);
   checkStoreAccess(config);
-  const store = await openStore(config, log);
+  await makeFolders(config);
+  const lock = await lockFolder(config, log);
+  let store: ContactStore;
+  try {
+    store = await openStore(config, log);
+  } catch (error) {
+    lock?.close();
+    throw error;
+  }
   let server: AddressBookServer;
   let security: Security;
   try {
@@ -327,6 +376,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     server = listen(config, store, log, security);
   } catch (error) {
     store.close();
+    lock?.close();
     throw error;
   }
   const address = formatAddress(server.addr.hostname, server.addr.port);
@@ -340,6 +390,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     async stop() {
       await server.shutdown();
       store.close();
+      lock?.close();
     },
   };
 }

