@@ -72,3 +72,64 @@ Deno.test("a memory store takes no lock: it may share a data folder with a runni
   assert.equal((await client.result("count")).count, 0);
   assert.ok(first.port !== memory.port);
 });
+
+/** The lines of a server's log that match `pattern`. */
+function logLines(server: TestServer, pattern: RegExp): string[] {
+  return server.logs.filter((line) => pattern.test(line));
+}
+
+Deno.test("a data folder other users may open is warned about in one line with the chmod that fixes it", async () => {
+  await using dir = await tempDir();
+  await Deno.chmod(dir.path, 0o755);
+  {
+    await using server = await TestServer.start({ dataDir: dir.path });
+    const warned = logLines(server, /open to other users/);
+    assert.equal(warned.length, 1, server.logs.join("\n"));
+    assert.match(
+      warned[0]!,
+      new RegExp(
+        ` warn The data folder "${dir.path}" is open to other users \\(mode 0755\\), so they ` +
+          `can read the store and every contact in it: chmod 700 "${dir.path}"$`,
+      ),
+    );
+    // What the warning is about: the KV file itself is not private.
+    const kv = await Deno.stat(`${dir.path}/addressbook.kv`);
+    assert.notEqual(kv.mode! & 0o077, 0, "the KV file is private after all");
+  }
+  // The folder is the admin's: left as it is. Fixed as the warning says, nothing is said.
+  assert.equal((await Deno.stat(dir.path)).mode! & 0o777, 0o755);
+  await Deno.chmod(dir.path, 0o700);
+  await using again = await TestServer.start({ dataDir: dir.path });
+  assert.deepEqual(logLines(again, /open to other users/), []);
+});
+
+Deno.test("a zero-length KV file starts with one warning that it was empty; a new or used one starts quietly", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/addressbook.kv`;
+  {
+    await using fresh = await TestServer.start({ dataDir: dir.path });
+    assert.deepEqual(logLines(fresh, /was empty/), [], "a new store is no surprise");
+    using client = await fresh.connect();
+    await client.result("add", { contact: { name: "Ann" } });
+  }
+  {
+    await using used = await TestServer.start({ dataDir: dir.path });
+    assert.deepEqual(logLines(used, /was empty/), []);
+  }
+  // The file is lost: an empty one is left where it was (a failed copy, a truncation).
+  for (const suffix of ["", "-wal", "-shm"]) await Deno.remove(file + suffix).catch(() => {});
+  await Deno.writeFile(file, new Uint8Array());
+  await using truncated = await TestServer.start({ dataDir: dir.path });
+  const warned = logLines(truncated, /was empty/);
+  assert.equal(warned.length, 1, truncated.logs.join("\n"));
+  assert.match(
+    warned[0]!,
+    new RegExp(
+      ` warn The store file "${file}" was empty \\(0 bytes\\), so the address book starts ` +
+        "empty: that usually means the file was lost or cut short; if contacts are missing, " +
+        "stop the server and put back the file from a backup$",
+    ),
+  );
+  using client = await truncated.connect();
+  assert.equal((await client.result("count")).count, 0);
+});

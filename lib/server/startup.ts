@@ -143,6 +143,40 @@ async function lockFolder(config: ServerConfig, log: Logger): Promise<FolderLock
   }
 }
 
+/**
+ * Warns (one line) of a data folder, or the store's own folder, that other users may open:
+ * the KV file is made with the umask's mode (often 0644), so in such a folder every local
+ * user can read every contact. The folder is the admin's and is left as it is.
+ */
+async function warnOpenFolders(config: ServerConfig, log: Logger): Promise<void> {
+  if (storeKind(config.db) !== "file" || Deno.build.os === "windows") return;
+  for (const folder of new Set([config.data, parentFolder(config.db)])) {
+    let mode: number | null;
+    try {
+      mode = (await Deno.stat(folder)).mode;
+    } catch {
+      continue; // opening the store says what is wrong with it
+    }
+    if (mode === null || (mode & 0o077) === 0) continue;
+    log.warn(
+      `The data folder ${JSON.stringify(folder)} is open to other users ` +
+        `(mode ${(mode & 0o7777).toString(8).padStart(4, "0")}), so they can read the store ` +
+        `and every contact in it: chmod 700 ${JSON.stringify(folder)}`,
+    );
+  }
+}
+
+/** Whether the store is a file that exists and holds no byte (SQLite then makes a new one). */
+async function isEmptyFile(config: ServerConfig): Promise<boolean> {
+  if (storeKind(config.db) !== "file") return false;
+  try {
+    const info = await Deno.stat(config.db);
+    return info.isFile && info.size === 0;
+  } catch {
+    return false;
+  }
+}
+
 async function openStore(config: ServerConfig, log: Logger): Promise<ContactStore> {
   try {
     return await ContactStore.open(config.db, { warn: (message) => log.warn(message) });
@@ -359,7 +393,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   await makeFolders(config);
   const lock = await lockFolder(config, log);
   let store: ContactStore;
+  let empty: boolean;
   try {
+    await warnOpenFolders(config, log);
+    empty = await isEmptyFile(config);
     store = await openStore(config, log);
   } catch (error) {
     lock?.close();
@@ -368,6 +405,13 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   let server: AddressBookServer;
   let security: Security;
   try {
+    if (empty && await store.count() === 0) {
+      log.warn(
+        `The store file ${JSON.stringify(config.db)} was empty (0 bytes), so the address book ` +
+          "starts empty: that usually means the file was lost or cut short; if contacts are " +
+          "missing, stop the server and put back the file from a backup",
+      );
+    }
     if (store.openedLayout < LAYOUT_VERSION) {
       log.info(`Migrated the store from layout ${store.openedLayout} to ${LAYOUT_VERSION}`);
     }
