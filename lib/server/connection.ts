@@ -77,6 +77,8 @@ export interface ConnectionContext {
    * only), or refused. Default `full`.
    */
   classic?: "full" | "read-only" | "off";
+  /** Called once, when the connection first authenticates (protected mode only). */
+  onAuthenticated?: () => void;
 }
 
 /** Pause before answering a failed `auth` (milliseconds). */
@@ -215,6 +217,7 @@ class Session {
     if (!auth) return "write";
     const access = await auth.check(token);
     if (access !== "none") {
+      if (this.#sessionAuth.access === "none") this.#context.onAuthenticated?.();
       this.#sessionAuth.access = access;
       log.info(
         `Connection ${id} from ${peer ?? "?"}: authenticated ` +
