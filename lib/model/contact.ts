@@ -5,6 +5,8 @@
  * @module
  */
 
+import { fold } from "./search_terms.ts";
+
 /** A labelled phone number. */
 export interface Phone {
   label: string;
@@ -145,6 +147,16 @@ export function validateContact(input: unknown, path = "contact"): ContactFields
       field: `${path}.name`,
     });
   }
+  // Names are found (and removed) by their folded form: one that folds to nothing could
+  // never be found again.
+  if (fold(name) === "") {
+    throw new ValidationError(
+      `the contact's name ${JSON.stringify(name)} is only accents (combining marks) and ` +
+        "spaces, which names are compared without, so it could never be found by name; " +
+        "a name needs a letter or digit",
+      { field: `${path}.name` },
+    );
+  }
   const contact = blankContact(name);
   contact.notes = text(object.notes, `${path}.notes`, CONTACT_LIMITS.field, true);
   for (const field of TEXT_FIELDS) {
@@ -184,6 +196,7 @@ export function validateContact(input: unknown, path = "contact"): ContactFields
         { field: `${path}.extra`, limit: CONTACT_LIMITS.extraBytes },
       );
     }
+    checkExtraText(extra, `${path}.extra`);
     contact.extra = extra as Record<string, unknown>;
   }
   const bytes = encoder.encode(JSON.stringify(contact)).length;
@@ -202,6 +215,7 @@ function text(value: unknown, field: string, max: number, multiline: boolean): s
   if (typeof value !== "string") {
     throw new ValidationError(`${field} must be a string`, { field });
   }
+  wellFormed(value, field);
   const clean = value.normalize("NFC").trim();
   const length = [...clean].length;
   if (length > max) {
@@ -216,6 +230,60 @@ function text(value: unknown, field: string, max: number, multiline: boolean): s
     throw new ValidationError(`${field} contains a control character`, { field });
   }
   return clean;
+}
+
+/**
+ * Refuses text holding a lone surrogate (half of a UTF-16 pair): it is not Unicode, JSON
+ * carries it only as a `\\uD800` escape, and Deno KV would turn it into U+FFFD in a key.
+ */
+function wellFormed(value: string, field: string, what = field): void {
+  if (value.isWellFormed()) return;
+  let at = 0;
+  while (at < value.length) {
+    const unit = value.charCodeAt(at);
+    const pair = unit >= 0xd800 && unit <= 0xdbff && at + 1 < value.length &&
+      value.charCodeAt(at + 1) >= 0xdc00 && value.charCodeAt(at + 1) <= 0xdfff;
+    if (!pair && unit >= 0xd800 && unit <= 0xdfff) break;
+    at += pair ? 2 : 1;
+  }
+  const hex = value.charCodeAt(at).toString(16);
+  throw new ValidationError(
+    `${what} holds a lone surrogate (\\u${hex} at position ${at}), which is not Unicode ` +
+      "text; send well-formed UTF-8 (a character outside the BMP as a pair of \\u escapes)",
+    { field },
+  );
+}
+
+/**
+ * Refuses a lone surrogate in any key or string of `extra`, naming its path
+ * (`contact.extra.vcard[2]`). Walks with its own stack, so a deeply nested value cannot
+ * overflow the call stack here; a leaf's path is spelled only when it is refused.
+ */
+function checkExtraText(extra: object, path: string): void {
+  const stack: Array<[value: unknown, parent: string, key: string | number]> = [[extra, path, ""]];
+  // Bounded by the values in `extra` itself: each is pushed once.
+  while (stack.length > 0) {
+    const [value, parent, key] = stack.pop()!;
+    if (typeof value === "string") {
+      if (!value.isWellFormed()) wellFormed(value, childPath(parent, key));
+    } else if (Array.isArray(value)) {
+      const at = childPath(parent, key);
+      value.forEach((item, index) => stack.push([item, at, index]));
+    } else if (typeof value === "object" && value !== null) {
+      const at = childPath(parent, key);
+      for (const [name, item] of Object.entries(value)) {
+        wellFormed(name, at, `a key of ${at}`);
+        stack.push([item, at, name]);
+      }
+    }
+  }
+}
+
+/** `parent.key`, `parent[3]` or `parent["a key"]`; `parent` itself for the key "". */
+function childPath(parent: string, key: string | number): string {
+  if (typeof key === "number") return `${parent}[${key}]`;
+  if (key === "") return parent;
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
 }
 
 function list<T>(

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { validateContact, ValidationError } from "./contact.ts";
+import { fold } from "./search_terms.ts";
 
 function fieldOf(input: unknown): unknown {
   try {
@@ -84,5 +85,62 @@ Deno.test({
       emails: Array.from({ length: 20 }, () => ({ label: "l", address: "a@" + long.slice(2) })),
     };
     assert.equal(fieldOf(contact), "contact");
+  },
+});
+
+Deno.test({
+  name: "validateContact() refuses a lone surrogate in any text, naming the field",
+  permissions: "none",
+  fn() {
+    const lone = "Lone\ud800x";
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ name: lone }, "contact.name"],
+      [{ name: "\udc00" }, "contact.name"],
+      [{ name: "A", house: lone }, "contact.house"],
+      [{ name: "A", street: lone }, "contact.street"],
+      [{ name: "A", town: lone }, "contact.town"],
+      [{ name: "A", postcode: lone }, "contact.postcode"],
+      [{ name: "A", notes: lone }, "contact.notes"],
+      [{ name: "A", uid: lone }, "contact.uid"],
+      [{ name: "A", phones: [{ label: lone, number: "1" }] }, "contact.phones[0].label"],
+      [{ name: "A", phones: [{ number: "1\ud800" }] }, "contact.phones[0].number"],
+      [{ name: "A", emails: [{ label: lone, address: "a@b" }] }, "contact.emails[0].label"],
+      [{ name: "A", emails: [{ address: "a\udfff@b" }] }, "contact.emails[0].address"],
+      [{ name: "A", extra: { [lone]: 1 } }, "contact.extra"],
+      [{ name: "A", extra: { note: lone } }, "contact.extra.note"],
+      [
+        { name: "A", extra: { vcard: ["ok", { "a b": [lone] }] } },
+        'contact.extra.vcard[1]["a b"][0]',
+      ],
+    ];
+    for (const [input, field] of cases) {
+      assert.equal(fieldOf(input), field, JSON.stringify(input));
+    }
+    assert.throws(
+      () => validateContact({ name: lone }),
+      /lone surrogate \(\\ud800 at position 4\)/,
+    );
+    // Pairs are whole characters, and extra's other values are left alone.
+    const ok = validateContact({ name: "𠀀 Ann", extra: { n: 1, t: true, z: null, s: "😀" } });
+    assert.equal(ok.name, "𠀀 Ann");
+  },
+});
+
+Deno.test({
+  name: "validateContact() refuses a name that folds to nothing, and only such a name",
+  permissions: "none",
+  fn() {
+    // Only combining marks, a spacing accent (NFKD: a space and a mark), marks and spaces.
+    for (const name of ["\u0301\u0301", "\u00a8", "\u0301 \u0302", "\u3000\u20dd", "\u0488"]) {
+      assert.equal(fold(name.normalize("NFC").trim()), "", JSON.stringify(name));
+      assert.equal(fieldOf({ name }), "contact.name", JSON.stringify(name));
+      assert.throws(() => validateContact({ name }), /a name needs a letter or digit/);
+    }
+    // Anything that folds to something is kept: it can be found by its own text.
+    for (const name of ["e\u0301", "!", "\u200b", "\u0301a", "ǅ", "①"]) {
+      const c = validateContact({ name });
+      assert.notEqual(fold(c.name), "", JSON.stringify(name));
+      assert.equal(fold(c.name), fold(name));
+    }
   },
 });

@@ -7,7 +7,10 @@
 
 import type { ContactFields } from "./contact.ts";
 
-/** Longest word kept in the index, in characters; longer words are indexed by this prefix. */
+/**
+ * Longest word kept in the index, in characters (code points, so at most 128 bytes of UTF-8);
+ * longer words are indexed by this prefix, which never splits a character.
+ */
 export const MAX_TERM_LENGTH = 32;
 /** At most this many distinct words per contact are indexed (keeps one write within KV's limits). */
 export const MAX_TERMS = 100;
@@ -16,7 +19,9 @@ const NON_ASCII = /[^\t-~\s]/;
 
 /**
  * Folds text for comparison: Unicode compatibility decomposition, marks removed, lower case,
- * runs of white space collapsed.
+ * runs of white space collapsed. The result is well-formed Unicode: a lone surrogate (which
+ * only a query can hold; stored text is refused with one) becomes U+FFFD, as Deno KV would
+ * turn it in a key, so a folded text means the same in memory and in KV.
  *
  * @example Accents and case do not matter
  * ```ts
@@ -27,7 +32,9 @@ const NON_ASCII = /[^\t-~\s]/;
 export function fold(text: string): string {
   // Printable ASCII and white space (which is collapsed anyway) are their own NFKD form and
   // have no marks: skip the (costly) normalisation.
-  const bare = NON_ASCII.test(text) ? text.normalize("NFKD").replace(/\p{M}+/gu, "") : text;
+  const bare = NON_ASCII.test(text)
+    ? text.toWellFormed().normalize("NFKD").replace(/\p{M}+/gu, "")
+    : text;
   return bare.toLowerCase().replace(/\s+/g, " ").trim();
 }
 
@@ -42,7 +49,17 @@ export function fold(text: string): string {
  * ```
  */
 export function words(text: string): string[] {
-  return fold(text).match(/[\p{L}\p{N}]+/gu)?.map((w) => w.slice(0, MAX_TERM_LENGTH)) ?? [];
+  return fold(text).match(/[\p{L}\p{N}]+/gu)?.map(termPrefix) ?? [];
+}
+
+/** A word's first {@link MAX_TERM_LENGTH} characters, whole (a pair of surrogates is one). */
+function termPrefix(word: string): string {
+  if (word.length <= MAX_TERM_LENGTH) return word;
+  let end = 0;
+  for (let count = 0; count < MAX_TERM_LENGTH && end < word.length; count++) {
+    end += word.codePointAt(end)! > 0xffff ? 2 : 1;
+  }
+  return word.slice(0, end);
 }
 
 /**

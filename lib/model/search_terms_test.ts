@@ -65,3 +65,24 @@ Deno.test({
     assert.ok(!matchesQuery(parseQuery("!!!"), terms));
   },
 });
+
+Deno.test({
+  name: "words() keeps 32 whole characters of a long word, never half of a surrogate pair",
+  permissions: "none",
+  fn() {
+    const [word] = words("a" + "𠀀".repeat(40));
+    assert.ok(word!.isWellFormed());
+    assert.equal([...word!].length, 32);
+    assert.equal(word, "a" + "𠀀".repeat(31));
+    assert.deepEqual(parseQuery("a" + "𠀀".repeat(40)).words, [word]);
+  },
+});
+
+Deno.test({
+  name: "fold() turns a lone surrogate into U+FFFD, as a KV key would hold it",
+  permissions: "none",
+  fn() {
+    assert.equal(fold("Lone\ud800X"), "lone\ufffdx");
+    assert.ok(fold("\udc00\u0301").isWellFormed());
+  },
+});
