@@ -139,9 +139,9 @@ export async function runClassic(message: string, context: MethodContext): Promi
         return await classicAdd(command.name, command.details, context);
       case "fnd": {
         if (command.name === "") return "ERROR: The name is empty";
-        const page = await call<Page>(context, "find", { name: command.name, limit: MAX_PAGE });
-        if (page.contacts.length === 0) return `Sorry, no entry for ${command.name}`;
-        return page.contacts.map(formatClassicEntry).join("\n");
+        const { contacts } = await named(context, command.name);
+        if (contacts.length === 0) return `Sorry, no entry for ${command.name}`;
+        return contacts.map(formatClassicEntry).join("\n");
       }
       case "rem": {
         if (command.name === "") return "ERROR: The name is empty";
@@ -158,7 +158,8 @@ export async function runClassic(message: string, context: MethodContext): Promi
     }
     if (reason === "NOT_FOUND") return `Sorry, no entry for ${name}`;
     if (reason === "AMBIGUOUS" && Array.isArray(data.candidates)) {
-      return `ERROR: ${data.candidates.length} entries are named ${name}; ` +
+      const { contacts, more } = await named(context, name);
+      return `ERROR: ${more ? "Over " : ""}${contacts.length} entries are named ${name}; ` +
         "remove one with the client";
     }
     if (reason === "INTERNAL") return "ERROR: Internal error; the server logged the details";
@@ -189,6 +190,32 @@ async function call<T = unknown>(
   return response.result as T;
 }
 
+/** Pages of `find` read for one classic message at most: 10,000 contacts. */
+const MAX_NAMED_PAGES = 100;
+
+/**
+ * Every contact `find` gives for `name` (case- and accent-insensitive), page by page; `more`
+ * when there were more than {@link MAX_NAMED_PAGES} pages.
+ */
+async function named(
+  context: MethodContext,
+  name: string,
+): Promise<{ contacts: Contact[]; more: boolean }> {
+  const contacts: Contact[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < MAX_NAMED_PAGES; page++) {
+    const result: Page = await call<Page>(context, "find", {
+      name,
+      limit: MAX_PAGE,
+      ...(cursor === null ? {} : { cursor }),
+    });
+    contacts.push(...result.contacts);
+    cursor = result.cursor;
+    if (cursor === null) return { contacts, more: false };
+  }
+  return { contacts, more: true };
+}
+
 async function classicAdd(name: string, details: string, context: MethodContext): Promise<string> {
   let fields: ContactFields;
   try {
@@ -201,15 +228,16 @@ async function classicAdd(name: string, details: string, context: MethodContext)
     }
     throw error;
   }
-  const same = (await call<Page>(context, "find", { name: fields.name, limit: MAX_PAGE }))
-    .contacts.filter((contact) => contact.name === fields.name);
+  const found = await named(context, fields.name);
+  const same = found.contacts.filter((contact) => contact.name === fields.name);
   const [existing, second] = same;
-  if (existing === undefined) {
+  if (existing === undefined && !found.more) {
     await call(context, "add", { contact: fields });
     return `Added entry for ${fields.name}`;
   }
-  if (second !== undefined) {
-    return `ERROR: ${same.length} entries are named ${fields.name}; edit one with the client`;
+  if (existing === undefined || second !== undefined) {
+    return `ERROR: ${found.more ? "Over " : ""}${same.length} entries are named ${fields.name}; ` +
+      "edit one with the client";
   }
   const { id, version, created: _c, updated: _u, ...kept } = existing;
   await call(context, "update", {

@@ -134,6 +134,29 @@ function yieldTurn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
+/**
+ * The longest classic message, in bytes: the longest valid `add:` (a 200-character name and
+ * 1,000-character details, 4 bytes a character at most) fits with room to spare.
+ */
+export const CLASSIC_MAX = 16 * 1024;
+
+/** How long a classic message that filled a read waits for the rest of it (milliseconds). */
+const CLASSIC_GATHER_MS = 100;
+
+/**
+ * Whether `bytes` end inside a UTF-8 character (its lead byte is there, not all of the
+ * bytes that follow it).
+ */
+function endsInsideCharacter(bytes: Uint8Array): boolean {
+  for (let back = 1; back <= 3 && back <= bytes.length; back++) {
+    const byte = bytes[bytes.length - back]!;
+    if ((byte & 0xc0) === 0x80) continue; // a continuation byte: look further back
+    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return length > back;
+  }
+  return false;
+}
+
 const encoder = new TextEncoder();
 const classicDecoder = new TextDecoder();
 
@@ -165,6 +188,10 @@ class Session {
   readonly #conn: Deno.Conn;
   readonly #context: ConnectionContext;
   #buffer = new Uint8Array(READ_BUFFER_FIRST);
+  /** The size of the buffer the last read had (a read that filled it was full). */
+  #lastReadSize = READ_BUFFER_FIRST;
+  /** A read begun while gathering a classic message and not yet awaited. */
+  #pendingRead: Promise<Uint8Array | null> | undefined;
   #requests = 0;
   #badLines = 0;
   #closed = false;
@@ -434,8 +461,16 @@ class Session {
       );
       return;
     }
-    let chunk: Uint8Array | null = first;
+    let chunk: Uint8Array | null = await this.#gatherClassic(first);
     while (chunk !== null && !this.#closed) {
+      if (chunk.length > CLASSIC_MAX) {
+        this.#countRequests(1);
+        this.closeReason = `classic message over ${CLASSIC_MAX} bytes`;
+        await this.#write(
+          `ERROR: The message is longer than ${CLASSIC_MAX} bytes; closing the connection\n`,
+        );
+        return;
+      }
       this.#busy = true;
       const text = classicDecoder.decode(chunk);
       const messages = text.split("\n").map((m) => m.replace(/\r$/, "")).filter((m) => m !== "");
@@ -459,8 +494,46 @@ class Session {
       }
       this.#busy = false;
       if (this.#context.shutdown.aborted) return;
-      chunk = await this.#read();
+      const next = await this.#read();
+      chunk = next === null ? null : await this.#gatherClassic(next);
     }
+  }
+
+  /**
+   * A classic message is one read, but a read can hold only part of one: when a read fills
+   * the buffer (more was probably sent) the next is awaited briefly, and when it ends inside
+   * a UTF-8 character the rest is awaited; what comes is joined to it. Stops gathering past
+   * {@link CLASSIC_MAX} bytes (the message is then refused).
+   */
+  async #gatherClassic(first: Uint8Array): Promise<Uint8Array | null> {
+    let message = first;
+    let full = first.length === this.#lastReadSize;
+    while (message.length <= CLASSIC_MAX && !this.#closed) {
+      const split = endsInsideCharacter(message);
+      if (!split && !full) break;
+      const held = message.slice(); // the next read may reuse the buffer
+      const more = await this.#readWithin(split ? Infinity : CLASSIC_GATHER_MS);
+      if (more === "timeout") break;
+      if (more === null) return held;
+      full = more.length === this.#lastReadSize;
+      message = concatBytes([held, more]);
+    }
+    return message;
+  }
+
+  /** The next read, or "timeout" when none completes within `ms` (it is kept for later). */
+  async #readWithin(ms: number): Promise<Uint8Array | null | "timeout"> {
+    const read = this.#pendingRead ?? this.#read();
+    this.#pendingRead = undefined;
+    if (ms === Infinity) return await read;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), ms);
+    });
+    const result = await Promise.race([read, timeout]);
+    clearTimeout(timer);
+    if (result === "timeout") this.#pendingRead = read;
+    return result;
   }
 
   #countRequests(n: number): void {
@@ -548,11 +621,17 @@ class Session {
 
   /** The next chunk, or null once the client has finished or the connection is closed. */
   async #read(): Promise<Uint8Array | null> {
+    const pending = this.#pendingRead;
+    if (pending) {
+      this.#pendingRead = undefined;
+      return pending;
+    }
     if (this.#closed) return null;
     try {
       const buffer = this.#buffer;
       const n = await this.#conn.read(buffer);
       if (n === null) return null;
+      this.#lastReadSize = buffer.length;
       // A full read suggests more is coming: read more at once next time. The chunk returned
       // stays valid: a grown buffer is a new one.
       if (n === buffer.length && n < READ_BUFFER_MAX) {
