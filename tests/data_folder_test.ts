@@ -1,8 +1,9 @@
 /**
  * The data folder: one server owns it (a second one, or `serve --check`, refuses while it
  * runs; a lock left by a killed server does not block the next start), a folder other users
- * may open is warned about, an empty KV file is warned about, and a read-only folder is named
- * as such. Every server is a real process with the serve task's flags.
+ * may open is warned about, an empty KV file is warned about, and a read-only folder or a
+ * full disk at start is named as such. Every server is a real process with the serve task's
+ * flags; the read-only and full folders are small tmpfs mounts (root only, else skipped).
  */
 import assert from "node:assert/strict";
 import { runServerToExit, tempDir, TestServer } from "./helpers.ts";
@@ -132,4 +133,93 @@ Deno.test("a zero-length KV file starts with one warning that it was empty; a ne
   );
   using client = await truncated.connect();
   assert.equal((await client.result("count")).count, 0);
+});
+
+/** Whether this process can mount a small tmpfs (Linux, as root). */
+function canMount(): boolean {
+  if (Deno.build.os !== "linux") return false;
+  try {
+    const id = new Deno.Command("id", { args: ["-u"], stdout: "piped" }).outputSync();
+    return new TextDecoder().decode(id.stdout).trim() === "0";
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `mount` (or `umount`) with `args`; throws with its error output if it fails. */
+function mount(command: "mount" | "umount", args: string[]): void {
+  const output = new Deno.Command(command, { args, stderr: "piped" }).outputSync();
+  if (!output.success) {
+    throw new Error(`${command} ${args.join(" ")}: ${new TextDecoder().decode(output.stderr)}`);
+  }
+}
+
+/** A 2 MiB tmpfs on a new temp folder, unmounted and removed when disposed. */
+function smallDisk(): { path: string } & AsyncDisposable {
+  const path = Deno.makeTempDirSync({ prefix: "addressbook-disk-" });
+  try {
+    mount("mount", ["-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", path]);
+  } catch (error) {
+    Deno.removeSync(path);
+    throw error;
+  }
+  return {
+    path,
+    [Symbol.asyncDispose]: async () => {
+      mount("umount", [path]);
+      await Deno.remove(path, { recursive: true });
+    },
+  };
+}
+
+Deno.test("a read-only data folder at start is named as such, new or holding a store", {
+  ignore: !canMount(),
+}, async () => {
+  await using disk = smallDisk();
+  const sentence = `addressbook: Cannot use the data folder ${JSON.stringify(disk.path)}: it is ` +
+    "on a read-only file system (the server writes its store there): remount it read-write or " +
+    "choose another data folder";
+  mount("mount", ["-o", "remount,ro", disk.path]);
+  const fresh = await runServerToExit({ dataDir: disk.path });
+  assert.equal(fresh.code, 1, fresh.stderr);
+  assert.equal(refusal(fresh.stderr), sentence);
+
+  // A folder that holds a store (and its lock file), mounted read-only later.
+  mount("mount", ["-o", "remount,rw", disk.path]);
+  {
+    await using server = await TestServer.start({ dataDir: disk.path });
+    using client = await server.connect();
+    await client.result("add", { contact: { name: "Ann" } });
+  }
+  mount("mount", ["-o", "remount,ro", disk.path]);
+  const used = await runServerToExit({ dataDir: disk.path });
+  assert.equal(used.code, 1, used.stderr);
+  assert.equal(refusal(used.stderr), sentence);
+  mount("mount", ["-o", "remount,rw", disk.path]);
+});
+
+Deno.test("a full disk at start is named as such, and leaves no empty store behind", {
+  ignore: !canMount(),
+}, async () => {
+  await using disk = smallDisk();
+  // Fill it: the last write fails when nothing is left.
+  const filler = await Deno.open(`${disk.path}/filler`, { write: true, createNew: true });
+  try {
+    for (let i = 0; i < 64; i++) await filler.write(new Uint8Array(64 * 1024));
+  } catch (error) {
+    assert.match(String(error), /No space left on device/);
+  } finally {
+    filler.close();
+  }
+  const full = await runServerToExit({ dataDir: disk.path });
+  assert.equal(full.code, 1, full.stderr);
+  assert.equal(
+    refusal(full.stderr),
+    `addressbook: Cannot open the store ${JSON.stringify(`${disk.path}/addressbook.kv`)}: the ` +
+      "disk that holds it is full: free some space and start again",
+  );
+  // Space freed: the next start is a new store, with no warning that the file was empty.
+  await Deno.remove(`${disk.path}/filler`);
+  await using server = await TestServer.start({ dataDir: disk.path });
+  assert.deepEqual(logLines(server, /was empty/), [], server.logs.join("\n"));
 });

@@ -19,6 +19,7 @@ export type Reason =
   | "TOO_LARGE"
   | "BUSY"
   | "UNAUTHORIZED"
+  | "UNAVAILABLE"
   | "INTERNAL";
 
 /** JSON-RPC error codes: the specification's own and this protocol's application codes. */
@@ -34,6 +35,7 @@ export const ErrorCode = {
   TOO_LARGE: -32004,
   BUSY: -32005,
   UNAUTHORIZED: -32006,
+  UNAVAILABLE: -32007,
 } as const;
 
 /** The `error` member of a JSON-RPC response. */
@@ -430,6 +432,7 @@ const REASON_BY_CODE: Record<number, Reason> = {
   [ErrorCode.TOO_LARGE]: "TOO_LARGE",
   [ErrorCode.BUSY]: "BUSY",
   [ErrorCode.UNAUTHORIZED]: "UNAUTHORIZED",
+  [ErrorCode.UNAVAILABLE]: "UNAVAILABLE",
 };
 
 /**

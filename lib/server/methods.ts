@@ -24,6 +24,7 @@ import {
   type ContactStore,
   NotFoundError,
   type PageOptions,
+  StorageFullError,
 } from "../store/mod.ts";
 import { parseQuery, type Query } from "../model/search_terms.ts";
 import { PROTOCOL_VERSION, SERVER_NAME, VERSION } from "../model/version.ts";
@@ -228,7 +229,8 @@ const METHODS: Record<
 
 /**
  * Runs one request and returns its response, or undefined for a notification.
- * Never throws: a fault of ours becomes INTERNAL (logged with details, none leaked).
+ * Never throws: a fault of ours becomes INTERNAL (logged with details, none leaked); a full
+ * disk is UNAVAILABLE (logged in one sentence).
  *
  * @example Count the contacts of an empty store
  * ```ts
@@ -388,6 +390,13 @@ function toRpcError(error: unknown, request: Request, log: Logger): RpcError {
     // "Cursor ..." starts the store's sentence; here it follows a colon.
     const text = error.message.charAt(0).toLowerCase() + error.message.slice(1);
     return RpcError.badParams(`Invalid params: ${text}`, { field: "cursor" });
+  }
+  if (error instanceof StorageFullError) {
+    log.error(
+      `Disk full: ${request.method} was refused and nothing was changed; free some space on ` +
+        "the disk that holds the store (reads still work, writes resume by themselves)",
+    );
+    return new RpcError(ErrorCode.UNAVAILABLE, "UNAVAILABLE", error.message);
   }
   log.error(
     `Internal error in ${request.method}: ${

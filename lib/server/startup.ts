@@ -22,7 +22,7 @@ import { DEFAULT_DATA, netHost } from "../sandbox/grants.ts";
 import { AddressBookServer } from "./listener.ts";
 import { FolderInUseError, type FolderLock, lockDataFolder } from "./data_lock.ts";
 import { SERVER_OPTIONS, type ServerConfig } from "./config.ts";
-import { ContactStore, LAYOUT_VERSION, LayoutError, storeKind } from "../store/mod.ts";
+import { ContactStore, isDiskFull, LAYOUT_VERSION, LayoutError, storeKind } from "../store/mod.ts";
 
 /**
  * Why the server cannot start, in one sentence a person can act on (the entry prints it with
@@ -97,6 +97,7 @@ function storageProblem(error: unknown): string {
     return "it is on a read-only file system (the server writes its store there): remount it " +
       "read-write or choose another data folder";
   }
+  if (isDiskFull(error)) return "the disk that holds it is full: free some space and start again";
   return errorText(error);
 }
 
@@ -178,9 +179,12 @@ async function isEmptyFile(config: ServerConfig): Promise<boolean> {
 }
 
 async function openStore(config: ServerConfig, log: Logger): Promise<ContactStore> {
+  const existed = storeKind(config.db) === "file" && await exists(config.db);
   try {
     return await ContactStore.open(config.db, { warn: (message) => log.warn(message) });
   } catch (error) {
+    // A file this failed start made and left empty (a full disk) is not a lost store later.
+    if (!existed && await isEmptyFile(config)) await Deno.remove(config.db).catch(() => {});
     if (error instanceof LayoutError) fail(error.message);
     if (isPermissionError(error)) fail(permissionMessage(error));
     fail(`Cannot open the store ${JSON.stringify(config.db)}: ${storageProblem(error)}`);

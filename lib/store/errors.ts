@@ -1,6 +1,6 @@
 /**
  * The errors the store throws for a request it cannot carry out: no such contact, a stale
- * version, an ambiguous name, a layout this code cannot use.
+ * version, an ambiguous name, a full disk, a layout this code cannot use.
  *
  * @module
  */
@@ -34,6 +34,36 @@ export class AmbiguousError extends Error {
     this.name = "AmbiguousError";
     this.candidates = candidates;
   }
+}
+
+/**
+ * A write the store could not keep because the disk holding it is full. The write did not
+ * apply (KV's commit is all or nothing); reads still work, and writes land again once space
+ * is freed.
+ */
+export class StorageFullError extends Error {
+  constructor(options?: ErrorOptions) {
+    super(
+      "The server cannot store this: the disk that holds its data is full, and nothing was " +
+        "changed; try again once its admin has freed some space",
+      options,
+    );
+    this.name = "StorageFullError";
+  }
+}
+
+/**
+ * Whether `error` is KV's (SQLite's) "database or disk is full", as a commit throws it.
+ *
+ * @example
+ * ```ts
+ * import { isDiskFull } from "./errors.ts";
+ * if (!isDiskFull(new TypeError("database or disk is full"))) throw new Error();
+ * if (isDiskFull(new TypeError("database is locked"))) throw new Error();
+ * ```
+ */
+export function isDiskFull(error: unknown): boolean {
+  return error instanceof Error && /database or disk is full/i.test(error.message);
 }
 
 /** The store's file has a layout this server cannot use. */

@@ -22,7 +22,14 @@
 
 export { ContactStore, storeKind } from "./store.ts";
 export { LAYOUT_VERSION } from "./keys.ts";
-export { AmbiguousError, ConflictError, LayoutError, NotFoundError } from "./errors.ts";
+export {
+  AmbiguousError,
+  ConflictError,
+  isDiskFull,
+  LayoutError,
+  NotFoundError,
+  StorageFullError,
+} from "./errors.ts";
 export type { PageOptions } from "./paging.ts";
 export {
   changedParams,

@@ -43,7 +43,7 @@ import {
   trimLog,
   unionTerms,
 } from "./change_log.ts";
-import { AmbiguousError, conflict, NotFoundError } from "./errors.ts";
+import { AmbiguousError, conflict, isDiskFull, NotFoundError, StorageFullError } from "./errors.ts";
 import {
   changeKey,
   contactKey,
@@ -680,7 +680,8 @@ async function loadView(kv: Deno.Kv): Promise<ContactView> {
 /**
  * Commits a checked write, retrying a few times (about 1.5 s in all) while the database is
  * locked by another process: a commit that failed that way did not apply, and the write's
- * check makes a second apply impossible. Other errors are thrown at once.
+ * check makes a second apply impossible. A full disk is a {@link StorageFullError} (the
+ * commit did not apply either); other errors are thrown at once.
  */
 async function commitRetrying(
   op: Deno.AtomicOperation,
@@ -689,6 +690,7 @@ async function commitRetrying(
     try {
       return await op.commit();
     } catch (error) {
+      if (isDiskFull(error)) throw new StorageFullError({ cause: error });
       const locked = error instanceof Error && /database is locked|busy/i.test(error.message);
       if (!locked || attempt >= 5) throw error;
       await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
