@@ -5,8 +5,6 @@
  * @module
  */
 
-import type { ContactFields } from "./contact.ts";
-
 /**
  * Longest word kept in the index, in characters (code points, so at most 128 bytes of UTF-8);
  * longer words are indexed by this prefix, which never splits a character.
@@ -75,6 +73,18 @@ export function digits(text: string): string {
   return text.replace(/\D+/g, "").slice(0, MAX_TERM_LENGTH);
 }
 
+/**
+ * The fields of a contact (`ContactFields` in `contact.ts`, which imports this module) that
+ * its terms come from.
+ */
+export interface TermFields {
+  name: string;
+  town: string;
+  street: string;
+  phones: ReadonlyArray<{ label?: string; number: string }>;
+  emails: ReadonlyArray<{ label?: string; address: string }>;
+}
+
 /** The index terms of a contact: its words and its phones' digits. */
 export interface Terms {
   words: string[];
@@ -92,9 +102,7 @@ export interface Terms {
  * if (!t.words.includes("jose") || t.phones[0] !== "5550123") throw new Error();
  * ```
  */
-export function contactTerms(
-  contact: Pick<ContactFields, "name" | "town" | "street" | "phones" | "emails">,
-): Terms {
+export function contactTerms(contact: TermFields): Terms {
   const all = new Set<string>();
   for (const text of [contact.name, contact.town, contact.street]) {
     for (const word of words(text)) all.add(word);
