@@ -95,3 +95,127 @@ Deno.test("a name of only combining marks or spaces is refused, naming it; any o
   }
   await assertSound(client, 0);
 });
+
+/** The ten user fields, each with its empty value: what a contact holds when nothing is set. */
+const EMPTY: Record<string, unknown> = {
+  name: "",
+  house: "",
+  street: "",
+  town: "",
+  postcode: "",
+  phones: [],
+  emails: [],
+  notes: "",
+  uid: "",
+  extra: {},
+};
+
+/** UTF-8 bytes of the user fields of `contact` as compact JSON, absent ones empty. */
+function userFieldsBytes(contact: Record<string, unknown>): number {
+  const fields = Object.fromEntries(Object.keys(EMPTY).map((k) => [k, contact[k] ?? EMPTY[k]]));
+  return new TextEncoder().encode(JSON.stringify(fields)).length;
+}
+
+Deno.test("a name that folds past 2,000 bytes (62 x U+FDFA) is refused naming it, not INTERNAL; one at the cap is found and removed", async () => {
+  await using server = await TestServer.start();
+  using client = await server.connect();
+  const fdfa = "\ufdfa"; // one character; folded, 18 (33 bytes of UTF-8)
+  // 62 characters, 2,046 bytes folded: the name index key would pass KV's 2,048.
+  const error = assertBadRequest(
+    await client.call("add", { contact: { name: fdfa.repeat(62) } }),
+    "contact.name",
+    2000,
+  );
+  assert.match(error.message, /2046 bytes of UTF-8 once folded/);
+  assertBadRequest(
+    await client.call("add", { contact: { name: "x".repeat(21) + fdfa.repeat(60) } }),
+    "contact.name",
+    2000,
+  );
+  // At the cap (2,000 bytes folded): stored, found and removed by name.
+  const name = "x".repeat(20) + fdfa.repeat(60);
+  const added = await client.result("add", { contact: { name } });
+  assertBadRequest(
+    await client.call("update", {
+      id: added.id,
+      version: added.version,
+      contact: { name: fdfa.repeat(62) },
+    }),
+    "contact.name",
+    2000,
+  );
+  const found = await client.result("find", { name });
+  assert.deepEqual(found.contacts.map((c: { id: string }) => c.id), [added.id]);
+  // A find or search whose folded text no stored name could have is answered, not INTERNAL.
+  assert.deepEqual((await client.result("find", { name: fdfa.repeat(2000) })).contacts, []);
+  const search = await client.result("search", { query: fdfa.repeat(2000) });
+  assert.ok(Array.isArray(search.contacts));
+  const removed = await client.result("remove", { name });
+  assert.equal(removed.removed.id, added.id);
+  await assertSound(client, 0);
+});
+
+Deno.test("extra nested deeper than 32 is refused naming it, not INTERNAL", async () => {
+  await using server = await TestServer.start();
+  using client = await server.connect();
+  // Nested 5,000 deep (10 KB, within extra's 16 KiB): KV's encoder overflowed its stack.
+  const deep = "[".repeat(5000) + "]".repeat(5000);
+  await client.send(
+    `{"jsonrpc":"2.0","id":"deep","method":"add","params":{"contact":{"name":"Deep",` +
+      `"extra":{"a":${deep}}}}}\n`,
+  );
+  assertBadRequest(await client.readJson(), "contact.extra", 32);
+  await assertSound(client, 0);
+});
+
+Deno.test("a contact within 32 KiB that KV cannot keep in one value is refused, not INTERNAL", async () => {
+  await using server = await TestServer.start();
+  using client = await server.connect();
+  // Within 32 KiB of JSON, past KV's 64 KiB value as stored: ASCII text with one character
+  // past U+00FF takes 2 bytes a character there, and each 0.5 of extra 9.
+  const t = (n: number) => "Ā" + "a".repeat(n - 1);
+  const wide = {
+    name: t(200),
+    house: t(1000),
+    street: t(1000),
+    town: t(1000),
+    postcode: t(1000),
+    uid: t(1000),
+    notes: t(1000),
+    phones: Array.from({ length: 12 }, () => ({ label: "", number: "5" + t(999) })),
+    extra: { a: Array.from({ length: 3300 }, () => 0.5) },
+  };
+  assert.ok(userFieldsBytes(wide) <= 32768);
+  const wideError = assertBadRequest(await client.call("add", { contact: wide }), "contact", 65536);
+  assert.match(wideError.message, /as the store keeps it/);
+  // The same text in Latin-1 takes a byte a character there: kept.
+  const latin = JSON.parse(JSON.stringify(wide).replaceAll("Ā", "é"));
+  assert.ok(userFieldsBytes(latin) <= 32768);
+  await client.result("add", { contact: latin });
+  await assertSound(client, 1);
+});
+
+Deno.test("the 32 KiB cap counts the user fields as compact JSON in UTF-8, server fields not: at the cap kept, a byte over refused", async () => {
+  await using server = await TestServer.start();
+  using client = await server.connect();
+  const phones = Array.from({ length: 20 }, () => ({ label: "", number: "1".repeat(1000) }));
+  const base = { name: "Big", phones, extra: { pad: "" } };
+  const pad = 32768 - userFieldsBytes(base);
+  const atCap = { ...base, extra: { pad: "é".repeat(pad >> 1) + "x".repeat(pad & 1) } };
+  assert.equal(userFieldsBytes(atCap), 32768);
+  // Sent with spaces to trim and without the empty fields: counted as stored.
+  const sent = { ...atCap, name: "  Big  ", phones: phones.map(({ number }) => ({ number })) };
+  const kept = await client.result("add", { contact: sent });
+  assert.equal(userFieldsBytes(kept), 32768);
+  const reply = new TextEncoder().encode(JSON.stringify(kept)).length;
+  assert.ok(reply > 32768, `the reply, with id, version, created and updated: ${reply} bytes`);
+  const over = { ...atCap, extra: { pad: atCap.extra.pad + "x" } };
+  const error = assertBadRequest(await client.call("add", { contact: over }), "contact", 32768);
+  assert.match(error.message, /32769 bytes/);
+  assertBadRequest(
+    await client.call("update", { id: kept.id, version: kept.version, contact: over }),
+    "contact",
+    32768,
+  );
+  await assertSound(client, 1);
+});

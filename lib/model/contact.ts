@@ -5,6 +5,7 @@
  * @module
  */
 
+import { serialize } from "node:v8";
 import { fold } from "./search_terms.ts";
 
 /** A labelled phone number. */
@@ -45,7 +46,18 @@ export interface Contact extends StoredContact {
   version: string;
 }
 
-/** The caps on a contact, in characters (text) or UTF-8 bytes of JSON (`extra`, whole). */
+/**
+ * The caps on a contact, each checked on what is stored. Text fields (`name`, `field`,
+ * `label`) count characters (code points) after trimming and NFC; `phones` and `emails`
+ * count entries; `extraBytes` and `contactBytes` count UTF-8 bytes of compact JSON
+ * (`JSON.stringify`): `extra` alone, and the ten user fields together with every field
+ * present (an absent one as its empty value), server fields not counted. The rest follow
+ * from Deno KV, which files a contact under its folded name in a key (2,048 bytes at most)
+ * and keeps it as one value (65,536 bytes at most, in V8's encoding):
+ * `foldedNameBytes` caps the name as {@link fold} gives it, in UTF-8 bytes (the key adds 39);
+ * `storedBytes` caps the record as the store keeps it (with `id`, `created`, `updated`);
+ * `extraDepth` caps how deep objects and arrays nest in `extra`, `extra` itself counting 1.
+ */
 export const CONTACT_LIMITS = {
   name: 200,
   field: 1000,
@@ -53,7 +65,10 @@ export const CONTACT_LIMITS = {
   phones: 20,
   emails: 20,
   extraBytes: 16 * 1024,
+  extraDepth: 32,
   contactBytes: 32 * 1024,
+  foldedNameBytes: 2000,
+  storedBytes: 64 * 1024,
 } as const;
 
 /**
@@ -157,6 +172,15 @@ export function validateContact(input: unknown, path = "contact"): ContactFields
       { field: `${path}.name` },
     );
   }
+  const folded = encoder.encode(fold(name)).length;
+  if (folded > CONTACT_LIMITS.foldedNameBytes) {
+    throw new ValidationError(
+      `the contact's name is ${folded} bytes of UTF-8 once folded for the name index (lower ` +
+        "case, accents removed, compatibility characters such as U+FDFA spelled out), more " +
+        `than ${CONTACT_LIMITS.foldedNameBytes}; shorten it`,
+      { field: `${path}.name`, limit: CONTACT_LIMITS.foldedNameBytes },
+    );
+  }
   const contact = blankContact(name);
   contact.notes = text(object.notes, `${path}.notes`, CONTACT_LIMITS.field, true);
   for (const field of TEXT_FIELDS) {
@@ -189,6 +213,9 @@ export function validateContact(input: unknown, path = "contact"): ContactFields
         field: `${path}.extra`,
       });
     }
+    // First (it walks with its own stack): JSON.stringify and KV recurse, and a value nested
+    // a few thousand deep would overflow their stacks.
+    checkExtra(extra, `${path}.extra`);
     const bytes = encoder.encode(JSON.stringify(extra)).length;
     if (bytes > CONTACT_LIMITS.extraBytes) {
       throw new ValidationError(
@@ -196,7 +223,6 @@ export function validateContact(input: unknown, path = "contact"): ContactFields
         { field: `${path}.extra`, limit: CONTACT_LIMITS.extraBytes },
       );
     }
-    checkExtraText(extra, `${path}.extra`);
     contact.extra = extra as Record<string, unknown>;
   }
   const bytes = encoder.encode(JSON.stringify(contact)).length;
@@ -206,8 +232,39 @@ export function validateContact(input: unknown, path = "contact"): ContactFields
       { field: path, limit: CONTACT_LIMITS.contactBytes },
     );
   }
+  const stored = storedBytes(contact);
+  if (stored > CONTACT_LIMITS.storedBytes) {
+    throw new ValidationError(
+      `the contact would take ${stored} bytes as the store keeps it, more than the ` +
+        `${CONTACT_LIMITS.storedBytes} Deno KV holds in one value (there, text with a ` +
+        "character past U+00FF takes 2 bytes a character, and a number with a fraction 9); " +
+        "shorten it",
+      { field: path, limit: CONTACT_LIMITS.storedBytes },
+    );
+  }
   return contact;
 }
+
+/**
+ * The size of the record the store keeps for these fields (a {@link StoredContact}: the
+ * fields with `id`, `created` and `updated`) in the encoding Deno KV gives a value, V8's
+ * serialization, whose size does not depend on the order of the keys.
+ *
+ * @example
+ * ```ts
+ * import { blankContact, storedBytes } from "./contact.ts";
+ * const small = storedBytes(blankContact("Ann"));
+ * if (small > 300 || storedBytes(blankContact("Ann Smith")) !== small + 6) throw new Error();
+ * ```
+ */
+export function storedBytes(fields: ContactFields): number {
+  // The server fields are ASCII of fixed length: a 26-character id, ISO 8601 UTC times.
+  const record: StoredContact = { id: ID, ...fields, created: TIME, updated: TIME };
+  return serialize(record).length;
+}
+
+const ID = "0".repeat(26);
+const TIME = new Date(0).toISOString();
 
 /** Checks an optional text field: a string, trimmed, NFC, within `max`, no control chars. */
 function text(value: unknown, field: string, max: number, multiline: boolean): string {
@@ -255,25 +312,37 @@ function wellFormed(value: string, field: string, what = field): void {
 }
 
 /**
- * Refuses a lone surrogate in any key or string of `extra`, naming its path
- * (`contact.extra.vcard[2]`). Walks with its own stack, so a deeply nested value cannot
- * overflow the call stack here; a leaf's path is spelled only when it is refused.
+ * Checks every value inside `extra`: no lone surrogate in a key or string (naming its path,
+ * `contact.extra.vcard[2]`), no nesting deeper than `CONTACT_LIMITS.extraDepth`. Walks with
+ * its own stack, so a deeply nested value cannot overflow the call stack here; a leaf's
+ * path is spelled only when it is refused.
  */
-function checkExtraText(extra: object, path: string): void {
-  const stack: Array<[value: unknown, parent: string, key: string | number]> = [[extra, path, ""]];
+function checkExtra(extra: object, path: string): void {
+  const max = CONTACT_LIMITS.extraDepth;
+  const stack: Array<[value: unknown, parent: string, key: string | number, depth: number]> = [
+    [extra, path, "", 1],
+  ];
   // Bounded by the values in `extra` itself: each is pushed once.
   while (stack.length > 0) {
-    const [value, parent, key] = stack.pop()!;
+    const [value, parent, key, depth] = stack.pop()!;
     if (typeof value === "string") {
       if (!value.isWellFormed()) wellFormed(value, childPath(parent, key));
-    } else if (Array.isArray(value)) {
-      const at = childPath(parent, key);
-      value.forEach((item, index) => stack.push([item, at, index]));
-    } else if (typeof value === "object" && value !== null) {
-      const at = childPath(parent, key);
+      continue;
+    }
+    if (typeof value !== "object" || value === null) continue;
+    if (depth > max) {
+      throw new ValidationError(
+        `extra nests objects and arrays more than ${max} deep (extra itself is 1)`,
+        { field: path, limit: max },
+      );
+    }
+    const at = childPath(parent, key);
+    if (Array.isArray(value)) {
+      value.forEach((item, index) => stack.push([item, at, index, depth + 1]));
+    } else {
       for (const [name, item] of Object.entries(value)) {
         wellFormed(name, at, `a key of ${at}`);
-        stack.push([item, at, name]);
+        stack.push([item, at, name, depth + 1]);
       }
     }
   }

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { validateContact, ValidationError } from "./contact.ts";
+import {
+  blankContact,
+  CONTACT_LIMITS,
+  storedBytes,
+  validateContact,
+  ValidationError,
+} from "./contact.ts";
 import { fold } from "./search_terms.ts";
 
 function fieldOf(input: unknown): unknown {
@@ -141,6 +147,133 @@ Deno.test({
       const c = validateContact({ name });
       assert.notEqual(fold(c.name), "", JSON.stringify(name));
       assert.equal(fold(c.name), fold(name));
+    }
+  },
+});
+
+/** The ten user fields as the 32 KiB cap counts them: every field, an absent one empty. */
+function userFieldsBytes(input: Record<string, unknown>): number {
+  const full = { ...blankContact(), ...input };
+  return new TextEncoder().encode(JSON.stringify(full)).length;
+}
+
+Deno.test({
+  name: "validateContact() caps a name's folded form in bytes, as the name index key holds it",
+  permissions: "none",
+  fn() {
+    const fdfa = "\ufdfa"; // one character, 18 once folded (33 bytes of UTF-8)
+    assert.equal(new TextEncoder().encode(fold(fdfa)).length, 33);
+    assert.throws(
+      () => validateContact({ name: fdfa.repeat(62) }),
+      (error) =>
+        error instanceof ValidationError && error.field === "contact.name" &&
+        error.limit === CONTACT_LIMITS.foldedNameBytes && /2046 bytes/.test(error.message),
+    );
+    // 20 + 60 * 33 = 2000 bytes: at the cap, kept; one byte more, refused.
+    assert.equal(validateContact({ name: "x".repeat(20) + fdfa.repeat(60) }).name.length, 80);
+    assert.equal(fieldOf({ name: "x".repeat(21) + fdfa.repeat(60) }), "contact.name");
+  },
+});
+
+Deno.test({
+  name: "validateContact() counts the 32 KiB cap on the user fields as compact JSON in UTF-8",
+  permissions: "none",
+  fn() {
+    const phones = Array.from({ length: 20 }, () => ({ label: "", number: "1".repeat(1000) }));
+    const base = { name: "Big", phones, extra: { pad: "" } };
+    const pad = CONTACT_LIMITS.contactBytes - userFieldsBytes(base);
+    assert.ok(pad > 0 && pad < CONTACT_LIMITS.extraBytes - 20);
+    const atCap = { ...base, extra: { pad: "é".repeat(pad / 2) + "x".repeat(pad % 2) } };
+    assert.equal(userFieldsBytes(atCap), CONTACT_LIMITS.contactBytes);
+    // Sent without the empty fields and with spaces to trim: counted as stored.
+    const sent = { ...atCap, name: "  Big  ", phones: phones.map(({ number }) => ({ number })) };
+    const stored = validateContact(sent);
+    assert.equal(userFieldsBytes(stored as unknown as Record<string, unknown>), 32768);
+    const over = { ...atCap, extra: { pad: atCap.extra.pad + "x" } };
+    assert.throws(
+      () => validateContact(over),
+      (error) =>
+        error instanceof ValidationError && error.field === "contact" &&
+        error.limit === CONTACT_LIMITS.contactBytes && /32769 bytes/.test(error.message),
+    );
+  },
+});
+
+Deno.test({
+  name: "validateContact() refuses a contact within 32 KiB that KV could not keep in one value",
+  permissions: "none",
+  fn() {
+    // ASCII text with one character past U+00FF takes 2 bytes a character in KV's encoding,
+    // and each 0.5 of extra 9: within 32 KiB of JSON, past 64 KiB as stored.
+    const t = (n: number) => "Ā" + "a".repeat(n - 1);
+    const input = {
+      name: t(200),
+      house: t(1000),
+      street: t(1000),
+      town: t(1000),
+      postcode: t(1000),
+      uid: t(1000),
+      notes: t(1000),
+      phones: Array.from({ length: 12 }, () => ({ label: "", number: "5" + t(999) })),
+      extra: { a: Array.from({ length: 3300 }, () => 0.5) },
+    };
+    assert.ok(userFieldsBytes(input) <= CONTACT_LIMITS.contactBytes);
+    assert.throws(
+      () => validateContact(input),
+      (error) =>
+        error instanceof ValidationError && error.field === "contact" &&
+        error.limit === CONTACT_LIMITS.storedBytes,
+    );
+    // The same text in Latin-1 takes a byte a character: kept.
+    const latin = JSON.parse(JSON.stringify(input).replaceAll("Ā", "é"));
+    assert.ok(storedBytes(validateContact(latin)) <= CONTACT_LIMITS.storedBytes);
+  },
+});
+
+Deno.test({
+  name: "storedBytes() is the size Deno KV counts against its 64 KiB value limit",
+  permissions: "none",
+  async fn() {
+    using kv = await Deno.openKv(":memory:");
+    const fits = async (value: unknown) => {
+      try {
+        await kv.set(["v"], value);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (const filler of ["a", "é", "Ā", "😀"]) {
+      const at = (n: number) => ({ ...blankContact("A"), notes: "Ā" + filler.repeat(n) });
+      // The largest n whose record fits, by bisection (17 steps at most).
+      let low = 0, high = 70_000;
+      for (let step = 0; low < high && step < 40; step++) {
+        const mid = Math.ceil((low + high) / 2);
+        const record = { id: "0".repeat(26), ...at(mid), created: "", updated: "" };
+        record.created = record.updated = new Date().toISOString();
+        if (await fits(record)) low = mid;
+        else high = mid - 1;
+      }
+      assert.ok(storedBytes(at(low)) <= CONTACT_LIMITS.storedBytes, filler);
+      assert.ok(storedBytes(at(low + 1)) > CONTACT_LIMITS.storedBytes, filler);
+    }
+  },
+});
+
+Deno.test({
+  name: "validateContact() caps how deep extra nests, before anything recurses into it",
+  permissions: "none",
+  fn() {
+    const nested = (depth: number) => JSON.parse("[".repeat(depth) + "]".repeat(depth));
+    // extra itself is level 1: a value at 31 levels below it is at the cap.
+    validateContact({ name: "A", extra: { a: nested(CONTACT_LIMITS.extraDepth - 1) } });
+    for (const depth of [CONTACT_LIMITS.extraDepth, 5000, 100_000]) {
+      assert.throws(
+        () => validateContact({ name: "A", extra: { a: nested(depth) } }),
+        (error) =>
+          error instanceof ValidationError && error.field === "contact.extra" &&
+          error.limit === CONTACT_LIMITS.extraDepth,
+      );
     }
   },
 });

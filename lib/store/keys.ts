@@ -13,6 +13,12 @@
  * | `["changes_head"]` | number | the seq of the last change logged (absent: 0) |
  * | `["changes", seq]` | `LoggedChange` (`change_log.ts`) | the change log: one entry per write, seq 1, 2, 3, ... |
  *
+ * Every key stays within Deno KV's 2,048 bytes for any contact `validateContact` accepts: a
+ * folded name is at most `CONTACT_LIMITS.foldedNameBytes` (2,000) bytes of UTF-8 and its key
+ * adds 39 (a tag and a terminator per part, `by_name`, a 26-character id); a word is at most
+ * `MAX_TERM_LENGTH` (32) characters, 128 bytes; phone digits 32. `keys_test.ts` writes the
+ * largest. Values: a record is capped by `CONTACT_LIMITS.storedBytes` (KV's 65,536).
+ *
  * Layout history: 1 held only `["contacts", id]` records; 2 added the indexes and the
  * count; 3 added the change log. Opening a layout-1 or layout-2 store migrates it; a newer
  * layout is refused (a layout-2 server would write without logging, so it must not open a
