@@ -219,3 +219,16 @@ Deno.test("the 32 KiB cap counts the user fields as compact JSON in UTF-8, serve
   );
   await assertSound(client, 1);
 });
+
+Deno.test("watch with a since no seq can be says what since must be, not null", async () => {
+  await using server = await TestServer.start();
+  using client = await server.connect();
+  for (const since of ["1e999", "-1e999", "1.5", "-1", '"5"']) {
+    await client.send(
+      `{"jsonrpc":"2.0","id":1,"method":"watch","params":{"since":${since}}}\n`,
+    );
+    const error = assertBadRequest(await client.readJson(), "since");
+    assert.match(error.message, /since must be a whole number from 0 to the last seq/, since);
+    assert.doesNotMatch(error.message, /null/, since);
+  }
+});

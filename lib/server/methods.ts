@@ -198,7 +198,8 @@ const METHODS: Record<
         const since = params.since;
         if (typeof since !== "number" || !Number.isSafeInteger(since) || since < 0) {
           throw RpcError.badParams(
-            `Invalid params: since ${JSON.stringify(since)} is not a seq (a whole number from 0)`,
+            "Invalid params: since must be a whole number from 0 to the last seq of the " +
+              `change log (watch answers the current one), not ${described(since)}`,
             { field: "since" },
           );
         }
@@ -424,6 +425,21 @@ function text(params: Params, field: string): string {
     });
   }
   return value;
+}
+
+/**
+ * A param's value as a message quotes it: a number as written (JSON would show a number
+ * too large for a double, `1e999`, as `null`), a string quoted, anything else by its kind.
+ */
+function described(value: unknown): string {
+  if (typeof value === "number") {
+    if (Number.isFinite(value)) return String(value);
+    return value > 0 ? "a number too large to read" : "a negative number too large to read";
+  }
+  if (typeof value === "string") return `the string ${JSON.stringify(value.slice(0, 40))}`;
+  if (Array.isArray(value)) return "an array";
+  if (value === null || typeof value !== "object") return String(value);
+  return "an object";
 }
 
 function id(params: Params): string {
