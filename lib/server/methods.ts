@@ -45,6 +45,11 @@ export interface MethodContext {
   session?: SessionAuth;
   /** Subscribes the connection to changes; absent where nothing can be pushed (no socket). */
   watch?: WatchControl;
+  /**
+   * Aborted once nobody is left to receive this connection's answers (it closed): long work
+   * (`check`) stops then. Absent: the work always runs to the end.
+   */
+  signal?: AbortSignal;
 }
 
 /** What `watch` asks of the connection it runs on. */
@@ -92,6 +97,11 @@ const METHODS: Record<
      * result as `run`, which stays the path for a store without one.
      */
     now?: SyncMethod;
+    /**
+     * Does nothing but compute its answer: sent as a notification (no id, so no answer),
+     * it is not run at all.
+     */
+    answerOnly?: true;
   }
 > = {
   hello: {
@@ -173,8 +183,9 @@ const METHODS: Record<
   },
   check: {
     readOnly: true,
+    answerOnly: true,
     params: [],
-    run: (_, { store }) => store.check(),
+    run: (_, { store, signal }) => checkOnce(store, signal),
   },
   count: {
     readOnly: true,
@@ -253,6 +264,7 @@ export async function dispatch(
   let response: Response;
   try {
     const method = checkedMethod(request, context);
+    if (request.id === undefined && method.answerOnly) return undefined;
     response = resultResponse(id, await method.run(request.params, context));
   } catch (error) {
     response = errorResponse(id, toRpcError(error, request, context.log).toObject());
@@ -359,6 +371,37 @@ function ping(context: MethodContext) {
     connection: context.connection,
     requests: context.requests,
   };
+}
+
+/** The stores a `check` is running on: one at a time per store (so per server). */
+const checking = new WeakSet<ContactStore>();
+
+/**
+ * `check`, one at a time per store: another one meanwhile is refused BUSY (a check reads the
+ * whole store; twenty at once held twenty copies of what it keeps). Stops when `signal` is
+ * aborted: the connection closed, so nobody would receive the report.
+ */
+async function checkOnce(store: ContactStore, signal: AbortSignal | undefined) {
+  if (checking.has(store)) {
+    throw new RpcError(
+      ErrorCode.BUSY,
+      "BUSY",
+      "A check is already running on this server (one at a time); try again when it is done",
+    );
+  }
+  checking.add(store);
+  try {
+    return await store.check(signal ? { signal } : {});
+  } catch (error) {
+    if (!signal?.aborted) throw error;
+    throw new RpcError(
+      ErrorCode.INTERNAL_ERROR,
+      "INTERNAL",
+      "Check abandoned: the connection that asked for it closed",
+    );
+  } finally {
+    checking.delete(store);
+  }
 }
 
 function stats({ serverStats }: MethodContext, contacts: number) {

@@ -159,3 +159,36 @@ Deno.test("dispatchNow() gives dispatch()'s answer for view reads, and defers th
     assert.equal(dispatchNow({ id: 1, method, params: {} }, plainContext), false, method);
   }
 });
+
+Deno.test("dispatch() runs one check at a time per store: another meanwhile is BUSY", async () => {
+  await using store = await ContactStore.open(":memory:");
+  const context = standaloneContext(store);
+  const first = dispatch({ id: 1, method: "check", params: {} }, context);
+  const second = await dispatch({ id: 2, method: "check", params: {} }, context);
+  assert.ok(second && "error" in second);
+  assert.equal(second.error.data.reason, "BUSY");
+  assert.match(second.error.message, /check is already running.*try again/);
+  const report = await first;
+  assert.ok(report && "result" in report);
+  // Once it is done, the next check runs.
+  const third = await dispatch({ id: 3, method: "check", params: {} }, context);
+  assert.ok(third && "result" in third, JSON.stringify(third));
+});
+
+Deno.test("dispatch() does not run a check nobody will receive: a notification, a closed connection", async () => {
+  const store = await ContactStore.open(":memory:");
+  const logged: string[] = [];
+  const context = { ...standaloneContext(store) };
+  context.log = { ...context.log, error: (m: string) => logged.push(m) };
+  store.close(); // a check that ran would now fail, and be logged
+  assert.equal(await dispatch({ method: "check", params: {} }, context), undefined);
+  assert.deepEqual(logged, []);
+  await using open = await ContactStore.open(":memory:");
+  const controller = new AbortController();
+  controller.abort();
+  const gone = { ...standaloneContext(open), log: context.log, signal: controller.signal };
+  const response = await dispatch({ id: 1, method: "check", params: {} }, gone);
+  assert.ok(response && "error" in response);
+  assert.match(response.error.message, /Check abandoned/);
+  assert.deepEqual(logged, []);
+});

@@ -143,10 +143,31 @@ export async function storedCount(kv: Deno.Kv): Promise<number> {
   return entry.value === null ? 0 : Number(entry.value.value);
 }
 
+/** What {@link check} may be told. */
+export interface CheckOptions {
+  /** Once aborted, the check stops (throwing the signal's reason): nobody wants its report. */
+  signal?: AbortSignal;
+}
+
+/** The index entries one record implies, kept small while a check runs. */
+interface Expected {
+  /** Each entry's {@link signature}, one per line, with a newline before and after each. */
+  signatures: string;
+  /** How many entries that is. */
+  count: number;
+  /** How many of them were found. */
+  seen: number;
+}
+
+/** At most this many problems are reported. */
+const MAX_PROBLEMS = 100;
+
 /**
  * Verifies that every index entry agrees with its record and the stored count with the
  * records. Each problem found is confirmed with one consistent read before it is reported,
- * so a write racing the check is not mistaken for damage.
+ * so a write racing the check is not mistaken for damage. It holds, per contact, one short
+ * string of the entries its record implies (not one map entry per index entry), and stops
+ * when `options.signal` is aborted.
  *
  * @example An empty store is sound
  * ```ts
@@ -156,30 +177,46 @@ export async function storedCount(kv: Deno.Kv): Promise<number> {
  * if (!report.ok || report.contacts !== 0) throw new Error();
  * ```
  */
-export async function check(kv: Deno.Kv): Promise<CheckReport> {
-  const expected = new Map<string, string | null>();
+export async function check(kv: Deno.Kv, options: CheckOptions = {}): Promise<CheckReport> {
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const expected = new Map<string, Expected>();
   let contacts = 0;
-  for await (const entry of kv.list<StoredContact>({ prefix: CONTACTS })) {
-    contacts++;
-    for (const [key, value] of recordIndexEntries(entry.value)) {
-      expected.set(JSON.stringify(key), value);
-    }
+  for await (const entry of kv.list<StoredContact>({ prefix: CONTACTS }, { batchSize: 500 })) {
+    if (++contacts % 500 === 0) signal?.throwIfAborted();
+    const signatures = new Set(
+      recordIndexEntries(entry.value).map(([key, value]) => signature(key, value)),
+    );
+    expected.set(entry.value.id, {
+      signatures: `\n${[...signatures].join("\n")}\n`,
+      count: signatures.size,
+      seen: 0,
+    });
   }
-  const suspects: Deno.KvKey[] = [];
+  const problems: string[] = [];
+  const confirm = async (key: Deno.KvKey) => {
+    if (problems.length >= MAX_PROBLEMS) return;
+    const problem = await confirmProblem(kv, key);
+    // An entry holding the wrong value is met twice: in the scan, and as its record's missing one.
+    if (problem && !problems.includes(problem)) problems.push(problem);
+  };
   let indexEntriesSeen = 0;
   for (const index of INDEXES) {
-    for await (const entry of kv.list<string | null>({ prefix: index })) {
-      indexEntriesSeen++;
-      const id = JSON.stringify(entry.key);
-      if (!expected.has(id) || expected.get(id) !== entry.value) suspects.push(entry.key);
-      expected.delete(id);
+    for await (const entry of kv.list<string | null>({ prefix: index }, { batchSize: 500 })) {
+      if (++indexEntriesSeen % 500 === 0) signal?.throwIfAborted();
+      const want = expected.get(indexedId(entry.key));
+      if (want?.signatures.includes(`\n${signature(entry.key, entry.value)}\n`)) want.seen++;
+      else await confirm(entry.key);
     }
   }
-  for (const key of expected.keys()) suspects.push(JSON.parse(key));
-  const problems: string[] = [];
-  for (const key of suspects) {
-    const problem = await confirmProblem(kv, key);
-    if (problem && problems.length < 100) problems.push(problem);
+  // A record with fewer entries found than it implies: look for the missing ones.
+  for (const [id, want] of expected) {
+    if (want.seen === want.count) continue;
+    if (problems.length >= MAX_PROBLEMS) break;
+    signal?.throwIfAborted();
+    const record = await kv.get<StoredContact>(contactKey(id));
+    if (record.value === null) continue; // removed meanwhile: its entries went with it
+    for (const [key] of recordIndexEntries(record.value)) await confirm(key);
   }
   // The count key itself, not the store's `count()`: with a view, that is the view's size.
   const stored = await storedCount(kv);
@@ -187,6 +224,14 @@ export async function check(kv: Deno.Kv): Promise<CheckReport> {
     problems.push(`The stored count is ${stored} but there are ${contacts} contacts`);
   }
   return { ok: problems.length === 0, contacts, indexEntries: indexEntriesSeen, problems };
+}
+
+/**
+ * An index entry without its id (the key's last part), with its value: one line of text
+ * (JSON escapes newlines), the same for the entry a record implies and the entry found.
+ */
+function signature(key: Deno.KvKey, value: string | null): string {
+  return JSON.stringify([key.slice(0, -1), value], (_, v) => typeof v === "bigint" ? `${v}n` : v);
 }
 
 /** Re-reads an index entry and its record together; describes the damage, if real. */

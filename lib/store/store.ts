@@ -59,7 +59,13 @@ import {
   phoneRange,
   wordRange,
 } from "./keys.ts";
-import { check, prepareLayout, rebuildIndexes, storedCount } from "./maintenance.ts";
+import {
+  check,
+  type CheckOptions,
+  prepareLayout,
+  rebuildIndexes,
+  storedCount,
+} from "./maintenance.ts";
 import {
   compareKeys,
   decodeCursor,
@@ -537,10 +543,11 @@ export class ContactStore {
   /**
    * Verifies that every index entry agrees with its record and the count with the records.
    * Each problem found is confirmed with one consistent read before it is reported, so a
-   * write racing the check is not mistaken for damage.
+   * write racing the check is not mistaken for damage. Once `options.signal` is aborted it
+   * stops, throwing the signal's reason.
    */
-  async check(): Promise<CheckReport> {
-    return await check(this.#kv);
+  async check(options: CheckOptions = {}): Promise<CheckReport> {
+    return await check(this.#kv, options);
   }
 
   /**
