@@ -12,6 +12,7 @@
  */
 
 import type { Access, Authenticator } from "./auth.ts";
+import { type AuthGuard, TooManyAttempts } from "./auth_guard.ts";
 import { couldBeClassicStart, isClassicStart, runClassic } from "./classic.ts";
 import { concatBytes, LineFramer, LineTooLongError } from "../protocol/framing.ts";
 import type { Logger } from "./log.ts";
@@ -50,6 +51,11 @@ export interface ConnectionLimits {
    */
   writeTimeoutMs: number;
   /**
+   * In protected mode, a connection not authenticated this long after it opened is closed,
+   * whatever it sends (milliseconds). Default {@link DEFAULT_AUTH_TIMEOUT_MS}.
+   */
+  authTimeoutMs?: number;
+  /**
    * Change events a `watch` subscription may hold while the client is not reading; past it,
    * the subscription is dropped. Default `DEFAULT_WATCH_CAP` (see `change_feed.ts`).
    */
@@ -79,7 +85,12 @@ export interface ConnectionContext {
   classic?: "full" | "read-only" | "off";
   /** Called once, when the connection first authenticates (protected mode only). */
   onAuthenticated?: () => void;
+  /** Failed `auth` attempts per peer address, shared by the server's connections. */
+  authGuard?: AuthGuard;
 }
+
+/** How long a connection has to authenticate in protected mode (milliseconds). */
+export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;
 
 /** Pause before answering a failed `auth` (milliseconds). */
 const AUTH_FAILURE_DELAY_MS = 1000;
@@ -202,6 +213,13 @@ class Session {
   /** When the write in progress started (performance.now()), or -1 when none is. */
   #writeSince = -1;
   #authFailures = 0;
+  /** Aborted when the connection closes: work for it (a `check`) stops. */
+  readonly #gone = new AbortController();
+  /** An auth was refused unchecked: its address is waiting out its failures. */
+  #addressRefused = false;
+  /** When the connection opened, and the timer that closes it if it does not authenticate. */
+  readonly #opened = performance.now();
+  #authTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #sessionAuth: { -readonly [K in keyof SessionAuth]: SessionAuth[K] };
   /** When the last request arrived (performance.now()); the idle timer checks it. */
   #lastActive = 0;
@@ -238,13 +256,56 @@ class Session {
     };
   }
 
-  /** Checks a token; a failure is logged with the peer address and answered after a pause. */
+  /**
+   * Checks a token; a failure is logged with the peer address and answered after a pause.
+   * An address that failed recently waits its turn first (see `auth_guard.ts`); a connection
+   * past its failures is not checked again.
+   */
   async #authenticate(token: string): Promise<Access> {
-    const { auth, log, id, peer } = this.#context;
+    const { auth, log, id, peer, authGuard } = this.#context;
     if (!auth) return "write";
-    const access = await auth.check(token);
+    if (this.#authFailures >= MAX_AUTH_FAILURES) {
+      throw new RpcError(
+        ErrorCode.UNAUTHORIZED,
+        "UNAUTHORIZED",
+        `Unauthorized: not tried, as this connection already failed ${MAX_AUTH_FAILURES} ` +
+          "auth attempts; it is being closed",
+      );
+    }
+    const address = peerAddress(peer ?? "?");
+    if (authGuard) {
+      let wait: number;
+      try {
+        // Its answer (a failure's pause included) must come before the deadline.
+        wait = authGuard.begin(address, this.#authTimeLeft() - AUTH_FAILURE_DELAY_MS);
+      } catch (error) {
+        if (!(error instanceof TooManyAttempts)) throw error;
+        this.#authFailures = MAX_AUTH_FAILURES;
+        this.#addressRefused = true;
+        throw new RpcError(
+          ErrorCode.UNAUTHORIZED,
+          "UNAUTHORIZED",
+          `Unauthorized: ${error.message}`,
+          {
+            retryAfter: error.retryAfter,
+          },
+        );
+      }
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    let access: Access;
+    try {
+      access = await auth.check(token);
+    } catch (error) {
+      authGuard?.end(address, { ok: true }); // not the client's failure
+      throw error;
+    }
+    if (access !== "none") authGuard?.end(address, { ok: true });
     if (access !== "none") {
-      if (this.#sessionAuth.access === "none") this.#context.onAuthenticated?.();
+      if (this.#sessionAuth.access === "none") {
+        clearTimeout(this.#authTimer);
+        this.#context.onAuthenticated?.();
+      }
       this.#sessionAuth.access = access;
       log.info(
         `Connection ${id} from ${peer ?? "?"}: authenticated ` +
@@ -253,10 +314,10 @@ class Session {
       return access;
     }
     this.#authFailures++;
-    log.warn(
-      `Connection ${id} from ${peer ?? "?"}: failed auth attempt ${this.#authFailures} ` +
-        `of ${MAX_AUTH_FAILURES}`,
-    );
+    const line = `Connection ${id} from ${peer ?? "?"}: failed auth attempt ` +
+      `${this.#authFailures} of ${MAX_AUTH_FAILURES}`;
+    if (authGuard) authGuard.end(address, { ok: false, line });
+    else log.warn(line);
     await new Promise((resolve) => setTimeout(resolve, AUTH_FAILURE_DELAY_MS));
     throw new RpcError(
       ErrorCode.UNAUTHORIZED,
@@ -279,6 +340,9 @@ class Session {
       if (!this.#busy) this.close();
     };
     shutdown.addEventListener("abort", onShutdown, { once: true });
+    if (this.#sessionAuth.access === "none") {
+      this.#authTimer = setTimeout(() => this.#authDeadline(), this.#authTimeoutMs());
+    }
     try {
       this.#armIdleTimer();
       let first = await this.#read();
@@ -426,7 +490,9 @@ class Session {
     const text = parsed.batch ? texts.map((piece, i) => (i === 0 ? "[" : ",") + piece) : texts;
     if (text.length > 0) text[text.length - 1] += parsed.batch ? "]\n" : "\n";
     if (this.#authFailures >= MAX_AUTH_FAILURES) {
-      this.closeReason = `${MAX_AUTH_FAILURES} failed auth attempts`;
+      this.closeReason = this.#addressRefused
+        ? "its address has too many failed auth attempts"
+        : `${MAX_AUTH_FAILURES} failed auth attempts`;
       return { text, stop: true };
     }
     if (!parsed.malformed) {
@@ -572,6 +638,7 @@ class Session {
         log,
         session: this.#sessionAuth,
         watch: this.#watch,
+        signal: this.#gone.signal,
       };
     }
     this.#methods.requests = this.#requests;
@@ -714,10 +781,39 @@ class Session {
     this.#startTimer(Math.max(1, next));
   }
 
+  /** Milliseconds this connection has left to authenticate. */
+  #authTimeLeft(): number {
+    return Math.max(0, this.#opened + this.#authTimeoutMs() - performance.now());
+  }
+
+  #authTimeoutMs(): number {
+    return this.#context.limits.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS;
+  }
+
+  /** Not authenticated in time: says so (if the client reads within a second) and closes. */
+  #authDeadline(): void {
+    if (this.#closed || this.#sessionAuth.access !== "none") return;
+    const seconds = this.#authTimeoutMs() / 1000;
+    this.closeReason = `not authenticated within ${seconds} s`;
+    this.#enqueue(formatResponse(errorResponse(null, {
+      code: ErrorCode.UNAUTHORIZED,
+      message: `Unauthorized: not authenticated within ${seconds} s of connecting; closing ` +
+        "the connection (send auth with the server's token first)",
+      data: { reason: "UNAUTHORIZED", limit: seconds },
+    })));
+    const timer = setTimeout(() => this.close(), 1000);
+    this.#flush().catch(() => {}).finally(() => {
+      clearTimeout(timer);
+      this.close();
+    });
+  }
+
   close(): void {
     clearTimeout(this.#timer);
+    clearTimeout(this.#authTimer);
     this.#timer = undefined;
     this.#watch.stop();
+    this.#gone.abort();
     if (this.#closed) return;
     this.#closed = true;
     try {
@@ -726,6 +822,11 @@ class Session {
       // already closed
     }
   }
+}
+
+/** The address part of a peer (`192.0.2.7:50412` -> `192.0.2.7`, `[::1]:50412` -> `[::1]`). */
+function peerAddress(peer: string): string {
+  return peer.replace(/:\d+$/, "");
 }
 
 function addReply(replies: Replies, response: Response): void {
