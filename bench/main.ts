@@ -303,7 +303,8 @@ async function loadRun(
 let serverDenoFlags: string[] = [];
 
 function serverArgs(): string[] {
-  return ["--max-connections", "20000"];
+  // Every bench client connects from 127.0.0.1: one address may hold them all.
+  return ["--max-connections", "20000", "--max-per-peer", "20000"];
 }
 
 /** A scenario comparing targets under one load plan, run `settings.runs` times each. */

@@ -71,7 +71,11 @@ Deno.test("a line that never ends is dropped at the time cap", async () => {
 });
 
 Deno.test("a connect-and-vanish storm leaves the server serving", async () => {
-  await using server = await TestServer.start({ args: ["--log-level", "warn"] });
+  // The storm and the watchdog share 127.0.0.1, and the server may hold more than a quarter of
+  // its cap of the storm's sockets before it notices they are gone: one address may hold all.
+  await using server = await TestServer.start({
+    args: ["--log-level", "warn", "--max-per-peer", "1024"],
+  });
   const dog = watchdog(server);
   for (let wave = 0; wave < 10; wave++) {
     await Promise.all(Array.from({ length: 50 }, async (_, i) => {
@@ -98,7 +102,10 @@ Deno.test("a connect-and-vanish storm leaves the server serving", async () => {
 });
 
 Deno.test("1,030 connections: the extra ones get BUSY, and are served once others leave", async () => {
-  await using server = await TestServer.start({ args: ["--log-level", "warn"] });
+  // All from 127.0.0.1: that one address may hold the whole cap here.
+  await using server = await TestServer.start({
+    args: ["--log-level", "warn", "--max-per-peer", "1024"],
+  });
   const held: RpcConnection[] = [];
   try {
     for (let i = 0; i < 1024; i++) held.push(await server.connect());

@@ -334,7 +334,9 @@ Deno.test("SIGTERM answers every request already read, then exits 0", async () =
 });
 
 Deno.test("the connection cap answers BUSY and serves again once others leave", async () => {
-  await using server = await TestServer.start({ args: ["--max-connections", "2"] });
+  await using server = await TestServer.start({
+    args: ["--max-connections", "2", "--max-per-peer", "2"],
+  });
   using a = await server.connect();
   const b = await server.connect();
   await a.result("ping");

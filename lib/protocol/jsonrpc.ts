@@ -405,13 +405,30 @@ export function batchTooLargeError(limit: number): RpcErrorObject {
   };
 }
 
-/** The error sent (with id null) to a connection beyond the cap, before it is closed. */
-export function busyError(limit: number): RpcErrorObject {
-  return {
-    code: ErrorCode.BUSY,
-    message: `Server is at its limit of ${limit} connections; try again later`,
-    data: { reason: "BUSY", limit },
-  };
+/**
+ * The error sent (with id null) to a connection refused at a limit, before it is closed: the
+ * server's cap (`server`), the connections one address may hold (`address`), or those
+ * waiting to authenticate (`unauthenticated`). `data.limit` is that limit.
+ *
+ * @example
+ * ```ts
+ * import { busyError } from "./jsonrpc.ts";
+ * const error = busyError(2, "address");
+ * if (error.data.reason !== "BUSY" || error.data.limit !== 2) throw new Error();
+ * if (!error.message.startsWith("This address already has 2 connections open")) throw new Error();
+ * ```
+ */
+export function busyError(
+  limit: number,
+  which: "server" | "address" | "unauthenticated" = "server",
+): RpcErrorObject {
+  const message = which === "address"
+    ? `This address already has ${limit} connections open, the most one address may hold; ` +
+      "close one and try again"
+    : which === "unauthenticated"
+    ? "Too many connections are waiting to authenticate; try again shortly"
+    : `Server is at its limit of ${limit} connections; try again later`;
+  return { code: ErrorCode.BUSY, message, data: { reason: "BUSY", limit } };
 }
 
 /** What one line from the server holds: responses (a batch flattened) and notifications. */

@@ -18,6 +18,8 @@ export interface ServerConfig {
   /** A file path, `:memory:`, or a KV Connect URL. */
   db: string;
   maxConnections: number;
+  /** Connections one peer address may hold at once (default a quarter of maxConnections). */
+  maxPerPeer: number;
   /** Seconds without a request before a connection is closed. */
   idleTimeout: number;
   /** Seconds a reply may wait for a client that does not read. */
@@ -86,6 +88,12 @@ export const SERVER_OPTIONS: readonly Option[] = [
     env: "ADDRESSBOOK_MAX_CONNECTIONS",
     default: "1024",
     help: "connections open at once; more get BUSY and are closed",
+  },
+  {
+    flag: "max-per-peer",
+    env: "ADDRESSBOOK_MAX_PER_PEER",
+    default: "a quarter of --max-connections",
+    help: "connections one client address may hold at once; more get BUSY",
   },
   {
     flag: "idle-timeout",
@@ -281,6 +289,7 @@ export function parseServerCommand(
     key: get("key").replace("<data>", data),
     explicit: explicit("cert") || explicit("key"),
   };
+  const maxConnections = integer(get("max-connections"), "max-connections", 1, 1_000_000);
   return {
     kind: "serve",
     config: {
@@ -288,7 +297,10 @@ export function parseServerCommand(
       port: integer(get("port"), "port", 0, 65535),
       data,
       db: db === "" ? `${data}/addressbook.kv` : db,
-      maxConnections: integer(get("max-connections"), "max-connections", 1, 1_000_000),
+      maxConnections,
+      maxPerPeer: explicit("max-per-peer")
+        ? integer(get("max-per-peer"), "max-per-peer", 1, 1_000_000)
+        : Math.max(1, Math.floor(maxConnections / 4)),
       idleTimeout: integer(get("idle-timeout"), "idle-timeout", 1, 7 * 24 * 3600),
       writeTimeout: integer(get("write-timeout"), "write-timeout", 1, 3600),
       maxLine: integer(get("max-line"), "max-line", 1024, 64 * 1024 * 1024),

@@ -16,6 +16,7 @@ Deno.test({
         data: "./data",
         db: "./data/addressbook.kv",
         maxConnections: 1024,
+        maxPerPeer: 256,
         idleTimeout: 300,
         writeTimeout: 30,
         maxLine: 65536,

@@ -329,6 +329,7 @@ function listen(config: ServerConfig, store: ContactStore, log: Logger, security
       store,
       log,
       maxConnections: config.maxConnections,
+      maxPerPeer: config.maxPerPeer,
       limits: {
         maxLine: config.maxLine,
         idleTimeoutMs: config.idleTimeout * 1000,
