@@ -112,6 +112,8 @@ export class AddressBookServer {
   #refusing = 0;
   /** The accept loop, when it waits for a socket to close. */
   #roomWaiters: (() => void)[] = [];
+  /** Whether the accept loop has waited since a connection was last served. */
+  #holding = false;
   readonly #started = Date.now();
   readonly #acceptLoop: Promise<void>;
   /** Failed auth attempts per peer address (protected mode). */
@@ -180,10 +182,14 @@ export class AddressBookServer {
     const { log, maxConnections } = this.#options;
     while (!this.#stop.signal.aborted) {
       if (this.#open.size >= maxConnections + MAX_REFUSING) {
-        log.warn(
-          `${this.#open.size} sockets open, ${this.#refusing} of them being refused: ` +
-            "accepting no more until one closes",
-        );
+        // Once per flood: the flag is cleared when a connection is served again.
+        if (!this.#holding) {
+          log.warn(
+            `${this.#open.size} sockets open, ${this.#refusing} of them being refused: ` +
+              "accepting no more until one closes",
+          );
+        }
+        this.#holding = true;
         await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
         continue;
       }
@@ -206,6 +212,7 @@ export class AddressBookServer {
         log.warn(`Connection ${id} from ${peer} refused: ${refusal.why}`);
         this.#refuse(id, conn, refusal.error);
       } else {
+        this.#holding = false;
         this.#serve(id, conn, peer, host);
       }
     }
