@@ -181,6 +181,7 @@ export class TlsServerConn implements Deno.TlsConn {
   #ended = false;
   #error: Error | undefined;
   #closing = false;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** What a read took from the TLS socket and did not fit in its buffer. */
   #pending: Uint8Array | undefined;
   /** Wakes waiting reads (and the handshake) when the socket has news. */
@@ -198,11 +199,9 @@ export class TlsServerConn implements Deno.TlsConn {
     this.remoteAddr = tcp.remoteAddr;
     let onClose!: () => void;
     this.closed = new Promise((resolve) => onClose = resolve);
-    this.#transport = tcpStream(tcp, () => {
-      onClose();
-      // The TLS socket reports why (its error comes just after); this is in case it does not.
-      setTimeout(() => this.#gone(new Deno.errors.BadResource("The connection is closed")), 0);
-    }, () => {
+    // Closing the TCP side always ends in the TLS socket's `close` (after its `error`, if any),
+    // which fails whatever still waits.
+    this.#transport = tcpStream(tcp, onClose, () => {
       if (this.#closing || this.#aheadBytes() < READ_AHEAD) return undefined;
       return new Promise((resolve) => this.#readGate.push(resolve));
     });
@@ -314,15 +313,13 @@ export class TlsServerConn implements Deno.TlsConn {
       this.destroy();
       return;
     }
-    const timer = setTimeout(() => this.destroy(), CLOSE_NOTIFY_MS);
-    this.#socket.end(() => {
-      clearTimeout(timer);
-      this.destroy();
-    });
+    this.#closeTimer = setTimeout(() => this.destroy(), CLOSE_NOTIFY_MS);
+    this.#socket.end(() => this.destroy());
   }
 
   /** Closes the socket now (its descriptor freed), whatever state the TLS session is in. */
   destroy(): void {
+    clearTimeout(this.#closeTimer);
     this.#closing = true;
     this.#gone(new Deno.errors.BadResource("The connection is closed"));
     this.#socket.destroy();
