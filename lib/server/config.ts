@@ -22,6 +22,8 @@ export interface ServerConfig {
   maxPerPeer: number;
   /** Seconds without a request before a connection is closed. */
   idleTimeout: number;
+  /** Seconds a connection has to authenticate in protected mode. */
+  authTimeout: number;
   /** Seconds a reply may wait for a client that does not read. */
   writeTimeout: number;
   /** Largest request line in bytes. */
@@ -106,6 +108,12 @@ export const SERVER_OPTIONS: readonly Option[] = [
     env: "ADDRESSBOOK_WRITE_TIMEOUT",
     default: "30",
     help: "seconds a client may leave a reply unread before it is disconnected",
+  },
+  {
+    flag: "auth-timeout",
+    env: "ADDRESSBOOK_AUTH_TIMEOUT",
+    default: "10",
+    help: "seconds a connection has to authenticate (when a token is required) before it is closed",
   },
   {
     flag: "max-line",
@@ -303,6 +311,7 @@ export function parseServerCommand(
         : Math.max(1, Math.floor(maxConnections / 4)),
       idleTimeout: integer(get("idle-timeout"), "idle-timeout", 1, 7 * 24 * 3600),
       writeTimeout: integer(get("write-timeout"), "write-timeout", 1, 3600),
+      authTimeout: integer(get("auth-timeout"), "auth-timeout", 1, 3600),
       maxLine: integer(get("max-line"), "max-line", 1024, 64 * 1024 * 1024),
       logLevel: logLevel as LogLevel,
       check: values.check === true,

@@ -19,6 +19,7 @@ Deno.test({
         maxPerPeer: 256,
         idleTimeout: 300,
         writeTimeout: 30,
+        authTimeout: 10,
         maxLine: 65536,
         logLevel: "info",
         check: false,

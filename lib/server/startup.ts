@@ -335,6 +335,7 @@ function listen(config: ServerConfig, store: ContactStore, log: Logger, security
         idleTimeoutMs: config.idleTimeout * 1000,
         maxBadLines: 100,
         writeTimeoutMs: config.writeTimeout * 1000,
+        authTimeoutMs: config.authTimeout * 1000,
       },
       classic: security.classic,
       ...(security.auth ? { auth: security.auth } : {}),
