@@ -6,7 +6,7 @@
  * @module
  */
 
-import { serveCommand } from "../tests/helpers.ts";
+import { serveCommand, taskCommand } from "../tests/helpers.ts";
 import type { LoadConfig, LoadResult } from "./load.ts";
 
 const BENCH = new URL("./", import.meta.url);
@@ -69,6 +69,11 @@ export class Target {
 
   get pid(): number {
     return this.process.pid;
+  }
+
+  /** The server's data folder (its KV file), until {@link Target.stop} removes it. */
+  get dataDir(): string | undefined {
+    return this.#dataDir;
   }
 
   /**
@@ -170,6 +175,108 @@ async function stopProcess(process: Deno.ChildProcess, signal: Deno.Signal = "SI
   await Promise.race([process.status, killed]);
   await process.status;
   clearTimeout(timer);
+}
+
+/** What a run of the client ended with. */
+export interface ClientRun {
+  code: number;
+  /** From spawning the client to its exit. */
+  seconds: number;
+  stdout: string;
+  /** Its last lines on standard error. */
+  stderr: string[];
+}
+
+/**
+ * Runs the client (`deno task client`'s exact command and flags) against the server at
+ * `port` on 127.0.0.1 with `args`, standard input read from the file `input`; `onLine` sees
+ * each line it writes to standard error (its progress). Killed at `deadlineMs`.
+ */
+export async function runClient(
+  port: number,
+  args: string[],
+  input: string,
+  deadlineMs: number,
+  onLine: (line: string) => void = () => {},
+): Promise<ClientRun> {
+  // Its own variables always set ("" reads as unset), so the caller's cannot leak in.
+  const env = {
+    ADDRESSBOOK_SERVER: `127.0.0.1:${port}`,
+    ADDRESSBOOK_TOKEN: "",
+    ADDRESSBOOK_TLS: "",
+    ADDRESSBOOK_CA: "",
+    NO_COLOR: "1",
+  };
+  const [cmd, ...flags] = await taskCommand("client", env);
+  const file = await Deno.open(input);
+  const started = performance.now();
+  const process = new Deno.Command(cmd!, {
+    args: [...flags, ...args],
+    cwd: ROOT,
+    env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      process.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+  }, deadlineMs);
+  const stderr: string[] = [];
+  try {
+    const feeding = file.readable.pipeTo(process.stdin).catch(() => {});
+    const [stdout] = await Promise.all([
+      new Response(process.stdout).text(),
+      eachLine(process.stderr, (line) => {
+        stderr.push(line);
+        if (stderr.length > 50) stderr.shift();
+        onLine(line);
+      }),
+      feeding,
+    ]);
+    const { code } = await process.status;
+    return { code, seconds: (performance.now() - started) / 1000, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Runs the SQLite baseline (e): `count` contacts into a new database file in `dir`; resolves
+ * with its report and the time from spawning it to its exit.
+ */
+export async function runSqliteBulk(
+  dir: string,
+  count: number,
+): Promise<{ seconds: number; innerSeconds: number; rows: number; bytes: number; rssKiB: number }> {
+  const started = performance.now();
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      `--allow-read=${dir}`,
+      `--allow-write=${dir}`,
+      new URL("baselines/sqlite_bulk.ts", BENCH).pathname,
+      "--path",
+      `${dir}/baseline.db`,
+      "--count",
+      String(count),
+    ],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const seconds = (performance.now() - started) / 1000;
+  const line = decoder.decode(output.stdout).split("\n").find((l) => l.startsWith("{"));
+  if (!output.success || line === undefined) {
+    throw new Error(`The SQLite baseline failed (exit code ${output.code})`);
+  }
+  const report = JSON.parse(line);
+  const { rows, bytes, rssKiB } = report;
+  return { seconds, innerSeconds: report.seconds, rows, bytes, rssKiB };
 }
 
 /** What a generator reports while it runs. */

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { blankContact, type ContactFields } from "../lib/model/contact.ts";
+
 const FIRST = [
   "Ada",
   "Alan",
@@ -261,4 +263,17 @@ export function searchQuery(random: () => number, contacts: number): string {
     default:
       return c.phones[0]!.number.slice(0, 9);
   }
+}
+
+/** The UID of bench contact `i` in a vCard file: a fixed `urn:uuid:` that ends in `i`. */
+export function benchUid(i: number): string {
+  return `urn:uuid:00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
+}
+
+/**
+ * Bench contact `i` with every user field (uid {@link benchUid}, the others empty), as
+ * `export --format vcard` writes it.
+ */
+export function benchCard(i: number): ContactFields {
+  return { ...blankContact(), ...benchContact(i), uid: benchUid(i) };
 }

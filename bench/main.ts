@@ -9,7 +9,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { Generator, Target, type TargetKind } from "./child.ts";
+import { Generator, runClient, runSqliteBulk, Target, type TargetKind } from "./child.ts";
+import { benchCard } from "./data.ts";
+import { formatVCard } from "../lib/formats/vcard.ts";
 import { Histogram } from "./histogram.ts";
 import type { LoadConfig, LoadResult, Op } from "./load.ts";
 import { sample } from "./proc.ts";
@@ -25,6 +27,7 @@ interface Settings {
   contacts: number;
   idle: number;
   big: number;
+  cards: number;
 }
 
 /** The figures of one run of one target. */
@@ -73,6 +76,7 @@ Options:
   --contacts N      contacts loaded before a run (default 1000, quick 200)
   --idle N          idle connections in idle-10k (default 10000, quick 200)
   --big N           contacts in big-100k (default 100000, quick 2000)
+  --cards N         vCards in import-100k's file (default 100000, quick 2000)
   --server-flag F   a deno run flag for the server (repeat), e.g. --server-flag=--cpu-prof
                     --server-flag=--cpu-prof-dir=/tmp/prof (written when the server exits)
   --help            show this help
@@ -542,7 +546,168 @@ const SCENARIOS: Scenario[] = [
       };
     },
   },
+  {
+    name: "import-100k",
+    what: "the client's import of a vCard 3.0 file into a fresh server, end to end, vs the " +
+      "same contacts' JSON into SQLite in one transaction",
+    async run(settings) {
+      const errorSamples: string[] = [];
+      const dir = await Deno.makeTempDir({ prefix: "addressbook-bench-import-" });
+      try {
+        const file = `${dir}/cards.vcf`;
+        progress(`[import-100k] writing ${settings.cards} vCards`);
+        const bytes = await writeCards(file, settings.cards);
+        const server: Figures[] = [], sqlite: Figures[] = [];
+        for (let r = 1; r <= settings.runs; r++) {
+          const label = `run ${r}/${settings.runs}`;
+          server.push(
+            await importRun(`[import-100k] server ${label}`, file, bytes, settings, errorSamples),
+          );
+          sqlite.push(await sqliteRun(`[import-100k] sqlite ${label}`, dir, settings.cards));
+        }
+        endProgress();
+        const results = { server: medians(server), sqlite: medians(sqlite) };
+        const vsSqlite = ratio(results.server, results.sqlite, "seconds");
+        return {
+          scenario: "import-100k",
+          what: this.what,
+          settings: {
+            cards: settings.cards,
+            fileMiB: round(bytes / 2 ** 20, 1),
+            runs: settings.runs,
+          },
+          results,
+          ratios: { "import/sqlite time": vsSqlite },
+          goals: [{
+            goal: "import <= 20 s per 100,000 cards",
+            value: results.server.seconds!,
+            met: results.server.seconds! <= 20 * settings.cards / 100_000,
+          }],
+          errorSamples,
+        };
+      } finally {
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
+    },
+  },
 ];
+
+/** Writes bench cards 0 .. count-1 as one vCard 3.0 file, as `export` writes them; its bytes. */
+async function writeCards(path: string, count: number): Promise<number> {
+  using file = await Deno.open(path, { write: true, createNew: true });
+  let bytes = 0;
+  for (let at = 0; at < count; at += 1000) {
+    let text = "";
+    for (let i = at; i < Math.min(count, at + 1000); i++) text += formatVCard(benchCard(i), "3.0");
+    const chunk = encoder.encode(text);
+    bytes += chunk.length;
+    for (let done = 0; done < chunk.length;) done += await file.write(chunk.subarray(done));
+  }
+  return bytes;
+}
+
+/** The bytes of the files in a folder (a KV file and its -wal and -shm). */
+async function folderBytes(dir: string | undefined): Promise<number> {
+  if (dir === undefined) return NaN;
+  let bytes = 0;
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile) bytes += (await Deno.stat(`${dir}/${entry.name}`)).size;
+  }
+  return bytes;
+}
+
+/** One import: a fresh server, `deno task client import -` of the file, timed end to end. */
+async function importRun(
+  label: string,
+  file: string,
+  fileBytes: number,
+  settings: Settings,
+  errorSamples: string[],
+): Promise<Figures> {
+  const target = await Target.start("server", serverArgs(), serverDenoFlags);
+  try {
+    await sleep(300);
+    const before = await sample(target.pid);
+    progress(`${label}: starting the client`);
+    const run = await runClient(
+      target.port,
+      ["import", "-", "--json"],
+      file,
+      30 * 60_000,
+      (line) => {
+        progress(`${label}: ${line}`);
+      },
+    );
+    const after = await sample(target.pid);
+    const kvBytes = await folderBytes(target.dataDir);
+    let summary: { added?: number; batches?: number; skipped?: unknown[] } = {};
+    try {
+      summary = JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "");
+    } catch {
+      // reported below
+    }
+    const errors = (run.code === 0 ? 0 : 1) + settings.cards - (summary.added ?? 0);
+    if (errors > 0 && errorSamples.length < 10) {
+      errorSamples.push(
+        `import exited ${run.code}, added ${summary.added}: ${run.stderr.join(" | ")}`,
+      );
+    }
+    return {
+      opsPerSec: round(settings.cards / run.seconds, 0),
+      p50Ms: NaN,
+      p99Ms: NaN,
+      p999Ms: NaN,
+      errors,
+      serverCpuPct: round(100 * (after.cpuSeconds - before.cpuSeconds) / run.seconds, 0),
+      generatorCpuPct: NaN,
+      peakRssMiB: round(after.hwmKiB / 1024, 1),
+      inFlightRatio: NaN,
+      ops: summary.added ?? 0,
+      windowS: round(run.seconds, 2),
+      seconds: round(run.seconds, 2),
+      batches: summary.batches ?? NaN,
+      fileMiB: round(fileBytes / 2 ** 20, 1),
+      kvMiB: round(kvBytes / 2 ** 20, 1),
+      kvToFile: round(kvBytes / fileBytes, 2),
+      rssEmptyMiB: round(before.rssKiB / 1024, 1),
+      rssAfterMiB: round(after.rssKiB / 1024, 1),
+      kibPerContact: round((after.rssKiB - before.rssKiB) / settings.cards, 2),
+    };
+  } finally {
+    await target.stop();
+    if (target.logs.some((line) => / (error|warn) /.test(line))) {
+      const shown = target.logs.filter((line) => / (error|warn) /.test(line)).slice(0, 5);
+      console.error(`${label}: the server logged:\n  ${shown.join("\n  ")}`);
+    }
+  }
+}
+
+/** Baseline (e): the same contacts' JSON into SQLite, in one transaction, on the same disk. */
+async function sqliteRun(label: string, parent: string, count: number): Promise<Figures> {
+  const dir = await Deno.makeTempDir({ dir: parent, prefix: "sqlite-" });
+  try {
+    progress(`${label}: writing ${count} rows`);
+    const run = await runSqliteBulk(dir, count);
+    return {
+      opsPerSec: round(count / run.seconds, 0),
+      p50Ms: NaN,
+      p99Ms: NaN,
+      p999Ms: NaN,
+      errors: count - run.rows,
+      serverCpuPct: NaN,
+      generatorCpuPct: NaN,
+      peakRssMiB: round(run.rssKiB / 1024, 1), // its RSS at the end, about its peak
+      inFlightRatio: NaN,
+      ops: run.rows,
+      windowS: round(run.seconds, 2),
+      seconds: round(run.seconds, 2),
+      innerSeconds: round(run.innerSeconds, 2),
+      dbMiB: round(run.bytes / 2 ** 20, 1),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
 
 /** Baseline (b): the in-process kv.atomic() loop, on a temp KV file. */
 async function kvBaseline(label: string, settings: Settings): Promise<Figures> {
@@ -805,6 +970,7 @@ function parseSettings(args: string[]): { settings: Settings; scenarios: Scenari
       contacts: { type: "string" },
       idle: { type: "string" },
       big: { type: "string" },
+      cards: { type: "string" },
       "server-flag": { type: "string", multiple: true },
       help: { type: "boolean" },
     },
@@ -829,6 +995,7 @@ function parseSettings(args: string[]): { settings: Settings; scenarios: Scenari
     contacts: Math.round(number(values.contacts, quick ? 200 : 1000, "contacts")),
     idle: Math.round(number(values.idle, quick ? 200 : 10_000, "idle")),
     big: Math.round(number(values.big, quick ? 2000 : 100_000, "big")),
+    cards: Math.round(number(values.cards, quick ? 2000 : 100_000, "cards")),
   };
   serverDenoFlags = values["server-flag"] ?? [];
   const names = (values.scenario ?? []).flatMap((s) => s.split(",")).map((s) => s.trim())

@@ -19,6 +19,8 @@ Deno.test("deno task bench --quick prints one JSON record per scenario, with no 
       "40",
       "--big",
       "300",
+      "--cards",
+      "300",
     ],
     cwd: new URL("../", import.meta.url),
     stdout: "piped",
@@ -38,6 +40,7 @@ Deno.test("deno task bench --quick prints one JSON record per scenario, with no 
     "classic-16",
     "idle-10k",
     "big-100k",
+    "import-100k",
   ]);
   for (const record of records) {
     let ops = 0;
@@ -56,5 +59,8 @@ Deno.test("deno task bench --quick prints one JSON record per scenario, with no 
   assert.equal(idle.results.server.connections, 40);
   const big = records.find((r) => r.scenario === "big-100k");
   assert.equal(big.results.server.listed, 300);
+  const imported = records.find((r) => r.scenario === "import-100k");
+  assert.equal(imported.results.server.ops, 300, "every card was imported");
+  assert.equal(imported.results.sqlite.ops, 300);
   assert.match(stdout, /^scenario +target +ops\/s/m);
 });
