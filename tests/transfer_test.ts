@@ -468,10 +468,13 @@ Deno.test("a backup taken while another client writes: every contact there throu
  * its connection, from 1) before passing it on; the hook may act on the server on its own
  * connection first, or return "drop" to cut that client's connection instead. A way to time
  * other writes and lost connections exactly, with the real server deciding what happens.
+ * `onReply` sees each chunk the server sends back before it goes on to the client (it may
+ * hold it there, as a slow server would).
  */
 function relay(
   upstreamPort: number,
   hook: (text: string, connection: number) => Promise<"drop" | void>,
+  onReply: (text: string) => Promise<void> = () => Promise.resolve(),
 ) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns: Deno.Conn[] = [];
@@ -486,6 +489,8 @@ function relay(
         let chunk = buffer.slice(0, n);
         if (connection !== null) {
           if (await hook(new TextDecoder().decode(chunk), connection) === "drop") break;
+        } else {
+          await onReply(new TextDecoder().decode(chunk));
         }
         while (chunk.length > 0) chunk = chunk.subarray(await to.write(chunk));
       }
@@ -556,6 +561,43 @@ Deno.test("import retries an update that meets CONFLICT, and adds back a contact
     [ann.id, "From the backup"],
     [bob.id, "From the backup too"],
   ]);
+});
+
+Deno.test("import keeps at most 4 batch lines in flight to a slow server, and fills that window", async () => {
+  await using server = await TestServer.start();
+  using rpc = await server.connect();
+  const contacts = sampleContacts(1500); // 15 batches of 100
+  const input = contacts.map((c) => JSON.stringify(c)).join("\n") + "\n";
+  // Request lines the client has sent whose reply it has not been given yet.
+  let waiting = 0, most = 0, requests = 0;
+  const lines = (text: string) => text.split("\n").length - 1;
+  await using proxy = relay(
+    server.port,
+    (text) => {
+      requests += lines(text);
+      waiting += lines(text);
+      most = Math.max(most, waiting);
+      return Promise.resolve();
+    },
+    async (text) => {
+      // A slow server: each reply is held a while, so an unbounded client would send on.
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      waiting -= lines(text);
+    },
+  );
+  const result = await runClient(["import", "--json"], {
+    server: `127.0.0.1:${proxy.port}`,
+    stdin: input,
+  });
+  assert.equal(result.code, 0, result.stderr);
+  const summary = JSON.parse(result.stdout);
+  assert.equal(summary.added, 1500);
+  assert.equal(summary.batches, 15);
+  assert.equal(most, 4, `at most ${most} lines were waiting for their reply at once`);
+  assert.equal(requests, 2 + 15, "hello, one export page, then the batches");
+  assert.equal(result.stderr, "Imported 1000 of 1500 contacts...\n");
+  const stored = await storedContacts(rpc);
+  assert.deepEqual(stored.map(withoutServerFields).map((c) => c.name), contacts.map((c) => c.name));
 });
 
 Deno.test("export goes on where it was after a dropped connection, and says when it cannot", async () => {

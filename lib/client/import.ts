@@ -1,7 +1,7 @@
 /**
  * The client's `import`: contacts from standard input (JSON Lines, vCard or CSV), matched
  * against the stored ones (one pass through `export`), sent in JSON-RPC batches that fit the
- * server's line cap, with a summary at the end.
+ * server's line cap, a few lines in flight at once, with a summary at the end.
  *
  * @module
  */
@@ -17,7 +17,7 @@ import { plural } from "../model/text.ts";
 import { concatBytes } from "../protocol/framing.ts";
 import { type DuplicateOf, type ImportStep, planImport, sameFields } from "./import_plan.ts";
 import { decodeText, detectFormat, type ImportIssue } from "../formats/interop.ts";
-import { type BatchCall, batchLineBytes, RpcClient } from "./rpc_client.ts";
+import { type BatchCall, batchLineBytes, type BatchOutcome, RpcClient } from "./rpc_client.ts";
 import { FORMAT_NAMES, Progress, type TransferIO } from "./transfer_io.ts";
 import { parseVCards } from "../formats/vcard.ts";
 
@@ -25,8 +25,17 @@ import { parseVCards } from "../formats/vcard.ts";
 export const MAX_LINE_BYTES = 64 * 1024;
 /** At most this many requests go in one batch, so that each reply comes quickly. */
 export const MAX_BATCH_CALLS = 100;
-/** A batch may take the client's --timeout plus this many milliseconds per request. */
+/**
+ * A batch may take the client's --timeout plus this many milliseconds per request, counting
+ * the requests of the batches sent before it that are still unanswered.
+ */
 export const BATCH_MS_PER_CALL = 100;
+/**
+ * Batch lines on their way at once: the next ones are sent while the server runs one, so it
+ * always has work, and a slow server holds at most this many lines (its replies still come
+ * within the timeout above).
+ */
+export const IMPORT_WINDOW = 4;
 /** The most standard input `import` reads. */
 export const MAX_INPUT_BYTES = 256 * 1024 * 1024;
 /** An update that meets CONFLICT is retried with the current version this many times. */
@@ -159,6 +168,13 @@ export interface ImportSummary {
   largestBatchBytes: number;
 }
 
+/** A batch line sent and not yet answered: its writes, its size, its outcomes to come. */
+interface InFlight {
+  writes: Write[];
+  bytes: number;
+  reply: Promise<BatchOutcome<Contact>[]>;
+}
+
 /** One write to send, and what it is for. */
 interface Write {
   step: number;
@@ -277,7 +293,10 @@ async function readStored(client: RpcClient): Promise<Contact[]> {
   return stored;
 }
 
-/** Sends the plan's writes in batches; fills in the summary. Returns the exit code. */
+/**
+ * Sends the plan's writes in batches, up to {@link IMPORT_WINDOW} lines at a time; fills in
+ * the summary. Returns the exit code.
+ */
 async function write(
   client: RpcClient,
   steps: ImportStep[],
@@ -317,31 +336,45 @@ async function write(
     summary.skipped.push({ index: w.record, name: w.fields.name, reason });
   };
   const maxBytes = client.hello.maxLine ?? MAX_LINE_BYTES;
-  while (queue.length > 0) {
-    // A batch holds at most MAX_BATCH_CALLS calls: only the head of the queue is looked at.
-    const calls = queue.slice(0, MAX_BATCH_CALLS).map(toCall);
-    const n = fittingCalls(calls, 0, maxBytes, MAX_BATCH_CALLS, true);
-    if (n === 0) {
-      // Larger than this server reads on one line (it was started with a small --max-line).
-      done++;
-      code = ExitCode.REFUSED;
-      refuse(
-        queue.shift()!,
-        `Too large for the server's request line cap (${
-          batchLineBytes(calls.slice(0, 1))
-        } bytes, ` +
-          `the server reads at most ${maxBytes})`,
-      );
-      continue;
+  // Up to IMPORT_WINDOW batch lines are on their way at once; the server answers them in
+  // order, so the oldest one's reply is the next to come.
+  const window: InFlight[] = [];
+  let callsInFlight = 0;
+  while (queue.length > 0 || window.length > 0) {
+    while (window.length < IMPORT_WINDOW && queue.length > 0) {
+      // A batch holds at most MAX_BATCH_CALLS calls: only the head of the queue is looked at.
+      const calls = queue.slice(0, MAX_BATCH_CALLS).map(toCall);
+      const n = fittingCalls(calls, 0, maxBytes, MAX_BATCH_CALLS, true);
+      if (n === 0) {
+        // Larger than this server reads on one line (it was started with a small --max-line).
+        done++;
+        code = ExitCode.REFUSED;
+        refuse(
+          queue.shift()!,
+          `Too large for the server's request line cap (${
+            batchLineBytes(calls.slice(0, 1))
+          } bytes, ` +
+            `the server reads at most ${maxBytes})`,
+        );
+        continue;
+      }
+      const sent = calls.slice(0, n);
+      callsInFlight += n;
+      // The server runs the lines before this one first: each request ahead of its reply,
+      // its own included, adds BATCH_MS_PER_CALL to the wait.
+      const reply = client.batch<Contact>(sent, {
+        timeoutMs: timeoutMs + callsInFlight * BATCH_MS_PER_CALL,
+      });
+      reply.catch(() => {}); // awaited below, in order: a lost connection fails them all
+      window.push({ writes: queue.splice(0, n), bytes: batchLineBytes(sent), reply });
     }
-    const sent = calls.slice(0, n);
-    const writes = queue.splice(0, n);
-    const outcomes = await client.batch<Contact>(sent, {
-      timeoutMs: timeoutMs + sent.length * BATCH_MS_PER_CALL,
-    });
+    const batch = window.shift();
+    if (batch === undefined) continue; // every call left was too large and refused
+    const outcomes = await batch.reply;
+    callsInFlight -= batch.writes.length;
     summary.batches++;
-    summary.largestBatchBytes = Math.max(summary.largestBatchBytes, batchLineBytes(sent));
-    writes.forEach((w, i) => {
+    summary.largestBatchBytes = Math.max(summary.largestBatchBytes, batch.bytes);
+    batch.writes.forEach((w, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) {
         done++;
