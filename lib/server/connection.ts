@@ -13,20 +13,17 @@
 
 import type { Access, Authenticator } from "./auth.ts";
 import { type AuthGuard, TooManyAttempts } from "./auth_guard.ts";
+import { type LineRunner, type Replies, runLine } from "./batch.ts";
 import { couldBeClassicStart, isClassicStart, runClassic } from "./classic.ts";
 import { concatBytes, LineFramer, LineTooLongError } from "../protocol/framing.ts";
 import type { Logger } from "./log.ts";
 import { dispatch, dispatchNow, type MethodContext, type SessionAuth } from "./methods.ts";
 import {
-  batchTooLargeError,
   ErrorCode,
   errorResponse,
   formatResponse,
-  isResponse,
   type ParsedLine,
   parseLine,
-  type Response,
-  responseText,
   RpcError,
   tooLargeError,
 } from "../protocol/jsonrpc.ts";
@@ -134,12 +131,6 @@ interface LineResult {
   stop: boolean;
 }
 
-/** The replies of a line gathered so far: their texts, and the characters they hold. */
-interface Replies {
-  texts: string[];
-  chars: number;
-}
-
 /** Lets other connections (and timers) run before this one goes on. */
 function yieldTurn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
@@ -226,6 +217,7 @@ class Session {
   /** When this connection's current slice of work began (performance.now()). */
   #sliceStart = 0;
   #methods: { -readonly [K in keyof MethodContext]: MethodContext[K] } | undefined;
+  #runner: LineRunner | undefined;
   /** Whole lines queued for the socket, in order; `#flush` writes them. */
   #out: string[] = [];
   #outChars = 0;
@@ -432,56 +424,33 @@ class Session {
   /**
    * Runs one line; returns the reply text and whether to close after it. The result comes
    * back at once when every request of the line can be answered without awaiting
-   * (`dispatchNow`), else as a promise.
+   * (`dispatchNow`), else as a promise. A batch's writes to different contacts run together
+   * (`runLine`); everything else in request order.
    */
   #handleLine(line: Uint8Array): LineResult | Promise<LineResult> {
     const parsed = parseLine(line);
     this.#countRequests(parsed.items.length);
-    return this.#answer(parsed, 0, { texts: [], chars: 0 });
+    const replies = runLine(parsed.items, this.#lineRunner());
+    return replies instanceof Promise
+      ? replies.then((done) => this.#lineResult(parsed, done))
+      : this.#lineResult(parsed, replies);
   }
 
-  /**
-   * Answers a line's requests from `from` on, in order: at once while `dispatchNow` can; a
-   * request it defers is awaited through `dispatch`, then the rest go on the same way. After
-   * {@link SLICE_MS} of work it yields to other connections first; once the replies pass
-   * {@link MAX_LINE_REPLY}, the rest are not run.
-   */
-  #answer(
-    parsed: ParsedLine,
-    from: number,
-    replies: Replies,
-  ): LineResult | Promise<LineResult> {
-    const items = parsed.items;
-    for (let i = from; i < items.length; i++) {
-      const item = items[i]!;
-      if (isResponse(item)) {
-        addReply(replies, item);
-        continue;
-      }
-      if (replies.chars >= MAX_LINE_REPLY) {
-        if (item.id !== undefined) {
-          addReply(replies, errorResponse(item.id, batchTooLargeError(MAX_LINE_REPLY)));
-        }
-        continue;
-      }
-      if (performance.now() - this.#sliceStart >= SLICE_MS) {
-        return yieldTurn().then(() => {
+  /** How this connection's lines are run (see `batch.ts`): its methods, its slices. */
+  #lineRunner(): LineRunner {
+    return this.#runner ??= {
+      now: (request) => dispatchNow(request, this.#methodContext()),
+      later: (request) => dispatch(request, this.#methodContext()),
+      sliceOver: () => performance.now() - this.#sliceStart >= SLICE_MS,
+      yieldTurn: () =>
+        yieldTurn().then(() => {
           this.#sliceStart = performance.now();
-          return this.#answer(parsed, i, replies);
-        });
-      }
-      const context = this.#methodContext();
-      const response = dispatchNow(item, context);
-      if (response === false) {
-        return dispatch(item, context).then((deferred) => {
-          this.#sliceStart = performance.now();
-          if (deferred) addReply(replies, deferred);
-          return this.#answer(parsed, i + 1, replies);
-        });
-      }
-      if (response) addReply(replies, response);
-    }
-    return this.#lineResult(parsed, replies);
+        }),
+      resumed: () => {
+        this.#sliceStart = performance.now();
+      },
+      maxReply: MAX_LINE_REPLY,
+    };
   }
 
   /** The reply text of a line, and whether the connection closes after it. */
@@ -827,12 +796,6 @@ class Session {
 /** The address part of a peer (`192.0.2.7:50412` -> `192.0.2.7`, `[::1]:50412` -> `[::1]`). */
 function peerAddress(peer: string): string {
   return peer.replace(/:\d+$/, "");
-}
-
-function addReply(replies: Replies, response: Response): void {
-  const text = responseText(response);
-  replies.texts.push(text);
-  replies.chars += text.length + 1;
 }
 
 function isBlank(line: Uint8Array): boolean {
