@@ -96,7 +96,7 @@ Deno.test("a name of only combining marks or spaces is refused, naming it; any o
   await assertSound(client, 0);
 });
 
-/** The ten user fields, each with its empty value: what a contact holds when nothing is set. */
+/** The user fields, each with its empty value: what a contact holds when nothing is set. */
 const EMPTY: Record<string, unknown> = {
   name: "",
   house: "",
@@ -105,6 +105,13 @@ const EMPTY: Record<string, unknown> = {
   postcode: "",
   phones: [],
   emails: [],
+  urls: [],
+  org: "",
+  title: "",
+  nickname: "",
+  birthday: "",
+  anniversary: "",
+  groups: [],
   notes: "",
   uid: "",
   extra: {},

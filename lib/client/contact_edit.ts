@@ -19,10 +19,9 @@ import {
  *
  * @example
  * ```ts
- * import { userFields } from "./contact_edit.ts";
+ * import { blankContact, userFields } from "./contact_edit.ts";
  * const fields = userFields({ id: "01J0000000000000000000000A", version: "1", created: "", updated: "",
- *   name: "Bob", house: "", street: "", town: "", postcode: "", phones: [], emails: [], notes: "",
- *   uid: "u1", extra: { x: 1 } });
+ *   ...blankContact("Bob"), uid: "u1", extra: { x: 1 } });
  * if ("id" in fields || fields.uid !== "u1" || fields.name !== "Bob") throw new Error();
  * ```
  */
@@ -36,9 +35,8 @@ export function userFields(contact: Contact): ContactFields {
  *
  * @example
  * ```ts
- * import { applyPatch } from "./contact_edit.ts";
- * const before = { name: "Bob", house: "", street: "", town: "Springfield", postcode: "",
- *   phones: [], emails: [], notes: "", uid: "", extra: {} };
+ * import { applyPatch, blankContact } from "./contact_edit.ts";
+ * const before = { ...blankContact("Bob"), town: "Springfield" };
  * const after = applyPatch(before, { town: "Shelbyville" });
  * if (after.town !== "Shelbyville" || after.name !== "Bob" || before.town !== "Springfield") throw new Error();
  * ```

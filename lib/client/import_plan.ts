@@ -13,7 +13,12 @@
  * @module
  */
 
-import type { Contact, ContactFields } from "../model/contact.ts";
+import {
+  type Contact,
+  type ContactFields,
+  fillMissingFields,
+  USER_FIELDS,
+} from "../model/contact.ts";
 import { userFields } from "./contact_edit.ts";
 import { DuplicateIndex } from "../model/duplicates.ts";
 import { type ImportIssue, uidForContact } from "../formats/interop.ts";
@@ -125,9 +130,10 @@ export function sameFields(a: ContactFields, b: ContactFields): boolean {
   return canonical(pick(a)) === canonical(pick(b));
 }
 
-function pick(c: ContactFields): ContactFields {
-  const { name, house, street, town, postcode, phones, emails, notes, uid, extra } = c;
-  return { name, house, street, town, postcode, phones, emails, notes, uid, extra };
+/** Every user field (one a record from an older server lacks read as empty), nothing else. */
+function pick(c: ContactFields): Record<string, unknown> {
+  const full = fillMissingFields(c) as unknown as Record<string, unknown>;
+  return Object.fromEntries([...USER_FIELDS].map((key) => [key, full[key]]));
 }
 
 function canonical(value: unknown): string {

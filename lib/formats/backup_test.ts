@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { formatJsonLine, parseJsonLines } from "./backup.ts";
+import { fillMissingFields } from "../model/contact.ts";
 
 const ID_A = "01J0000000000000000000000A";
 const ID_B = "01J0000000000000000000000B";
@@ -13,6 +14,13 @@ const stored = (id: string, name: string) => ({
   postcode: "",
   phones: [{ label: "mobile", number: "555-0123" }],
   emails: [],
+  urls: [{ label: "work", url: "https://bob.example" }],
+  org: "Acme",
+  title: "Plumber",
+  nickname: "Bobby",
+  birthday: "1970-01-01",
+  anniversary: "--06-30",
+  groups: ["Family", "Chess club"],
   notes: "Line 1\nLine 2",
   uid: "",
   extra: { vcard: ["BDAY:1970-01-01"] },
@@ -32,6 +40,25 @@ Deno.test("parseJsonLines() reads what formatJsonLine() writes: fields and ids, 
   assert.equal(result.contacts[1]!.id, ID_B);
 });
 
+Deno.test("parseJsonLines() reads a backup written before issue 15: the new fields empty", () => {
+  const {
+    org: _o,
+    title: _t,
+    nickname: _n,
+    birthday: _b,
+    anniversary: _a,
+    urls: _u,
+    groups: _g,
+    ...old
+  } = stored(ID_A, "Bob");
+  const result = parseJsonLines(formatJsonLine(old));
+  assert.deepEqual(result.warnings, []);
+  const { created: _c, updated: _up, version: _v, ...fields } = old;
+  assert.deepEqual(result.contacts[0], fillMissingFields(fields));
+  assert.equal(result.contacts[0]!.org, "");
+  assert.deepEqual(result.contacts[0]!.groups, []);
+});
+
 Deno.test("parseJsonLines() takes an array, a page, and a pretty-printed contact", () => {
   const array = JSON.stringify([stored(ID_A, "Bob"), { name: "Ann" }], null, 2);
   assert.deepEqual(parseJsonLines(array).contacts.map((c) => c.name), ["Bob", "Ann"]);
@@ -49,7 +76,7 @@ Deno.test("parseJsonLines() skips bad records with the line and reason, and keep
     '{"name":""}',
     "42",
     '{"name":"Eve","phones":[{"number":"none"}]}',
-    '{"name":"Bob","nickname":"B","id":"nope"}',
+    '{"name":"Bob","nick":"B","id":"nope"}',
   ].join("\n");
   const result = parseJsonLines(text);
   assert.deepEqual(result.contacts.map((c) => c.name), ["Ann", "Bob"]);
@@ -64,7 +91,7 @@ Deno.test("parseJsonLines() skips bad records with the line and reason, and keep
     ],
   );
   assert.deepEqual(result.warnings.map((w) => [w.line, w.name, w.reason]), [
-    [6, "Bob", '"nickname" is not a contact field: left out'],
+    [6, "Bob", '"nick" is not a contact field: left out'],
     [6, "Bob", '"nope" is not a contact id: added with a new id'],
   ]);
 });

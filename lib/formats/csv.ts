@@ -506,9 +506,10 @@ function groupOrder(group: string): number {
  * @example
  * ```ts
  * import { formatCsv, parseCsv } from "./csv.ts";
- * const text = formatCsv([{ name: "Bob", house: "12", street: "High St", town: "", postcode: "",
+ * import { blankContact } from "../model/contact.ts";
+ * const text = formatCsv([{ ...blankContact("Bob"), house: "12", street: "High St",
  *   phones: [{ label: "mobile", number: "555-0100" }, { label: "", number: "555-0199" }],
- *   emails: [], notes: "Line 1\nLine 2", uid: "u1", extra: {} }]);
+ *   notes: "Line 1\nLine 2", uid: "u1" }]);
  * if (!text.includes('Bob,12,High St,,,"mobile:555-0100; 555-0199",,"Line 1\nLine 2",u1')) {
  *   throw new Error(text);
  * }

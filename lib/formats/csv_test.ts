@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ContactFields } from "../model/contact.ts";
+import { blankContact, type ContactFields } from "../model/contact.ts";
 import { detectCsvLayout, formatCsv, formatCsvRows, parseCsv, parseCsvRows } from "./csv.ts";
 import { contacts, fc, text } from "../../tests/arbitraries.ts";
 
@@ -77,6 +77,7 @@ Deno.test("parseCsv() reads a Google Contacts export: multi-values, labels, addr
   const result = parseCsv(fixture("google.csv"));
   const [ann, jose, acme] = result.contacts;
   assert.deepEqual(ann, {
+    ...blankContact(""),
     name: "Ann Lee",
     house: "42",
     street: "Elm Road, Flat 3",
@@ -112,6 +113,7 @@ Deno.test("parseCsv() reads a Google Contacts export: multi-values, labels, addr
 Deno.test("parseCsv() reads Google's 2024 layout with a byte order mark and LF", () => {
   const result = parseCsv(fixture("google-2024.csv"));
   assert.deepEqual(result.contacts[0], {
+    ...blankContact(""),
     name: "Björk Guðmundsdóttir",
     house: "2. hæð",
     street: "Laugavegur 7",
@@ -132,6 +134,7 @@ Deno.test("parseCsv() reads an Outlook export in Windows-1252: home address firs
   const result = parseCsv(fixture("outlook.csv"));
   const [francois, contoso] = result.contacts;
   assert.deepEqual(francois, {
+    ...blankContact(""),
     name: "François Dupré",
     house: "5",
     street: "Rue de la Paix, Bâtiment B",
@@ -222,6 +225,7 @@ Deno.test("parseCsv() leaves out what breaks the caps and keeps the row", () => 
 
 Deno.test("formatCsv() escapes separators inside labels and values of multi-values", () => {
   const contact: ContactFields = {
+    ...blankContact(""),
     name: "Odd, Bob",
     house: "",
     street: "",

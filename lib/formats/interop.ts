@@ -335,11 +335,11 @@ export function jsonBytes(value: unknown): number {
  * @example A phone without digits is left out, the contact kept
  * ```ts
  * import { finishDraft } from "./interop.ts";
+ * import { blankContact } from "../model/contact.ts";
  * const notes: string[] = [];
  * const contact = finishDraft({
- *   name: "Bob", house: "", street: "", town: "", postcode: "", notes: "", uid: "",
+ *   ...blankContact("Bob"),
  *   phones: [{ label: "", number: "none" }, { label: "home", number: "555" }],
- *   emails: [], extra: {},
  * }, (r) => notes.push(r));
  * if (typeof contact === "string" || contact.phones.length !== 1) throw new Error();
  * if (!/no digits/.test(notes[0]!)) throw new Error();

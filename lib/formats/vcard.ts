@@ -777,10 +777,10 @@ const KEPT_LINE = /^(?:([A-Za-z0-9_-]+)\.)?([A-Za-z0-9_-]+)[;:]/;
  * @example A contact with a custom phone label
  * ```ts
  * import { formatVCard } from "./vcard.ts";
+ * import { blankContact } from "../model/contact.ts";
  * const text = formatVCard({
- *   name: "Bob Smith", house: "12", street: "High Street", town: "Springfield",
- *   postcode: "", phones: [{ label: "mobile", number: "555-0100" },
- *   { label: "Gym", number: "555-0111" }], emails: [], notes: "", uid: "", extra: {},
+ *   ...blankContact("Bob Smith"), house: "12", street: "High Street", town: "Springfield",
+ *   phones: [{ label: "mobile", number: "555-0100" }, { label: "Gym", number: "555-0111" }],
  *   id: "01HZY0Q4J8V3M6T0W9X2B5C7D1",
  * }, "3.0");
  * for (const line of ["FN:Bob Smith", "TEL;TYPE=CELL:555-0100", "item1.X-ABLabel:Gym",
@@ -863,9 +863,8 @@ export function formatVCard(contact: ExportContact, version: VCardVersion = "3.0
  * @example
  * ```ts
  * import { formatVCards, parseVCards } from "./vcard.ts";
- * const base = { house: "", street: "", town: "", postcode: "", phones: [], emails: [],
- *   notes: "", uid: "", extra: {} };
- * const text = formatVCards([{ ...base, name: "Ann" }, { ...base, name: "Bo" }], "4.0");
+ * import { blankContact } from "../model/contact.ts";
+ * const text = formatVCards([blankContact("Ann"), blankContact("Bo")], "4.0");
  * if (parseVCards(text).contacts.map((c) => c.name).join() !== "Ann,Bo") throw new Error();
  * ```
  */

@@ -20,6 +20,12 @@ export interface Email {
   address: string;
 }
 
+/** A labelled web address (`http:`, `https:` or `mailto:`). */
+export interface Url {
+  label: string;
+  url: string;
+}
+
 /** The fields a user sets. Every field is present once validated. */
 export interface ContactFields {
   name: string;
@@ -29,6 +35,19 @@ export interface ContactFields {
   postcode: string;
   phones: Phone[];
   emails: Email[];
+  urls: Url[];
+  /** The organisation (vCard ORG's first component) and the job title (TITLE). */
+  org: string;
+  title: string;
+  nickname: string;
+  /**
+   * ISO 8601 dates, the year optional as vCard allows: `1980-04-12` or `--04-12`; `""` for
+   * none. Always a real date (February 29 only in a leap year, or without a year).
+   */
+  birthday: string;
+  anniversary: string;
+  /** Group names (vCard CATEGORIES): trimmed, without commas, no two alike once folded. */
+  groups: string[];
   notes: string;
   uid: string;
   extra: Record<string, unknown>;
@@ -48,10 +67,11 @@ export interface Contact extends StoredContact {
 
 /**
  * The caps on a contact, each checked on what is stored. Text fields (`name`, `field`,
- * `label`) count characters (code points) after trimming and NFC; `phones` and `emails`
- * count entries; `extraBytes` and `contactBytes` count UTF-8 bytes of compact JSON
- * (`JSON.stringify`): `extra` alone, and the ten user fields together with every field
- * present (an absent one as its empty value), server fields not counted. The rest follow
+ * `label`, `group`) count characters (code points) after trimming and NFC; `phones`,
+ * `emails`, `urls` and `groups` count entries; `extraBytes` and `contactBytes` count UTF-8
+ * bytes of compact JSON (`JSON.stringify`): `extra` alone, and the seventeen user fields
+ * together with every field present (an absent one as its empty value), server fields not
+ * counted. The rest follow
  * from Deno KV, which files a contact under its folded name in a key (2,048 bytes at most)
  * and keeps it as one value (65,536 bytes at most, in V8's encoding):
  * `foldedNameBytes` caps the name as {@link fold} gives it, in UTF-8 bytes (the key adds 39);
@@ -64,6 +84,9 @@ export const CONTACT_LIMITS = {
   label: 50,
   phones: 20,
   emails: 20,
+  urls: 20,
+  groups: 50,
+  group: 100,
   extraBytes: 16 * 1024,
   extraDepth: 32,
   contactBytes: 32 * 1024,
@@ -90,6 +113,13 @@ export function blankContact(name = ""): ContactFields {
     postcode: "",
     phones: [],
     emails: [],
+    urls: [],
+    org: "",
+    title: "",
+    nickname: "",
+    birthday: "",
+    anniversary: "",
+    groups: [],
     notes: "",
     uid: "",
     extra: {},
@@ -101,6 +131,50 @@ export const SERVER_FIELDS: ReadonlySet<string> = new Set(["id", "version", "cre
 
 /** The fields a user sets, as {@link ContactFields} (and so {@link blankContact}) has them. */
 export const USER_FIELDS: ReadonlySet<string> = new Set(Object.keys(blankContact()));
+
+const USER_FIELD_NAMES = [...USER_FIELDS] as Array<keyof ContactFields>;
+
+/**
+ * A record as the current code reads it: every user field present, those a record stored
+ * before they existed lacks (`org`, `title`, `nickname`, `birthday`, `anniversary`, `urls`,
+ * `groups`, added in issue 15) filled with their empty values. A record that has them all is
+ * returned as it is (no copy); otherwise a copy with the keys in the order a new record has
+ * (`id` first when there is one, then the user fields, then the rest: `created`,
+ * `updated`, `version`). Used wherever stored records are read (the store, the client on
+ * what a server sends), so an older record reads like a new one.
+ *
+ * @example An older record gains the new fields, empty
+ * ```ts
+ * import { blankContact, fillMissingFields } from "./contact.ts";
+ * const { org: _o, title: _t, nickname: _n, birthday: _b, anniversary: _a, urls: _u,
+ *   groups: _g, ...old } = { id: "01J0000000000000000000000A", ...blankContact("Ann"),
+ *   created: "", updated: "" };
+ * const now = fillMissingFields(old);
+ * if (now.org !== "" || now.urls.length !== 0 || now.groups.length !== 0) throw new Error();
+ * if (Object.keys(now)[0] !== "id" || Object.keys(now).at(-1) !== "updated") throw new Error();
+ * const full = { ...blankContact("Bo") };
+ * if (fillMissingFields(full) !== full) throw new Error("a complete record is not copied");
+ * ```
+ */
+export function fillMissingFields<T extends object>(record: T): Filled<T> {
+  const object = record as Record<string, unknown>;
+  let complete = true;
+  for (const key of USER_FIELD_NAMES) {
+    if (object[key] === undefined) {
+      complete = false;
+      break;
+    }
+  }
+  if (complete) return record as unknown as Filled<T>;
+  const out: Record<string, unknown> = "id" in object ? { id: object.id } : {};
+  Object.assign(out, blankContact(), object);
+  const blank = blankContact() as unknown as Record<string, unknown>;
+  for (const key of USER_FIELD_NAMES) if (out[key] === undefined) out[key] = blank[key];
+  return out as Filled<T>;
+}
+
+/** What {@link fillMissingFields} returns: `T` with every user field of its type. */
+export type Filled<T> = Omit<T, keyof ContactFields> & ContactFields;
 
 /**
  * Input that is not a valid contact: `field` is the path of the first wrong field
@@ -129,7 +203,16 @@ export class ValidationError extends Error {
   }
 }
 
-const TEXT_FIELDS = ["house", "street", "town", "postcode", "uid"] as const;
+const TEXT_FIELDS = [
+  "house",
+  "street",
+  "town",
+  "postcode",
+  "org",
+  "title",
+  "nickname",
+  "uid",
+] as const;
 
 const encoder = new TextEncoder();
 
@@ -206,6 +289,14 @@ export function validateContact(input: unknown, path = "contact"): ContactFields
     }
     return { label: text(entry.label, `${at}.label`, CONTACT_LIMITS.label, false), address };
   });
+  contact.urls = list(object.urls, `${path}.urls`, CONTACT_LIMITS.urls, (item, at) => {
+    const entry = record(item, at, ["label", "url"]);
+    const url = webAddress(text(entry.url, `${at}.url`, CONTACT_LIMITS.field, false), `${at}.url`);
+    return { label: text(entry.label, `${at}.label`, CONTACT_LIMITS.label, false), url };
+  });
+  contact.birthday = date(object.birthday, `${path}.birthday`);
+  contact.anniversary = date(object.anniversary, `${path}.anniversary`);
+  contact.groups = groupNames(object.groups, `${path}.groups`);
   if (object.extra !== undefined) {
     const extra = object.extra;
     if (typeof extra !== "object" || extra === null || Array.isArray(extra)) {
@@ -243,6 +334,119 @@ export function validateContact(input: unknown, path = "contact"): ContactFields
     );
   }
   return contact;
+}
+
+/**
+ * Whether `value` is a date as a contact holds one: `YYYY-MM-DD` or `--MM-DD` (no year), a
+ * real day of that month (February 29 only in a leap year, or without a year).
+ *
+ * @example
+ * ```ts
+ * import { isContactDate } from "./contact.ts";
+ * if (!isContactDate("1980-04-12") || !isContactDate("--02-29") || !isContactDate("2024-02-29")) {
+ *   throw new Error();
+ * }
+ * if (isContactDate("2023-02-29") || isContactDate("1980-13-01") || isContactDate("12/04/1980")) {
+ *   throw new Error();
+ * }
+ * ```
+ */
+export function isContactDate(value: string): boolean {
+  const match = /^(?:(\d{4})|-)-(\d{2})-(\d{2})$/.exec(value);
+  if (!match) return false;
+  const year = match[1] === undefined ? undefined : Number(match[1]);
+  const month = Number(match[2]), day = Number(match[3]);
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(month, year);
+}
+
+/**
+ * The days of a month (1 to 12); February has 29 without a year (a birthday with no year
+ * may be the 29th) and in a leap year of the Gregorian calendar.
+ */
+function daysInMonth(month: number, year: number | undefined): number {
+  if (month === 2) {
+    const leap = year === undefined || (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0));
+    return leap ? 29 : 28;
+  }
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+function date(value: unknown, field: string): string {
+  const clean = text(value, field, CONTACT_LIMITS.field, false);
+  if (clean === "" || isContactDate(clean)) return clean;
+  throw new ValidationError(
+    `${field} ${JSON.stringify(clean)} is not a date: write YYYY-MM-DD (1980-04-12), or ` +
+      "--MM-DD without a year (--04-12)",
+    { field },
+  );
+}
+
+/** A host name with at least one dot (`example.com`, `www.bücher.de`), an optional port. */
+const BARE_HOST =
+  /^[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+\.?(?::\d{1,5})?(?:[/?#]\S*)?$/u;
+
+/**
+ * A contact's web address: `http://` or `https://` with a host, or `mailto:` with an
+ * address, as written (scheme in any case); a bare host (`example.com`, `www.example.com/a`)
+ * is given `https://`. Anything else (`ftp:`, `javascript:`, a relative path, spaces) is
+ * refused naming the field.
+ *
+ * @example
+ * ```ts
+ * import { webAddress } from "./contact.ts";
+ * if (webAddress("example.com/about") !== "https://example.com/about") throw new Error();
+ * if (webAddress("HTTP://Example.com") !== "HTTP://Example.com") throw new Error();
+ * if (webAddress("mailto:ann@example.com") !== "mailto:ann@example.com") throw new Error();
+ * try {
+ *   webAddress("javascript:alert(1)");
+ *   throw new Error("accepted");
+ * } catch (error) {
+ *   if (!/not a web address/.test((error as Error).message)) throw error;
+ * }
+ * ```
+ */
+export function webAddress(value: string, field = "url"): string {
+  if (value === "") {
+    throw new ValidationError(`${field} is empty`, { field });
+  }
+  if (!/\s/.test(value)) {
+    if (/^(?:http|https):\/\/[^/?#]+/i.test(value)) return value;
+    if (/^mailto:[^\s]+$/i.test(value)) return value;
+    if (BARE_HOST.test(value)) return `https://${value}`;
+  }
+  throw new ValidationError(
+    `${field} ${JSON.stringify(value.slice(0, 80))} is not a web address: write one starting ` +
+      "with http://, https:// or mailto: (a bare host such as example.com is given https://)",
+    { field },
+  );
+}
+
+/**
+ * Group names: each trimmed and NFC, not empty, without a comma (vCard CATEGORIES and the
+ * client's `--group a,b` separate names with commas), at most `CONTACT_LIMITS.group`
+ * characters; the list at most `CONTACT_LIMITS.groups` long. Names that fold alike
+ * (`Family`, `family`) are one group: the first spelling is kept.
+ */
+function groupNames(value: unknown, field: string): string[] {
+  const names = list(value, field, CONTACT_LIMITS.groups, (item, at) => {
+    const name = text(item, at, CONTACT_LIMITS.group, false);
+    if (name === "") throw new ValidationError(`${at} is empty`, { field: at });
+    if (name.includes(",")) {
+      throw new ValidationError(
+        `${at} ${JSON.stringify(name.slice(0, 80))} holds a comma, which separates group ` +
+          "names (vCard CATEGORIES); use another character",
+        { field: at },
+      );
+    }
+    return name;
+  });
+  const seen = new Set<string>();
+  return names.filter((name) => {
+    const key = fold(name);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /**

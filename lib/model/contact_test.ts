@@ -2,9 +2,12 @@ import assert from "node:assert/strict";
 import {
   blankContact,
   CONTACT_LIMITS,
+  fillMissingFields,
+  isContactDate,
   storedBytes,
   validateContact,
   ValidationError,
+  webAddress,
 } from "./contact.ts";
 import { fold } from "./search_terms.ts";
 
@@ -39,6 +42,13 @@ Deno.test({
       postcode: "",
       phones: [{ label: "", number: "555" }],
       emails: [{ label: "work", address: "j@x.org" }],
+      urls: [],
+      org: "",
+      title: "",
+      nickname: "",
+      birthday: "",
+      anniversary: "",
+      groups: [],
       notes: "a\n\tb",
       uid: "",
       extra: {},
@@ -60,7 +70,7 @@ Deno.test({
     assert.equal(fieldOf({ name: "A\nB" }), "contact.name");
     assert.equal(fieldOf({ name: "A", town: "x".repeat(1001) }), "contact.town");
     assert.equal(fieldOf({ name: "A", notes: "bell\u0007" }), "contact.notes");
-    assert.equal(fieldOf({ name: "A", nickname: "x" }), "contact.nickname");
+    assert.equal(fieldOf({ name: "A", nick: "x" }), "contact.nick");
     assert.equal(fieldOf({ name: "A", phones: {} }), "contact.phones");
     assert.equal(fieldOf({ name: "A", phones: [{ number: "abc" }] }), "contact.phones[0].number");
     assert.equal(
@@ -151,7 +161,7 @@ Deno.test({
   },
 });
 
-/** The ten user fields as the 32 KiB cap counts them: every field, an absent one empty. */
+/** The seventeen user fields as the 32 KiB cap counts them: every field, an absent one empty. */
 function userFieldsBytes(input: Record<string, unknown>): number {
   const full = { ...blankContact(), ...input };
   return new TextEncoder().encode(JSON.stringify(full)).length;
@@ -275,5 +285,304 @@ Deno.test({
           error.limit === CONTACT_LIMITS.extraDepth,
       );
     }
+  },
+});
+
+Deno.test({
+  name: "validateContact() cleans and keeps the fields of issue 15",
+  permissions: "none",
+  fn() {
+    const c = validateContact({
+      name: "Ann",
+      org: "  Acme\u0301 ",
+      title: " Chief ",
+      nickname: "Annie",
+      birthday: " 1980-04-12 ",
+      anniversary: "--02-29",
+      urls: [{ url: "example.com/ann" }, { label: "blog", url: "HTTPS://blog.example" }, {
+        url: "mailto:ann@example.com",
+      }],
+      groups: [" Family ", "Chess club", "family", "FAMILY", "Chess Club"],
+    });
+    assert.equal(c.org, "Acmé");
+    assert.equal(c.title, "Chief");
+    assert.equal(c.nickname, "Annie");
+    assert.equal(c.birthday, "1980-04-12");
+    assert.equal(c.anniversary, "--02-29");
+    assert.deepEqual(c.urls, [
+      { label: "", url: "https://example.com/ann" },
+      { label: "blog", url: "HTTPS://blog.example" },
+      { label: "", url: "mailto:ann@example.com" },
+    ]);
+    // Duplicates folded (case, and accents too), the first spelling kept.
+    assert.deepEqual(c.groups, ["Family", "Chess club"]);
+    assert.deepEqual(validateContact({ name: "A", groups: ["Zoe", "Zoë"] }).groups, ["Zoe"]);
+    // Empty dates and absent fields are none.
+    const empty = validateContact({ name: "A", birthday: "", anniversary: null });
+    assert.equal(empty.birthday, "");
+    assert.equal(empty.anniversary, "");
+    assert.deepEqual(empty.urls, []);
+    assert.deepEqual(empty.groups, []);
+  },
+});
+
+Deno.test({
+  name: "validateContact() names the new field that is wrong, with the cap it passed",
+  permissions: "none",
+  fn() {
+    const refused = (input: Record<string, unknown>) => {
+      try {
+        validateContact({ name: "A", ...input });
+      } catch (error) {
+        assert.ok(error instanceof ValidationError);
+        return { field: error.field, limit: error.limit, message: error.message };
+      }
+      assert.fail(`accepted ${JSON.stringify(input)}`);
+    };
+    const long = "x".repeat(CONTACT_LIMITS.field + 1);
+    for (const field of ["org", "title", "nickname"]) {
+      assert.deepEqual(
+        { ...refused({ [field]: long }), message: "" },
+        { field: `contact.${field}`, limit: CONTACT_LIMITS.field, message: "" },
+      );
+      assert.equal(refused({ [field]: 5 }).field, `contact.${field}`);
+      assert.equal(refused({ [field]: "a\nb" }).field, `contact.${field}`);
+      assert.equal(refused({ [field]: "a\ud800" }).field, `contact.${field}`);
+    }
+    // Dates: the form, then a real day.
+    for (
+      const bad of [
+        "1980-4-12",
+        "12/04/1980",
+        "1980-02-30",
+        "2023-02-29",
+        "1900-02-29",
+        "--13-01",
+        "--04-31",
+        "1980-04",
+        "19800412",
+        "yesterday",
+      ]
+    ) {
+      const r = refused({ birthday: bad });
+      assert.equal(r.field, "contact.birthday", bad);
+      assert.match(r.message, /is not a date: write YYYY-MM-DD/);
+    }
+    assert.equal(refused({ anniversary: "2001-00-10" }).field, "contact.anniversary");
+    // URLs: like phones and emails, and only web addresses.
+    assert.deepEqual(refused({ urls: Array.from({ length: 21 }, () => ({ url: "a.example" })) }), {
+      field: "contact.urls",
+      limit: 20,
+      message: "contact.urls has 21 entries, more than 20",
+    });
+    assert.equal(refused({ urls: {} }).field, "contact.urls");
+    assert.equal(refused({ urls: ["a.example"] }).field, "contact.urls[0]");
+    assert.equal(
+      refused({ urls: [{ url: "a.example", kind: "x" }] }).field,
+      "contact.urls[0].kind",
+    );
+    assert.equal(refused({ urls: [{ url: "" }] }).field, "contact.urls[0].url");
+    for (
+      const bad of [
+        "ftp://x.example",
+        "javascript:alert(1)",
+        "localhost",
+        "http://",
+        "a b.example",
+        "/about",
+        "x.example:port",
+      ]
+    ) {
+      assert.equal(
+        refused({ urls: [{ url: "ok.example" }, { url: bad }] }).field,
+        "contact.urls[1].url",
+        bad,
+      );
+    }
+    assert.equal(
+      refused({ urls: [{ url: "https://" + long }] }).limit,
+      CONTACT_LIMITS.field,
+    );
+    assert.equal(
+      refused({ urls: [{ label: "l".repeat(51), url: "a.example" }] }).field,
+      "contact.urls[0].label",
+    );
+    // Groups: a list of names, each capped, no commas, none empty.
+    const groups = Array.from({ length: 51 }, (_, i) => `g${i}`);
+    assert.deepEqual(
+      { ...refused({ groups }), message: "" },
+      { field: "contact.groups", limit: 50, message: "" },
+    );
+    assert.equal(refused({ groups: "Family" }).field, "contact.groups");
+    assert.equal(refused({ groups: ["a", 5] }).field, "contact.groups[1]");
+    assert.equal(refused({ groups: ["a", "  "] }).field, "contact.groups[1]");
+    assert.match(refused({ groups: ["Work, Sales"] }).message, /holds a comma/);
+    assert.deepEqual(
+      { ...refused({ groups: ["g".repeat(101)] }), message: "" },
+      { field: "contact.groups[0]", limit: CONTACT_LIMITS.group, message: "" },
+    );
+    // 50 names at the cap, each 100 characters: kept.
+    const most = Array.from({ length: 50 }, (_, i) => String(i).padStart(100, "g"));
+    assert.equal(validateContact({ name: "A", groups: most }).groups.length, 50);
+  },
+});
+
+Deno.test({
+  name: "validateContact() counts the new fields in the 32 KiB and stored-bytes caps",
+  permissions: "none",
+  fn() {
+    const base = {
+      name: "Big",
+      org: "o".repeat(1000),
+      title: "t".repeat(1000),
+      nickname: "n".repeat(1000),
+      urls: Array.from(
+        { length: 20 },
+        (_, i) => ({ label: "", url: `https://${i}.example/${"u".repeat(900)}` }),
+      ),
+      extra: { pad: "" },
+    };
+    const pad = CONTACT_LIMITS.contactBytes - userFieldsBytes(base);
+    assert.ok(pad > 0 && pad < CONTACT_LIMITS.extraBytes, String(pad));
+    const atCap = { ...base, extra: { pad: "x".repeat(pad) } };
+    assert.equal(
+      userFieldsBytes(validateContact(atCap) as unknown as Record<string, unknown>),
+      32768,
+    );
+    assert.throws(
+      () => validateContact({ ...atCap, groups: ["g"] }),
+      (error) =>
+        error instanceof ValidationError && error.field === "contact" &&
+        error.limit === CONTACT_LIMITS.contactBytes && /32771 bytes/.test(error.message),
+    );
+    // Text past U+00FF takes 2 bytes a character as stored, and each 0.5 of extra 9: a
+    // contact just within the stored cap goes over it with a title and a group.
+    const wide = (n: number) => "Ā" + "a".repeat(n - 1);
+    const input = (halves: number) => ({
+      name: wide(200),
+      house: wide(1000),
+      street: wide(1000),
+      town: wide(1000),
+      notes: wide(1000),
+      phones: Array.from({ length: 12 }, () => ({ label: "", number: "5" + wide(999) })),
+      extra: { a: Array.from({ length: halves }, () => 0.5) },
+    });
+    let halves = 0;
+    while (storedBytes(validateContact(input(halves + 10))) < CONTACT_LIMITS.storedBytes - 100) {
+      halves += 10;
+      assert.ok(halves < 10_000);
+    }
+    const under = input(halves);
+    assert.ok(storedBytes(validateContact(under)) <= CONTACT_LIMITS.storedBytes);
+    const over = { ...under, title: wide(150), groups: [wide(100)] };
+    assert.ok(userFieldsBytes(over) <= CONTACT_LIMITS.contactBytes, String(userFieldsBytes(over)));
+    assert.throws(
+      () => validateContact(over),
+      (error) =>
+        error instanceof ValidationError && error.field === "contact" &&
+        error.limit === CONTACT_LIMITS.storedBytes,
+    );
+  },
+});
+
+Deno.test({
+  name: "isContactDate() takes real dates, the year optional, and nothing else",
+  permissions: "none",
+  fn() {
+    for (
+      const ok of [
+        "0001-01-01",
+        "1980-04-12",
+        "2000-02-29",
+        "2024-02-29",
+        "9999-12-31",
+        "--02-29",
+        "--12-31",
+        "--01-01",
+        "1600-02-29",
+      ]
+    ) {
+      assert.ok(isContactDate(ok), ok);
+    }
+    for (
+      const bad of [
+        "",
+        "1980-04-12T00:00",
+        "1700-02-29",
+        "2100-02-29",
+        "1980-06-31",
+        "--02-30",
+        "---12",
+        "1980-04-1",
+        "+1980-04-12",
+        "١٩٨٠-04-12",
+      ]
+    ) {
+      assert.ok(!isContactDate(bad), bad);
+    }
+  },
+});
+
+Deno.test({
+  name: "webAddress() keeps http(s) and mailto as written and gives a bare host https://",
+  permissions: "none",
+  fn() {
+    assert.equal(webAddress("www.example.com"), "https://www.example.com");
+    assert.equal(webAddress("example.com:8080/a?b#c"), "https://example.com:8080/a?b#c");
+    assert.equal(webAddress("bücher.de"), "https://bücher.de");
+    assert.equal(webAddress("http://localhost:8080/"), "http://localhost:8080/");
+    assert.equal(
+      webAddress("https://user@example.com/x y".replace(" ", "%20")),
+      "https://user@example.com/x%20y",
+    );
+    assert.equal(webAddress("MAILTO:Ann@Example.com"), "MAILTO:Ann@Example.com");
+    for (
+      const bad of [
+        "mailto:",
+        "https:example.com",
+        "data:text/html,x",
+        "file:///etc/passwd",
+        "-x.example",
+        "x..example",
+        "x.example/a b",
+      ]
+    ) {
+      assert.throws(() => webAddress(bad), ValidationError, bad);
+    }
+  },
+});
+
+Deno.test({
+  name: "fillMissingFields() reads a record stored before issue 15 like a new one",
+  permissions: "none",
+  fn() {
+    const fresh = {
+      id: "01J0000000000000000000000A",
+      ...validateContact({ name: "Ann", town: "Leeds" }),
+      created: "c",
+      updated: "u",
+      version: "v",
+    };
+    const old: Record<string, unknown> = { ...fresh };
+    for (const key of ["org", "title", "nickname", "birthday", "anniversary", "urls", "groups"]) {
+      delete old[key];
+    }
+    const read = fillMissingFields(old);
+    assert.equal(JSON.stringify(read), JSON.stringify(fresh));
+    assert.notEqual(read, old);
+    assert.equal(fillMissingFields(fresh), fresh);
+    // A field stored as undefined (V8's encoding keeps it) reads as empty too.
+    const holey = fillMissingFields({ ...fresh, groups: undefined });
+    assert.deepEqual(holey.groups, []);
+    // Fields only: no id is invented.
+    const { id: _id, created: _c, updated: _u, version: _v, ...fields } = old;
+    assert.equal(
+      JSON.stringify(fillMissingFields(fields)),
+      JSON.stringify(validateContact({ name: "Ann", town: "Leeds" })),
+    );
+    // Each fill is a new list: filling two records never shares one.
+    const a = fillMissingFields({ name: "A" }), b = fillMissingFields({ name: "B" });
+    a.groups.push("x");
+    assert.deepEqual(b.groups, []);
   },
 });

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { CONTACT_LIMITS, type ContactFields, type Email, type Phone } from "./contact.ts";
+import { CONTACT_LIMITS, type ContactFields, type Email, type Phone, type Url } from "./contact.ts";
 import { fold } from "./search_terms.ts";
 
 /** What duplicate detection looks at. */
@@ -146,36 +146,44 @@ export interface MergeResult {
   fields: ContactFields;
   phones: Phone[];
   emails: Email[];
+  urls: Url[];
+  groups: string[];
   /** Whether the new notes were appended. */
   notes: boolean;
   /** Address fields filled in (only when the existing contact had no address at all). */
   address: Array<"house" | "street" | "town" | "postcode">;
+  /** One-value fields the existing contact had empty and the new entry filled. */
+  filled: Array<(typeof SINGLE)[number]>;
   /** Details that did not fit the contact caps, each a sentence. */
   leftOut: string[];
 }
 
 const ADDRESS = ["house", "street", "town", "postcode"] as const;
+const SINGLE = ["org", "title", "nickname", "birthday", "anniversary"] as const;
 
 /**
  * Merges a new entry into an existing contact: the existing contact is kept, with the new
- * entry's phones and emails that it lacks added (up to 20 each), its notes appended when
- * they are not already there, and its address used when the existing contact has none. The
- * name, uid and extra of the existing contact are kept.
+ * entry's phones, emails and web addresses that it lacks added (up to 20 each), its groups
+ * added (up to 50), its notes appended when they are not already there, its address used
+ * when the existing contact has none, and its organisation, title, nickname, birthday and
+ * anniversary used where the existing contact has none. The name, uid and extra of the
+ * existing contact are kept.
  *
  * @example
  * ```ts
  * import { mergeInto } from "./duplicates.ts";
- * const base = { house: "", street: "", town: "", postcode: "", uid: "", extra: {} };
- * const existing = { ...base, name: "Bob", town: "Springfield", notes: "Neighbour",
- *   phones: [{ label: "", number: "555-0123" }], emails: [] };
- * const incoming = { ...base, name: "bob", town: "Shelbyville", notes: "Plays chess",
+ * import { blankContact } from "./contact.ts";
+ * const existing = { ...blankContact("Bob"), town: "Springfield", notes: "Neighbour",
+ *   phones: [{ label: "", number: "555-0123" }], groups: ["Chess"] };
+ * const incoming = { ...blankContact("bob"), town: "Shelbyville", notes: "Plays chess",
  *   phones: [{ label: "work", number: "(555) 012-3" }, { label: "mobile", number: "555-0199" }],
- *   emails: [{ label: "", address: "bob@example.com" }] };
+ *   emails: [{ label: "", address: "bob@example.com" }], org: "Acme", groups: ["chess", "Work"] };
  * const merged = mergeInto(existing, incoming);
  * if (merged.fields.phones.length !== 2 || merged.fields.emails.length !== 1) throw new Error();
  * if (merged.fields.notes !== "Neighbour\nPlays chess" || merged.fields.town !== "Springfield") {
  *   throw new Error();
  * }
+ * if (merged.fields.org !== "Acme" || merged.fields.groups.join() !== "Chess,Work") throw new Error();
  * ```
  */
 export function mergeInto(existing: ContactFields, incoming: ContactFields): MergeResult {
@@ -183,13 +191,18 @@ export function mergeInto(existing: ContactFields, incoming: ContactFields): Mer
     ...existing,
     phones: [...existing.phones],
     emails: [...existing.emails],
+    urls: [...existing.urls],
+    groups: [...existing.groups],
   };
   const result: MergeResult = {
     fields,
     phones: [],
     emails: [],
+    urls: [],
+    groups: [],
     notes: false,
     address: [],
+    filled: [],
     leftOut: [],
   };
   for (const phone of incoming.phones) {
@@ -216,6 +229,37 @@ export function mergeInto(existing: ContactFields, incoming: ContactFields): Mer
     }
     fields.emails.push(email);
     result.emails.push(email);
+  }
+  for (const url of incoming.urls) {
+    if (fields.urls.some((u) => u.url.toLowerCase() === url.url.toLowerCase())) continue;
+    if (fields.urls.length >= CONTACT_LIMITS.urls) {
+      result.leftOut.push(
+        `Web address ${JSON.stringify(url.url)} left out: a contact has at most ` +
+          `${CONTACT_LIMITS.urls} web addresses`,
+      );
+      continue;
+    }
+    fields.urls.push(url);
+    result.urls.push(url);
+  }
+  for (const group of incoming.groups) {
+    const key = fold(group);
+    if (fields.groups.some((g) => fold(g) === key)) continue;
+    if (fields.groups.length >= CONTACT_LIMITS.groups) {
+      result.leftOut.push(
+        `Group ${JSON.stringify(group)} left out: a contact is in at most ` +
+          `${CONTACT_LIMITS.groups} groups`,
+      );
+      continue;
+    }
+    fields.groups.push(group);
+    result.groups.push(group);
+  }
+  for (const field of SINGLE) {
+    if (fields[field] === "" && incoming[field] !== "") {
+      fields[field] = incoming[field];
+      result.filled.push(field);
+    }
   }
   const notes = incoming.notes.trim();
   if (notes !== "" && !fold(fields.notes).includes(fold(notes))) {

@@ -117,6 +117,19 @@ const text = (max: number) =>
     // deno-lint-ignore no-control-regex
     s.replace(/[\u0000-\u001f\u007f]/g, "").normalize("NFC").trim()
   );
+/** A contact date: none, or a real day with or without its year. */
+const date = fc.oneof(
+  fc.constant(""),
+  fc.record({
+    year: fc.option(fc.integer({ min: 1, max: 9999 })),
+    month: fc.integer({ min: 1, max: 12 }),
+    day: fc.integer({ min: 1, max: 28 }),
+  }).map(({ year, month, day }) =>
+    `${year === null ? "-" : String(year).padStart(4, "0")}-${String(month).padStart(2, "0")}-${
+      String(day).padStart(2, "0")
+    }`
+  ),
+);
 const validContact = fc.record({
   name: text(40).filter((s) => fold(s) !== ""), // only marks and spaces: refused
   house: text(10),
@@ -130,6 +143,19 @@ const validContact = fc.record({
   emails: fc.array(
     fc.record({ label: text(10), address: fc.emailAddress() }),
     { maxLength: 3 },
+  ),
+  urls: fc.array(fc.record({ label: text(10), url: fc.webUrl() }), { maxLength: 3 }),
+  org: text(40),
+  title: text(40),
+  nickname: text(20),
+  birthday: date,
+  anniversary: date,
+  groups: fc.uniqueArray(
+    text(20).map((s) => s.replaceAll(",", "")).filter((s) => s !== "" && s.trim() === s),
+    {
+      maxLength: 4,
+      selector: fold,
+    },
   ),
   notes: text(100),
   uid: text(20),
