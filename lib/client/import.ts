@@ -90,7 +90,14 @@ export function packBatches<T extends BatchCall>(
 ): T[][] {
   const batches: T[][] = [];
   for (let at = 0; at < calls.length;) {
-    const n = fittingCalls(calls, at, maxBytes, maxCalls);
+    const n = fittingCalls(calls, at, maxBytes, maxCalls, callBytes);
+    if (n === 0) {
+      const call = calls[at]!;
+      throw new RangeError(
+        `A ${JSON.stringify(call.method)} request is ${batchLineBytes([call])} bytes, more ` +
+          `than a line may hold (${maxBytes})`,
+      );
+    }
     batches.push(calls.slice(at, at + n));
     at += n;
   }
@@ -98,33 +105,30 @@ export function packBatches<T extends BatchCall>(
 }
 
 /**
- * How many calls from `start` on fit one batch: at least one, or a `RangeError` (0 instead
- * when `zeroIfNone`).
+ * How many items from `start` on fit one batch, each costing `cost(item)` bytes of the line
+ * (a call's JSON and its comma): at least one, or 0 when the first alone is too large.
  */
-function fittingCalls(
-  calls: readonly BatchCall[],
+function fittingCalls<T>(
+  items: readonly T[],
   start: number,
   maxBytes: number,
   maxCalls: number,
-  zeroIfNone = false,
+  cost: (item: T) => number,
 ): number {
   let bytes = 2; // "[", "]" and the line end, less the last comma
   let n = 0;
-  while (start + n < calls.length && n < maxCalls) {
-    const call = calls[start + n]!;
-    const cost = batchLineBytes([call]) - 2;
-    if (n === 0 && cost + 2 > maxBytes) {
-      if (zeroIfNone) return 0;
-      throw new RangeError(
-        `A ${JSON.stringify(call.method)} request is ${cost + 2} bytes, more than a line may ` +
-          `hold (${maxBytes})`,
-      );
-    }
-    if (bytes + cost > maxBytes) break;
-    bytes += cost;
+  while (start + n < items.length && n < maxCalls) {
+    const itemBytes = cost(items[start + n]!);
+    if (bytes + itemBytes > maxBytes) break;
+    bytes += itemBytes;
     n++;
   }
   return n;
+}
+
+/** What one call adds to a batch line: its JSON (the largest id) and a comma. */
+function callBytes(call: BatchCall): number {
+  return batchLineBytes([call]) - 2;
 }
 
 /**
@@ -184,6 +188,13 @@ interface Write {
   id?: string;
   version?: string;
   attempts: number;
+  /** What its call adds to a batch line, once measured ({@link writeBytes}). */
+  bytes?: number;
+}
+
+/** The bytes a write's call adds to a batch line, measured once. */
+function writeBytes(w: Write): number {
+  return w.bytes ??= callBytes(toCall(w));
 }
 /**
  * Runs `import`: reads the contacts from `io.readInput`, adds and updates them on the server
@@ -342,23 +353,21 @@ async function write(
   let callsInFlight = 0;
   while (queue.length > 0 || window.length > 0) {
     while (window.length < IMPORT_WINDOW && queue.length > 0) {
-      // A batch holds at most MAX_BATCH_CALLS calls: only the head of the queue is looked at.
-      const calls = queue.slice(0, MAX_BATCH_CALLS).map(toCall);
-      const n = fittingCalls(calls, 0, maxBytes, MAX_BATCH_CALLS, true);
+      const n = fittingCalls(queue, 0, maxBytes, MAX_BATCH_CALLS, writeBytes);
       if (n === 0) {
         // Larger than this server reads on one line (it was started with a small --max-line).
         done++;
         code = ExitCode.REFUSED;
+        const w = queue.shift()!;
         refuse(
-          queue.shift()!,
-          `Too large for the server's request line cap (${
-            batchLineBytes(calls.slice(0, 1))
-          } bytes, ` +
+          w,
+          `Too large for the server's request line cap (${writeBytes(w) + 2} bytes, ` +
             `the server reads at most ${maxBytes})`,
         );
         continue;
       }
-      const sent = calls.slice(0, n);
+      const writes = queue.splice(0, n);
+      const sent = writes.map(toCall);
       callsInFlight += n;
       // The server runs the lines before this one first: each request ahead of its reply,
       // its own included, adds BATCH_MS_PER_CALL to the wait.
@@ -366,7 +375,8 @@ async function write(
         timeoutMs: timeoutMs + callsInFlight * BATCH_MS_PER_CALL,
       });
       reply.catch(() => {}); // awaited below, in order: a lost connection fails them all
-      window.push({ writes: queue.splice(0, n), bytes: batchLineBytes(sent), reply });
+      const bytes = writes.reduce((sum, w) => sum + writeBytes(w), 2);
+      window.push({ writes, bytes, reply });
     }
     const batch = window.shift();
     if (batch === undefined) continue; // every call left was too large and refused
@@ -404,6 +414,7 @@ async function write(
             id: current.id,
             version: current.version,
             attempts: w.attempts + 1,
+            bytes: undefined,
           });
         }
         return;
@@ -414,7 +425,7 @@ async function write(
           name: w.fields.name,
           reason: `Removed by someone else during the import: added again`,
         });
-        queue.push({ ...w, kind: "add", attempts: w.attempts + 1 });
+        queue.push({ ...w, kind: "add", attempts: w.attempts + 1, bytes: undefined });
         return;
       }
       done++;
