@@ -475,7 +475,7 @@ Deno.test("an old-layout store is migrated; a newer one is refused", async () =>
   kv.close();
   {
     const server = await TestServer.start({ dataDir });
-    assert.ok(server.logs.some((line) => line.includes("Migrated the store from layout 1 to 3")));
+    assert.ok(server.logs.some((line) => line.includes("Migrated the store from layout 1 to 4")));
     const client = await server.connect();
     assert.equal((await client.result("count")).count, 1);
     assert.equal((await client.result("find", { name: "olga old" })).contacts[0].id, old.id);
@@ -486,14 +486,17 @@ Deno.test("an old-layout store is migrated; a newer one is refused", async () =>
     client.close();
     assert.equal(await server.stop(), 0);
   }
-  // A layout-2 store (no change log): migrated to 3, its contacts kept, the log started.
+  // A layout-2 store (index rows, no change log): migrated to 4, its contacts kept, the log
+  // started, the index rows gone.
   const two = await Deno.openKv(`${dataDir}/addressbook.kv`);
   await two.set(["meta", "layout"], 2);
   await two.delete(["changes_head"]);
+  await two.set(["by_name", "olga old", old.id], null);
+  await two.set(["by_word", "oldtown", old.id], "olga old");
   two.close();
   {
     const server = await TestServer.start({ dataDir });
-    assert.ok(server.logs.some((line) => line.includes("Migrated the store from layout 2 to 3")));
+    assert.ok(server.logs.some((line) => line.includes("Migrated the store from layout 2 to 4")));
     const client = await server.connect();
     assert.equal((await client.result("count")).count, 1);
     assert.deepEqual(await client.result("watch", {}), { seq: 0 });
@@ -501,8 +504,11 @@ Deno.test("an old-layout store is migrated; a newer one is refused", async () =>
     assert.equal(await server.stop(), 0);
   }
   const migrated = await Deno.openKv(`${dataDir}/addressbook.kv`);
-  assert.equal((await migrated.get(["meta", "layout"])).value, 3);
+  assert.equal((await migrated.get(["meta", "layout"])).value, 4);
   assert.equal((await migrated.get(["changes_head"])).value, 0);
+  for (const index of ["by_name", "by_word"]) {
+    for await (const row of migrated.list({ prefix: [index] })) assert.fail(String(row.key));
+  }
   migrated.close();
   // A layout from the future: refused with a clear message, exit 1, no stack trace.
   const future = await Deno.openKv(`${dataDir}/addressbook.kv`);
@@ -518,7 +524,7 @@ Deno.test("an old-layout store is migrated; a newer one is refused", async () =>
   }).output();
   const stderr = new TextDecoder().decode(result.stderr);
   assert.equal(result.code, 1);
-  assert.match(stderr, /has layout 99, newer than this server understands \(3\)/);
+  assert.match(stderr, /has layout 99, newer than this server understands \(4\)/);
   assert.doesNotMatch(stderr, /\n\s+at /);
 });
 

@@ -29,7 +29,7 @@ export interface ServerConfig {
   /** Largest request line in bytes. */
   maxLine: number;
   logLevel: LogLevel;
-  /** Verify (and if needed rebuild) the indexes before serving. */
+  /** Verify the store before serving (and repair its count and stray index rows if needed). */
   check: boolean;
   /** Read-write token from `--token` / `ADDRESSBOOK_TOKEN` (else the token file is used). */
   token?: string;
@@ -187,8 +187,9 @@ export function serverHelp(): string {
     "",
     "Options (a flag beats its environment variable, which beats the default):",
     ...rows,
-    "  --check            before serving, verify that every index agrees with its record",
-    "                     and the count with the records; rebuild the indexes if not",
+    "  --check            before serving, verify every record, the count, the change log",
+    "                     and the in-memory view built from the records; repair the count",
+    "                     (and drop stray index rows) if they are wrong",
     "  --help             show this help",
     "  --version          print the version",
     "",

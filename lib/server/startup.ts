@@ -353,24 +353,30 @@ function listen(config: ServerConfig, store: ContactStore, log: Logger, security
   }
 }
 
-/** `--check`: verify the indexes before serving; rebuild them from the records if damaged. */
+/**
+ * `--check`: verify the store before serving; repair what KV holds besides the records from
+ * them (the count, stray index rows) if it finds damage.
+ */
 async function checkStore(store: ContactStore, log: Logger): Promise<void> {
   const report = await store.check();
   if (report.ok) {
     log.always(
       `Check passed: ${plural(report.contacts, "contact")}, ` +
-        `${plural(report.indexEntries, "index entry", "index entries")} agree`,
+        `${plural(report.indexEntries, "view entry", "view entries")} agree`,
     );
     return;
   }
   for (const problem of report.problems) log.error(`Check: ${problem}`);
-  log.warn(`Check found ${report.problems.length} problems; rebuilding the indexes`);
+  log.warn(
+    `Check found ${report.problems.length} problems; repairing the store from its records ` +
+      "(rebuilding the count and indexes)",
+  );
   await store.rebuildIndexes();
   const again = await store.check();
-  if (!again.ok) fail(`The indexes are still damaged after a rebuild: ${again.problems[0]}`);
+  if (!again.ok) fail(`The store is still damaged after a repair: ${again.problems[0]}`);
   log.always(
-    `Indexes rebuilt: ${plural(again.contacts, "contact")}, ` +
-      plural(again.indexEntries, "index entry", "index entries"),
+    `Store repaired: ${plural(again.contacts, "contact")}, ` +
+      plural(again.indexEntries, "view entry", "view entries"),
   );
 }
 

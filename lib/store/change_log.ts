@@ -152,23 +152,53 @@ export async function trimLog(kv: Deno.Kv, limits: ChangeLogLimits, head: number
   return deleted;
 }
 
+/** What a {@link LogTail} does besides publishing, and how often it looks. */
+export interface TailOptions {
+  /**
+   * Called with each batch of entries read (at most 100, in seq order) before they are
+   * published, and awaited: the store brings its view up to date with them here.
+   */
+  apply?: (events: ChangeEvent[]) => Promise<void>;
+  /**
+   * Called (and awaited) when the log no longer holds every entry after the last one
+   * applied (trimmed meanwhile): the store rebuilds its view from the records here.
+   */
+  resync?: () => Promise<void>;
+  /**
+   * Also reads the log every this many milliseconds (0: never): `kv.watch` wakes the tail
+   * for the writes of this process and of KV Connect's other clients, not for another
+   * process writing the same file.
+   */
+  pollMs?: number;
+}
+
 /**
- * For a store others may write: wakes on every move of the log's head, reads the entries
- * after the feed's position and publishes them to the feed, one reader at a time.
+ * For a store others may write: wakes on every move of the log's head (and every `pollMs`),
+ * reads the entries after the last one it applied, hands them to `apply` and publishes them
+ * to the feed, one reader at a time, in seq order.
  */
 export class LogTail {
   readonly #kv: Deno.Kv;
   readonly #feed: ChangeFeed;
+  readonly #options: TailOptions;
   readonly #reader: ReadableStreamDefaultReader<unknown>;
   readonly #done: Promise<void>;
+  readonly #poll: ReturnType<typeof setInterval> | undefined;
+  /** The seq of the last entry applied and published. */
+  #applied: number;
   #closed = false;
   #tailing: Promise<void> | undefined;
   #tailAgain = false;
 
-  /** Starts watching the head of the log in `kv`, publishing to `feed`. */
-  constructor(kv: Deno.Kv, feed: ChangeFeed) {
+  /**
+   * Starts watching the head of the log in `kv`, from the entry after seq `applied` (the
+   * head when the store's view was built), publishing to `feed`.
+   */
+  constructor(kv: Deno.Kv, feed: ChangeFeed, applied: number, options: TailOptions = {}) {
     this.#kv = kv;
     this.#feed = feed;
+    this.#options = options;
+    this.#applied = applied;
     const reader = kv.watch([HEAD_KEY]).getReader();
     this.#reader = reader;
     this.#done = (async () => {
@@ -182,10 +212,21 @@ export class LogTail {
         // closed
       }
     })();
+    if (options.pollMs) {
+      const poll = setInterval(() => this.#readTail(), options.pollMs);
+      Deno.unrefTimer(poll);
+      this.#poll = poll;
+    }
   }
 
-  /** Stops watching; a read under way goes on to its end (see {@link settled}). */
+  /** The seq of the last entry applied and published. */
+  get applied(): number {
+    return this.#applied;
+  }
+
+  /** Stops watching and polling; a read under way goes on to its end (see {@link settled}). */
   cancel(): void {
+    clearInterval(this.#poll);
     this.#reader.cancel().catch(() => {});
   }
 
@@ -201,7 +242,19 @@ export class LogTail {
     this.cancel();
   }
 
-  /** Publishes the log's entries after the feed's position; one reader at a time. */
+  /**
+   * Resolves once every entry logged before the call has been applied and published (or the
+   * tail is closed).
+   */
+  async catchUp(): Promise<void> {
+    const head = await readHead(this.#kv);
+    for (let round = 0; round < 100 && this.#applied < head && !this.#closed; round++) {
+      this.#readTail();
+      await this.#tailing;
+    }
+  }
+
+  /** Applies and publishes the log's entries after the last applied; one reader at a time. */
   #readTail(): void {
     if (this.#tailing) {
       this.#tailAgain = true;
@@ -212,8 +265,22 @@ export class LogTail {
         do {
           this.#tailAgain = false;
           while (!this.#closed) {
-            const events = await changesAfter(this.#kv, this.#feed.position, 100);
+            const after = this.#applied;
+            const events = await changesAfter(this.#kv, after, 100);
+            const first = events[0];
+            if (first === undefined) {
+              // Nothing after it: the head may still be ahead, every entry trimmed by age.
+              const head = await readHead(this.#kv);
+              if (head > after && (await changesAfter(this.#kv, after, 1)).length === 0) {
+                await this.#options.resync?.();
+                this.#applied = Math.max(this.#applied, head);
+              }
+              break;
+            }
+            if (first.seq !== after + 1) await this.#options.resync?.();
+            await this.#options.apply?.(events);
             for (const event of events) this.#feed.publish(event);
+            this.#applied = events.at(-1)!.seq;
             if (events.length < 100) break;
           }
         } while (this.#tailAgain && !this.#closed);

@@ -1,20 +1,22 @@
 /**
- * A write-through in-memory view of the contacts: every contact by id, and the ids under
- * each folded name, so that `get` and `find` are answered without a KV round trip. Each
- * contact is kept frozen, with its serialized JSON (and so its version) attached as its
- * {@link JSON_TEXT}, so a reply is assembled from stored text, not re-stringified.
+ * The in-memory view of the contacts, which answers every read of the store: each contact by
+ * id, all of them in name order (`list`, and `find` by folded name; see `name_order.ts`), and
+ * by word and phone-digit prefixes (`search`; see `prefix_index.ts`). Each contact is kept
+ * frozen, with its serialized JSON (and so its version) attached as its {@link JSON_TEXT}, so
+ * a reply is assembled from stored text, not re-stringified.
  *
- * The view holds no key layout and reads no KV: the store fills it from KV at start and
- * calls {@link ContactView.put} / {@link ContactView.delete} as each of its writes commits,
- * in commit order. That keeps it exact only while this process is the only writer of the
- * store, which holds for a KV file or `:memory:` (one server process owns a file); for a
- * KV Connect URL, which other servers may write, the store does not use a view.
+ * The view holds no key layout and reads no KV: the store fills it from the records at start
+ * (in one pass: {@link ContactView.startLoad} ... {@link ContactView.endLoad} sorts the name
+ * order once), calls {@link ContactView.put} / {@link ContactView.delete} as each of its own
+ * writes commits, in commit order, and, for a store that other processes write too, as it
+ * reads their changes from the change log.
  *
  * @module
  */
 
 import type { Contact, StoredContact } from "../model/contact.ts";
-import { lowerBound, PrefixIndex } from "./prefix_index.ts";
+import { SortedBlocks } from "./name_order.ts";
+import { PrefixIndex } from "./prefix_index.ts";
 import { JSON_TEXT, withJsonText } from "../protocol/jsonrpc.ts";
 import { contactTerms, fold, type Query, type Terms } from "../model/search_terms.ts";
 
@@ -24,29 +26,40 @@ const MAX_FIRST_PAGES = 10_000;
 /** A contact as the view holds it: frozen, with its JSON text attached. */
 export type ViewContact = Readonly<Contact> & { readonly [JSON_TEXT]: string };
 
+/** A page of contacts from the view, and the sort key `[foldedName, id]` of its last. */
+export interface ViewPage {
+  contacts: ViewContact[];
+  /** The last contact's sort key (for the cursor), null for an empty page. */
+  last: [string, string] | null;
+  /** Whether more follow. */
+  more: boolean;
+}
+
 /**
- * The contacts of one store, in memory, with the same lookups as the store's KV indexes:
- * by folded name, and by word and phone-digit prefixes (for `search`).
+ * The contacts of one store, in memory: by id, in name order (`[foldedName, id]` by code
+ * points, KV's key order, which the cursors carry), and by word and phone-digit prefixes.
  *
  * @example Put, find by name, and delete
  * ```ts
  * import { ContactView } from "./contact_view.ts";
+ * import { blankContact } from "../model/contact.ts";
  * import { JSON_TEXT } from "../protocol/jsonrpc.ts";
  * const view = new ContactView();
- * const bob = { id: "01J0000000000000000000000B", name: "Bob", house: "", street: "", town: "",
- *   postcode: "", phones: [], emails: [], notes: "", uid: "", extra: {},
+ * const bob = { id: "01J0000000000000000000000B", ...blankContact("Bob"),
  *   created: "2024-01-01T00:00:00.000Z", updated: "2024-01-01T00:00:00.000Z" };
  * const stored = view.put(bob, "00000000000000010000");
  * if (stored[JSON_TEXT] !== JSON.stringify(stored)) throw new Error();
- * if (view.find("bob", null, 10).ids[0] !== bob.id) throw new Error();
+ * if (view.find("bob", null, 10).contacts[0]?.id !== bob.id) throw new Error();
  * view.delete(bob.id);
  * if (view.get(bob.id) !== undefined || view.size !== 0) throw new Error();
  * ```
  */
 export class ContactView {
   readonly #byId = new Map<string, Entry>();
-  /** Folded name -> ids, sorted (ids are ASCII: `<` is byte order, as in KV). */
-  readonly #byName = new Map<string, string[]>();
+  /** Every entry, in name order. */
+  readonly #order = new SortedBlocks<NameKey>(compareNames);
+  /** While loading (see {@link startLoad}), the name order is built at the end, in one sort. */
+  #loading = false;
   /**
    * Each entry has a slot, a small integer: the word and phone indexes file slots (arrays of
    * small integers, which a search walks without touching the entries).
@@ -75,6 +88,21 @@ export class ContactView {
   }
 
   /**
+   * Starts a bulk load: the puts until {@link endLoad} skip the name order, which `endLoad`
+   * then builds with one sort of every entry.
+   */
+  startLoad(): void {
+    this.#loading = true;
+  }
+
+  /** Ends a bulk load: sorts every entry into the name order. */
+  endLoad(): void {
+    if (!this.#loading) return;
+    this.#loading = false;
+    this.#order.build([...this.#byId.values()]);
+  }
+
+  /**
    * Sets a contact as committed at `version` (replacing any earlier one with its id) and
    * returns it as held: a frozen copy with its JSON text. `folded` and `terms`, when given,
    * must be `fold(stored.name)` and `contactTerms(stored)` (the store has them already).
@@ -92,20 +120,23 @@ export class ContactView {
       entry = new Entry(slot, held, folded, terms);
       this.#slots[slot] = entry;
       this.#byId.set(id, entry);
-      this.#link(folded, id);
+      if (!this.#loading) this.#order.insert(entry);
       for (const word of terms.words) this.#words.add(word, slot);
       for (const phone of terms.phones) this.#phones.add(phone, slot);
       return held;
     }
     // The same entry object stays filed under the terms it keeps.
-    if (entry.folded !== folded) {
-      this.#firstPages.delete(entry.folded);
-      this.#unlink(entry.folded, id);
-      this.#link(folded, id);
-    }
     refile(this.#words, entry.slot, entry.words, terms.words);
     refile(this.#phones, entry.slot, entry.phones, terms.phones);
-    entry.set(held, folded, terms);
+    if (entry.folded !== folded) {
+      this.#firstPages.delete(entry.folded);
+      // Out of the name order under its old key, back in under its new one.
+      if (!this.#loading) this.#order.delete(entry);
+      entry.set(held, folded, terms);
+      if (!this.#loading) this.#order.insert(entry);
+    } else {
+      entry.set(held, folded, terms);
+    }
     return held;
   }
 
@@ -115,7 +146,7 @@ export class ContactView {
     if (old === undefined) return undefined;
     this.#byId.delete(id);
     this.#firstPages.delete(old.folded);
-    this.#unlink(old.folded, id);
+    if (!this.#loading) this.#order.delete(old);
     refile(this.#words, old.slot, old.words, []);
     refile(this.#phones, old.slot, old.phones, []);
     this.#slots[old.slot] = undefined;
@@ -124,18 +155,17 @@ export class ContactView {
   }
 
   /**
-   * A page of `search` results, exactly as the store's KV indexes give them: contacts of
-   * which every query word prefix-matches one of their words, together with (for a
-   * phone-like query) those whose phone digits start with the query's digits; sorted by
-   * `[foldedName, id]` in UTF-8 byte order (KV's key order), after the key `after`
-   * (exclusive), at most `limit`; `more` tells whether others follow. Returns the sort key
-   * of each contact given.
+   * A page of `search` results: contacts of which every query word prefix-matches one of
+   * their words, together with (for a phone-like query) those whose phone digits start with
+   * the query's digits; sorted by `[foldedName, id]` in code point order (UTF-8 byte order,
+   * KV's key order, as layout 3's index rows gave them), after the key `after` (exclusive),
+   * at most `limit`; `more` tells whether others follow.
    */
   search(
     query: Query,
     after: readonly [string, string] | null,
     limit: number,
-  ): { keys: Array<[string, string]>; more: boolean } {
+  ): ViewPage {
     const top = new TopKeys(limit + 1, after);
     const slots = this.#slots;
     if (query.words.length > 0) {
@@ -152,10 +182,18 @@ export class ContactView {
         }
       }
     }
-    const entries = top.entries;
-    const more = entries.length > limit;
-    if (more) entries.length = limit;
-    return { keys: entries.map((e): [string, string] => [e.folded, e.contact.id]), more };
+    return toPage(top.entries, limit);
+  }
+
+  /**
+   * A page of every contact in name order (`list`): after the sort key `after` (exclusive;
+   * null: from the first), at most `limit`.
+   */
+  list(after: readonly [string, string] | null, limit: number): ViewPage {
+    const entries = after === null
+      ? this.#order.first(limit + 1)
+      : this.#order.after(probe(after[0], after[1]), limit + 1);
+    return toPage(entries as Entry[], limit);
   }
 
   /**
@@ -179,18 +217,89 @@ export class ContactView {
   }
 
   /**
-   * Ids of contacts whose folded name is `folded`, sorted, after `afterId` (exclusive), at
+   * Contacts whose folded name is `folded`, sorted by id, after `afterId` (exclusive), at
    * most `limit`; `more` tells whether others follow.
    */
-  find(folded: string, afterId: string | null, limit: number): { ids: string[]; more: boolean } {
-    const ids = this.#byName.get(folded);
-    if (ids === undefined) return { ids: [], more: false };
-    let start = 0;
-    if (afterId !== null) {
-      start = lowerBound(ids, afterId);
-      if (ids[start] === afterId) start++;
+  find(folded: string, afterId: string | null, limit: number): ViewPage {
+    const entries = afterId === null
+      ? this.#order.from(probe(folded, ""), limit + 1)
+      : this.#order.after(probe(folded, afterId), limit + 1);
+    let n = 0;
+    while (n < entries.length && entries[n]!.folded === folded) n++;
+    entries.length = n;
+    return toPage(entries as Entry[], limit);
+  }
+
+  /**
+   * How the entry for `record` differs from what the record implies (as a fresh view would
+   * hold it: its version, folded name, terms, and its place in the name order), or null
+   * when it agrees. For `check`.
+   */
+  audit(record: StoredContact, version: string): string | null {
+    const id = JSON.stringify(record.id);
+    const entry = this.#byId.get(record.id);
+    if (entry === undefined) return `The view lacks contact ${id}, which has a record`;
+    if (entry.contact.version !== version) {
+      return `The view holds contact ${id} at version ${entry.contact.version}, its record is at ${version}`;
     }
-    return { ids: ids.slice(start, start + limit), more: start + limit < ids.length };
+    const folded = fold(record.name), terms = contactTerms(record);
+    if (entry.folded !== folded) {
+      return `The view files contact ${id} under the name ${JSON.stringify(entry.folded)}, ` +
+        `its record under ${JSON.stringify(folded)}`;
+    }
+    if (!sameTerms(entry.words, terms.words) || !sameTerms(entry.phones, terms.phones)) {
+      return `The view's search terms of contact ${id} differ from its record's`;
+    }
+    if (entry.contact[JSON_TEXT] !== JSON.stringify({ ...record, version })) {
+      return `The view's copy of contact ${id} differs from its record`;
+    }
+    if (!this.#loading && this.#order.from(entry, 1)[0] !== entry) {
+      return `The view's name order has lost contact ${id}`;
+    }
+    return null;
+  }
+
+  /** The ids of every contact held (for `check`: those without a record are damage). */
+  ids(): IterableIterator<string> {
+    return this.#byId.keys();
+  }
+
+  /**
+   * Checks the view's own structures against its entries: the name order sorted and holding
+   * every entry once, each term index holding every entry under exactly its terms. Returns a
+   * description of each disagreement (at most `max`) and how many index entries it compared.
+   */
+  verify(max: number): { problems: string[]; entries: number } {
+    const problems: string[] = [];
+    const order = this.#order;
+    if (!this.#loading && (!order.sound() || order.size !== this.#byId.size)) {
+      problems.push(
+        `The view's name order holds ${order.size} contacts, not the ${this.#byId.size} it has, ` +
+          "or is out of order",
+      );
+    }
+    let entries = order.size;
+    for (const [index, terms] of [[this.#words, "words"], [this.#phones, "phones"]] as const) {
+      const filed = new Uint32Array(this.#slots.length);
+      index.forEach((term, slot) => {
+        entries++;
+        const entry = this.#slots[slot];
+        if (entry !== undefined && entry[terms].includes(term)) filed[slot]!++;
+        else if (problems.length < max) {
+          problems.push(
+            `The view's ${terms} index files ${JSON.stringify(term)} for no contact that has it`,
+          );
+        }
+      });
+      for (const entry of this.#byId.values()) {
+        if (filed[entry.slot] !== entry[terms].length && problems.length < max) {
+          problems.push(
+            `The view's ${terms} index misses terms of contact ${JSON.stringify(entry.id)}`,
+          );
+        }
+      }
+    }
+    return { problems, entries };
   }
 
   /**
@@ -223,31 +332,23 @@ export class ContactView {
     for (const slots of lists[order[0]!]!) for (const slot of slots) matched[slot] = 0;
     return found;
   }
+}
 
-  #link(folded: string, id: string): void {
-    const ids = this.#byName.get(folded);
-    if (ids === undefined) this.#byName.set(folded, [id]);
-    else ids.splice(lowerBound(ids, id), 0, id);
-  }
-
-  #unlink(folded: string, id: string): void {
-    const ids = this.#byName.get(folded);
-    if (ids === undefined) return;
-    const at = lowerBound(ids, id);
-    if (ids[at] === id) ids.splice(at, 1);
-    if (ids.length === 0) this.#byName.delete(folded);
-  }
+/** A sort key of the name order: a folded name, then an id. */
+interface NameKey {
+  readonly folded: string;
+  readonly id: string;
+  /** True when `folded` has no surrogates: then `<` on it is code point order. */
+  readonly plain: boolean;
 }
 
 /** One contact as the view holds it, with what `search` needs precomputed. */
-class Entry {
+class Entry implements NameKey {
   readonly slot: number;
   contact!: ViewContact;
   folded!: string;
   words!: string[];
   phones!: string[];
-  /** `folded \0 id`, whose `<` order is KV's `[folded, id]` order when `plain`. */
-  sortKey!: string;
   plain!: boolean;
 
   constructor(slot: number, contact: ViewContact, folded: string, terms: Terms) {
@@ -255,23 +356,53 @@ class Entry {
     this.set(contact, folded, terms);
   }
 
+  get id(): string {
+    return this.contact.id;
+  }
+
   set(contact: ViewContact, folded: string, terms: Terms): void {
     this.contact = contact;
     this.folded = folded;
     this.words = terms.words;
     this.phones = terms.phones;
-    this.sortKey = folded + "\0" + contact.id;
-    this.plain = isPlain(this.sortKey);
+    this.plain = !SURROGATE.test(folded);
   }
 }
 
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/** A sort key to look up in the name order. */
+function probe(folded: string, id: string): NameKey {
+  return { folded, id, plain: !SURROGATE.test(folded) };
+}
+
 /**
- * Whether `<` on `name \0 id` orders like KV's `[name, id]`: no NUL inside (it would break
- * the separator's order) and no surrogates (UTF-16 order differs from UTF-8 order only
- * for characters above U+FFFF).
+ * Orders sort keys by folded name, then id, each by code points (UTF-8 bytes): `<` on plain
+ * names, which is the same order and quicker.
  */
-function isPlain(key: string): boolean {
-  return key.indexOf("\0") === key.lastIndexOf("\0") && !/[\uD800-\uDFFF]/.test(key);
+function compareNames(a: NameKey, b: NameKey): number {
+  if (a.folded !== b.folded) {
+    if (a.plain && b.plain) return a.folded < b.folded ? -1 : 1;
+    return compareCodePoints(a.folded, b.folded);
+  }
+  return compareCodePoints(a.id, b.id);
+}
+
+/** The first `limit` of `entries` as a page; `more` if there were more. */
+function toPage(entries: Entry[], limit: number): ViewPage {
+  const more = entries.length > limit;
+  const n = Math.min(limit, entries.length);
+  const contacts: ViewContact[] = new Array(n);
+  for (let i = 0; i < n; i++) contacts[i] = entries[i]!.contact;
+  const last = entries[n - 1];
+  return { contacts, last: last === undefined ? null : [last.folded, last.id], more };
+}
+
+/** Whether two lists of terms hold the same terms. */
+function sameTerms(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a);
+  return b.every((term) => set.has(term));
 }
 
 /** Moves `slot` in `index` from the terms `before` to the terms `after`. */
@@ -289,27 +420,20 @@ function refile(index: PrefixIndex<number>, slot: number, before: string[], afte
 class TopKeys {
   readonly entries: Entry[] = [];
   readonly #size: number;
-  readonly #after: readonly [string, string] | null;
-  readonly #afterKey: string | null;
+  readonly #after: NameKey | null;
 
   constructor(size: number, after: readonly [string, string] | null) {
     this.#size = size;
-    this.#after = after;
-    const key = after === null ? null : after[0] + "\0" + after[1];
-    this.#afterKey = key !== null && isPlain(key) ? key : null;
+    this.#after = after === null ? null : probe(after[0], after[1]);
   }
 
   /** Whether `entry` sorts after the cursor and before the current last of a full page. */
   wants(entry: Entry): boolean {
     const entries = this.entries;
-    if (entries.length === this.#size && !less(entry, entries[entries.length - 1]!)) {
+    if (entries.length === this.#size && compareNames(entry, entries[entries.length - 1]!) >= 0) {
       return false;
     }
-    const after = this.#after;
-    if (after === null) return true;
-    if (this.#afterKey !== null && entry.plain) return entry.sortKey > this.#afterKey;
-    return (compareCodePoints(entry.folded, after[0]) ||
-      compareCodePoints(entry.contact.id, after[1])) > 0;
+    return this.#after === null || compareNames(entry, this.#after) > 0;
   }
 
   /** Adds an entry that {@link TopKeys.wants} accepted (a second add of it does nothing). */
@@ -318,19 +442,13 @@ class TopKeys {
     let low = 0, high = entries.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (less(entries[mid]!, entry)) low = mid + 1;
+      if (compareNames(entries[mid]!, entry) < 0) low = mid + 1;
       else high = mid;
     }
     if (entries[low] === entry) return; // found before, through another term
     entries.splice(low, 0, entry);
     if (entries.length > this.#size) entries.pop();
   }
-}
-
-function less(a: Entry, b: Entry): boolean {
-  if (a.plain && b.plain) return a.sortKey < b.sortKey;
-  return ((a.folded === b.folded ? 0 : compareCodePoints(a.folded, b.folded)) ||
-    compareCodePoints(a.contact.id, b.contact.id)) < 0;
 }
 
 /**

@@ -79,6 +79,11 @@ export class PrefixIndex<T = string> {
     return out;
   }
 
+  /** Calls `fn` once for every id filed, with its term (in no particular order). */
+  forEach(fn: (term: string, id: T) => void): void {
+    for (const [term, ids] of this.#ids) for (const id of ids) fn(term, id);
+  }
+
   /** Number of distinct terms held (some may have no ids until the next merge). */
   get terms(): number {
     return this.#ids.size;

@@ -3,34 +3,37 @@
  * change log in `change_log.ts`, the layout migrations and the consistency check in
  * `maintenance.ts`, paging and cursors in `paging.ts`, the errors in `errors.ts`.
  *
- * Every write checks the record's versionstamp and sets or deletes the record and all of its
- * index entries in one `kv.atomic()`, so an index never disagrees with its record, even if
- * the process is killed mid-write. Concurrent writes share an atomic (group commit, see
- * `group_commit.ts`); each caller returns only after the atomic holding its write commits.
- * Each write also logs its change in that atomic (see `change_log.ts`).
+ * Every write checks the record's versionstamp and sets or deletes the record, sums the
+ * count and logs its change (see `change_log.ts`) in one `kv.atomic()`, so a change is
+ * logged if and only if it was stored, even if the process is killed mid-write. Concurrent
+ * writes share an atomic (group commit, see `group_commit.ts`); each caller returns only
+ * after the atomic holding its write commits.
  *
- * Live changes: with a view (one process owns the store), each committed change is
- * published to {@link ContactStore.changes} right after its commit, in commit (seq) order.
- * Without one (a KV Connect URL, which other servers may write), a `LogTail`
- * (`change_log.ts`) reads the log as its head moves and publishes its entries, so every
- * server sees every server's changes, in seq order.
+ * Every read is served from the in-memory view (`contact_view.ts`), the one read path of
+ * every store: built from the records at open, in one pass, and updated by this process's
+ * own writes as each commits, in commit order (so a process reads its own writes). A store
+ * that other processes write too ({@link StoreOptions.shared}: a KV Connect URL, which
+ * other servers share) also follows their changes: a `LogTail` (`change_log.ts`) reads the
+ * change log after the last seq it applied, and for each change made elsewhere reads the
+ * record (or its absence) and puts it in the view (or deletes it), in log order; its writes
+ * then check versions against KV, not the view. Contacts returned from the view are frozen:
+ * copy one before changing it.
  *
- * Reads of a file or `:memory:` store are served from a write-through in-memory view
- * (`contact_view.ts`), filled from KV at open and updated as each write commits, in commit
- * order: it stays exact because one server process owns the file and every write goes
- * through this class. A KV Connect URL, which other servers may write, gets no view.
- * Contacts returned from the view are frozen: copy one before changing it.
+ * Live changes: for a store this process alone writes, each committed change is published
+ * to {@link ContactStore.changes} right after its commit, in commit (seq) order; for a
+ * shared one, the `LogTail` publishes every change (its own included) as it applies them,
+ * so every server sees every server's changes, in seq order.
  *
  * @module
  */
 
 import { type ChangeEvent, ChangeFeed, type ChangeType } from "./change_feed.ts";
 import type { Contact, ContactFields, StoredContact } from "../model/contact.ts";
-import { ContactView } from "./contact_view.ts";
+import { ContactView, type ViewContact, type ViewPage } from "./contact_view.ts";
 import { GroupCommitter, type Write } from "./group_commit.ts";
 import { newId } from "../model/ids.ts";
 import { type CheckReport, MAX_PAGE, type Page } from "../protocol/api.ts";
-import { contactTerms, fold, parseQuery } from "../model/search_terms.ts";
+import { contactTerms, fold, parseQuery, type Terms } from "../model/search_terms.ts";
 import {
   CHANGE_LOG_LIMITS,
   type ChangeLogLimits,
@@ -44,44 +47,30 @@ import {
   unionTerms,
 } from "./change_log.ts";
 import { AmbiguousError, conflict, isDiskFull, NotFoundError, StorageFullError } from "./errors.ts";
-import {
-  changeKey,
-  contactKey,
-  CONTACTS,
-  COUNT_KEY,
-  HEAD_KEY,
-  indexDeletes,
-  indexedId,
-  indexSets,
-  nameKey,
-  namePrefix,
-  nameSortKey,
-  phoneRange,
-  wordRange,
-} from "./keys.ts";
-import {
-  check,
-  type CheckOptions,
-  prepareLayout,
-  rebuildIndexes,
-  storedCount,
-} from "./maintenance.ts";
-import {
-  compareKeys,
-  decodeCursor,
-  encodeCursor,
-  page,
-  pageLimit,
-  type PageOptions,
-} from "./paging.ts";
+import { changeKey, contactKey, CONTACTS, COUNT_KEY, HEAD_KEY } from "./keys.ts";
+import { check, type CheckOptions, prepareLayout, rebuildIndexes } from "./maintenance.ts";
+import { decodeCursor, encodeCursor, page, pageLimit, type PageOptions } from "./paging.ts";
 
 /** Options of {@link ContactStore.open}. */
 export interface StoreOptions {
-  /** False: no in-memory view (for a store another process may write). Default true. */
+  /**
+   * True: other processes may write this store too, so its view follows their changes
+   * through the change log (read after every move of its head, and every `pollMs`) and its
+   * writes check versions against KV. Default: true for a KV Connect URL, false otherwise
+   * (one server process owns a file: the data folder's lock). Tests open a file this way to
+   * run the code that serves a KV Connect store.
+   */
+  shared?: boolean;
+  /**
+   * False: the same as `shared: true` (its older spelling, from when such a store had no
+   * view): for a tool that reads a store another process owns.
+   */
   view?: boolean;
+  /** How often a shared store reads the log besides waking on `kv.watch` (ms, default 1000). */
+  pollMs?: number;
   /** Change-log limits (tests shrink them). */
   changeLog?: Partial<ChangeLogLimits>;
-  /** Told of a repair made at open: an interrupted index rebuild being finished. */
+  /** Told of a repair made at open: an interrupted repair being finished. */
   warn?: (message: string) => void;
 }
 
@@ -102,8 +91,9 @@ export class ContactStore {
   readonly #kv: Deno.Kv;
   #closed = false;
   readonly #commits: GroupCommitter;
-  /** Undefined for a store that other processes may write (a KV Connect URL). */
-  readonly #view: ContactView | undefined;
+  readonly #view: ContactView;
+  /** Whether other processes write this store too (see {@link StoreOptions.shared}). */
+  readonly #shared: boolean;
   /** The layout the store had when opened (before any migration). */
   readonly openedLayout: number;
   /**
@@ -114,29 +104,61 @@ export class ContactStore {
   readonly #limits: ChangeLogLimits;
   #sinceTrim = 0;
   #trimming: Promise<void> | undefined;
-  /** Reads the log as other servers append to it; only without a view. */
+  /** Reads the log as other processes append to it; only for a shared store. */
   readonly #tail: LogTail | undefined;
+  /** Shared: the seqs of this process's own changes that the tail has not passed yet. */
+  readonly #ownSeqs = new Set<number>();
+  /**
+   * Shared: contacts this process removed that the tail has not passed yet, with the
+   * removal's version and seq, so that a read made before the removal does not put them back.
+   */
+  readonly #ownRemoved = new Map<string, { version: string; seq: number }>();
 
   private constructor(
     kv: Deno.Kv,
     openedLayout: number,
-    view: ContactView | undefined,
+    view: ContactView,
     commits: GroupCommitter,
     head: number,
     limits: ChangeLogLimits,
+    shared: { pollMs: number } | undefined,
   ) {
     this.#kv = kv;
     this.openedLayout = openedLayout;
     this.#view = view;
     this.#commits = commits;
     this.#limits = limits;
+    this.#shared = shared !== undefined;
     this.changes = new ChangeFeed(head);
-    if (view === undefined) this.#tail = new LogTail(kv, this.changes);
+    if (shared !== undefined) {
+      this.#tail = new LogTail(kv, this.changes, head, {
+        apply: (events) => this.#applyLogged(events),
+        resync: () => this.#resync(),
+        pollMs: shared.pollMs,
+      });
+    }
   }
 
-  /** Whether reads are served from the in-memory view (a file or `:memory:` store). */
+  /**
+   * Whether reads are answered from the in-memory view at once (the `...Now` methods): true
+   * for every store since layout 4 (kept for callers that ask).
+   */
   get cached(): boolean {
-    return this.#view !== undefined;
+    return true;
+  }
+
+  /** Whether other processes write this store too (see {@link StoreOptions.shared}). */
+  get shared(): boolean {
+    return this.#shared;
+  }
+
+  /**
+   * Resolves once the view has applied every change committed before the call: at once for
+   * a store this process alone writes (its commits reach the view as they commit); after
+   * reading the change log for a shared one.
+   */
+  async catchUp(): Promise<void> {
+    if (this.#tail) await this.#tail.catchUp();
   }
 
   /** Group-commit figures: batches committed, writes in them, writes retried alone. */
@@ -145,28 +167,27 @@ export class ContactStore {
   }
 
   /**
-   * Opens the store at `path`, creating it if needed, and migrates an older layout. Reads
-   * come from an in-memory view unless `path` is a KV Connect URL or `options.view` is false
-   * (for tools that read a store another process owns).
-   * Throws `LayoutError` for a layout newer than this code understands.
+   * Opens the store at `path`, creating it if needed, migrates an older layout, and builds
+   * the view from the records. A KV Connect URL (or `options.shared`) is opened shared:
+   * see {@link StoreOptions.shared}. Throws `LayoutError` for a layout newer than this code
+   * understands.
    */
   static async open(path: string, options: StoreOptions = {}): Promise<ContactStore> {
     const kv = await Deno.openKv(path);
     try {
       const layout = await prepareLayout(kv, path, { warn: options.warn });
-      const view = storeKind(path) === "remote" || options.view === false
-        ? undefined
-        : await loadView(kv);
+      const shared = options.shared ?? (storeKind(path) === "remote" || options.view === false);
       const commits = new GroupCommitter(kv, {
         counterKey: COUNT_KEY,
         commit: commitRetrying,
-        log: { headKey: HEAD_KEY, entryKey: changeKey, shared: view === undefined },
+        log: { headKey: HEAD_KEY, entryKey: changeKey, shared },
       });
+      // The head before the records: a change logged meanwhile is read again by the tail.
       const head = await commits.readHead();
-      const store = new ContactStore(kv, layout, view, commits, head, {
-        ...CHANGE_LOG_LIMITS,
-        ...options.changeLog,
-      });
+      const view = await loadView(kv);
+      const limits = { ...CHANGE_LOG_LIMITS, ...options.changeLog };
+      const tail = shared ? { pollMs: options.pollMs ?? 1000 } : undefined;
+      const store = new ContactStore(kv, layout, view, commits, head, limits, tail);
       await store.trimChanges();
       return store;
     } catch (error) {
@@ -198,7 +219,7 @@ export class ContactStore {
    * read from KV otherwise.
    */
   async changeHead(): Promise<number> {
-    if (this.#view && this.#commits.head !== undefined) return this.#commits.head;
+    if (!this.#shared && this.#commits.head !== undefined) return this.#commits.head;
     return await readHead(this.#kv);
   }
 
@@ -235,12 +256,29 @@ export class ContactStore {
     });
   }
 
-  /** Publishes a change this process committed (when it owns the store). */
+  /**
+   * Publishes a change this process committed (when it owns the store; for a shared one the
+   * tail publishes it, in seq order with the others', and skips it when applying).
+   */
   #publish(type: ChangeType, entry: LoggedChange, version: string, seq: number | undefined): void {
     this.#logged();
-    if (this.#view === undefined || seq === undefined) return;
+    if (seq === undefined) return;
+    if (this.#tail !== undefined) {
+      if (seq > this.#tail.applied) this.#ownSeqs.add(seq);
+      return;
+    }
     const { id, name, terms } = entry;
     this.changes.publish({ type, id, name, terms, version, seq });
+  }
+
+  /**
+   * Puts a contact this process committed at `version` in the view, unless it holds a newer
+   * one already (a shared store's tail may have read another process's later write first).
+   */
+  #putOwn(stored: StoredContact, version: string, folded: string, terms: Terms): ViewContact {
+    const held = this.#view.get(stored.id);
+    if (held !== undefined && held.version > version) return held;
+    return this.#view.put(stored, version, folded, terms);
   }
 
   /**
@@ -257,14 +295,12 @@ export class ContactStore {
     const result = await this.#commits.submit({
       group: stored.id,
       checks: [{ key, versionstamp: null }],
-      mutations: [
-        { type: "set", key, value: stored },
-        ...indexSets(stored.id, name, terms),
-      ],
+      mutations: [{ type: "set", key, value: stored }],
       countDelta: 1,
       logEntry,
       onCommit: (versionstamp, seq) => {
-        held = this.#view?.put(stored, versionstamp, name, terms);
+        const kept = this.#putOwn(stored, versionstamp, name, terms);
+        if (kept.version === versionstamp) held = kept;
         this.#publish("added", logEntry, versionstamp, seq);
       },
     });
@@ -277,16 +313,13 @@ export class ContactStore {
   }
 
   /** The contact with this id; throws {@link NotFoundError}. */
+  // deno-lint-ignore require-await
   async get(id: string): Promise<Contact> {
-    if (this.#view) return this.getNow(id);
-    const contact = await this.#current(id);
-    if (contact === null) throw new NotFoundError(`No contact has id ${JSON.stringify(id)}`);
-    return contact;
+    return this.getNow(id);
   }
 
   /**
-   * {@link get} answered from the in-memory view at once; only for a store that is
-   * {@link cached} (throws otherwise).
+   * {@link get} answered from the in-memory view at once.
    *
    * @example
    * ```ts
@@ -298,7 +331,7 @@ export class ContactStore {
    * ```
    */
   getNow(id: string): Contact {
-    const contact = this.#cachedView().get(id);
+    const contact = this.#view.get(id);
     if (contact === undefined) throw new NotFoundError(`No contact has id ${JSON.stringify(id)}`);
     return contact;
   }
@@ -318,21 +351,18 @@ export class ContactStore {
       created: old.created,
       updated: new Date().toISOString(),
     };
-    const oldName = fold(old.name), newName = fold(stored.name);
+    const newName = fold(stored.name);
     const oldTerms = contactTerms(old), newTerms = contactTerms(stored);
     let held: Contact | undefined;
     const logEntry = logged("updated", stored, stored.updated, unionTerms(oldTerms, newTerms));
     const result = await this.#commits.submit({
       group: id,
       checks: [{ key, versionstamp: version }],
-      mutations: [
-        { type: "set", key, value: stored },
-        ...indexDeletes(id, oldName, oldTerms, { name: newName, terms: newTerms }),
-        ...indexSets(id, newName, newTerms),
-      ],
+      mutations: [{ type: "set", key, value: stored }],
       logEntry,
       onCommit: (versionstamp, seq) => {
-        held = this.#view?.put(stored, versionstamp, newName, newTerms);
+        const kept = this.#putOwn(stored, versionstamp, newName, newTerms);
+        if (kept.version === versionstamp) held = kept;
         this.#publish("updated", logEntry, versionstamp, seq);
       },
     });
@@ -357,14 +387,15 @@ export class ContactStore {
       const write: Write = {
         group: id,
         checks: [{ key, versionstamp: current.version }],
-        mutations: [
-          { type: "delete", key },
-          ...indexDeletes(id, fold(current.name), terms),
-        ],
+        mutations: [{ type: "delete", key }],
         countDelta: -1,
         logEntry,
         onCommit: (versionstamp, seq) => {
-          this.#view?.delete(id);
+          const held = this.#view.get(id);
+          if (held === undefined || held.version < versionstamp) this.#view.delete(id);
+          if (this.#tail !== undefined && seq !== undefined && seq > this.#tail.applied) {
+            this.#ownRemoved.set(id, { version: versionstamp, seq });
+          }
           this.#publish("removed", logEntry, versionstamp, seq);
         },
       };
@@ -397,16 +428,13 @@ export class ContactStore {
   }
 
   /** Contacts whose name equals `name`, ignoring case and accents, sorted by id. */
+  // deno-lint-ignore require-await
   async find(name: string, options: PageOptions = {}): Promise<Page> {
-    if (this.#view) return this.findNow(name, options);
-    const folded = fold(name);
-    if (folded === "") return { contacts: [], cursor: null };
-    return await this.#pageOfName(folded, options);
+    return this.findNow(name, options);
   }
 
   /**
-   * {@link find} answered from the in-memory view at once; only for a store that is
-   * {@link cached} (throws otherwise).
+   * {@link find} answered from the in-memory view at once.
    *
    * @example
    * ```ts
@@ -418,7 +446,7 @@ export class ContactStore {
    * ```
    */
   findNow(name: string, options: PageOptions = {}): Page {
-    const view = this.#cachedView();
+    const view = this.#view;
     const folded = fold(name);
     if (folded === "") return { contacts: [], cursor: null };
     const limit = pageLimit(options.limit);
@@ -430,10 +458,7 @@ export class ContactStore {
       const kept = view.firstPage(folded, limit);
       if (kept !== undefined) return kept as Page;
     }
-    const { ids, more } = view.find(folded, after?.[1] ?? null, limit);
-    const contacts = this.#fromView(ids);
-    const last = contacts.at(-1);
-    const result = page(contacts, more && last ? encodeCursor([folded, last.id]) : null);
+    const result = viewPage(view.find(folded, after?.[1] ?? null, limit));
     if (after === null) {
       // Asked again and again for the same names: kept, frozen, until a write touches the name.
       Object.freeze(result.contacts);
@@ -442,46 +467,30 @@ export class ContactStore {
     return result;
   }
 
-  /** Every contact, sorted by name. */
+  /** Every contact, sorted by name (folded, then by id). */
+  // deno-lint-ignore require-await
   async list(options: PageOptions = {}): Promise<Page> {
-    return await this.#pageOfName(undefined, options);
+    return this.listNow(options);
+  }
+
+  /** {@link list} answered from the in-memory view at once. */
+  listNow(options: PageOptions = {}): Page {
+    const limit = pageLimit(options.limit);
+    return viewPage(this.#view.list(decodeCursor(options.cursor), limit));
   }
 
   /**
    * Contacts matching a query: every word prefix-matches a word of the name, town, street
    * or an email; or, for a query that looks like a phone number, its digits prefix-match a
-   * phone's digits. Sorted by name. Reads index entries only (the view's own indexes when
-   * there is a view, which give the same pages and cursors).
+   * phone's digits. Sorted by name (folded, then by id).
    */
+  // deno-lint-ignore require-await
   async search(query: string, options: PageOptions = {}): Promise<Page> {
-    if (this.#view) return this.searchNow(query, options);
-    const parsed = parseQuery(query);
-    const limit = pageLimit(options.limit);
-    const after = decodeCursor(options.cursor);
-    let matches: Map<string, string> | undefined;
-    for (const word of parsed.words.toSorted((a, b) => b.length - a.length)) {
-      const found = await this.#idsIn(wordRange(word), matches);
-      matches = found;
-      if (matches.size === 0) break;
-    }
-    matches ??= new Map();
-    if (parsed.phone) {
-      for (const [id, sortKey] of await this.#idsIn(phoneRange(parsed.phone))) {
-        matches.set(id, sortKey);
-      }
-    }
-    const sorted = [...matches].map(([id, name]) => [name, id] as [string, string])
-      .filter((key) => after === null || compareKeys(key, after) > 0)
-      .sort(compareKeys);
-    const pageKeys = sorted.slice(0, limit);
-    const contacts = await this.#getMany(pageKeys.map(([, id]) => id));
-    const last = pageKeys.at(-1);
-    return page(contacts, sorted.length > limit && last ? encodeCursor(last) : null);
+    return this.searchNow(query, options);
   }
 
   /**
-   * {@link search} answered from the in-memory view at once; only for a store that is
-   * {@link cached} (throws otherwise).
+   * {@link search} answered from the in-memory view at once.
    *
    * @example
    * ```ts
@@ -493,22 +502,15 @@ export class ContactStore {
    * ```
    */
   searchNow(query: string, options: PageOptions = {}): Page {
-    const view = this.#cachedView();
-    const parsed = parseQuery(query);
     const limit = pageLimit(options.limit);
     const after = decodeCursor(options.cursor);
-    const { keys, more } = view.search(parsed, after, limit);
-    const last = keys.at(-1);
-    return page(
-      this.#fromView(keys.map(([, id]) => id)),
-      more && last ? encodeCursor(last) : null,
-    );
+    return viewPage(this.#view.search(parseQuery(query), after, limit));
   }
 
   /** The number of contacts. */
+  // deno-lint-ignore require-await
   async count(): Promise<number> {
-    if (this.#view) return this.#view.size;
-    return await storedCount(this.#kv);
+    return this.#view.size;
   }
 
   /**
@@ -541,61 +543,34 @@ export class ContactStore {
   }
 
   /**
-   * Verifies that every index entry agrees with its record and the count with the records.
-   * Each problem found is confirmed with one consistent read before it is reported, so a
-   * write racing the check is not mistaken for damage. Once `options.signal` is aborted it
-   * stops, throwing the signal's reason.
+   * Verifies the store (see `maintenance.ts`'s `check`): every record valid, the live view
+   * equal to the view the records imply, the stored count, the change log's head, no stray
+   * index rows. Each problem found is confirmed after the view has caught up, so a write
+   * racing the check is not mistaken for damage. Once `options.signal` is aborted it stops,
+   * throwing the signal's reason.
    */
   async check(options: CheckOptions = {}): Promise<CheckReport> {
-    return await check(this.#kv, options);
+    return await check(this.#kv, {
+      view: this.#view,
+      // Own commits reach the view in the turn they commit (a turn later than KV has them).
+      caughtUp: async () => {
+        await this.catchUp();
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      },
+    }, options);
   }
 
   /**
-   * Rebuilds every index entry and the count from the records (the records are the truth).
-   * For a store no other process is writing: run it before serving.
+   * Repairs what KV holds besides the records, from the records: sets the count from them
+   * and deletes any index rows (which layout 4 no longer writes). For a store no other
+   * process is writing: run it before serving. (Named for what it did up to layout 3.)
    */
   async rebuildIndexes(): Promise<void> {
     await rebuildIndexes(this.#kv);
   }
 
-  /** Ids (with their sort keys) of the index entries in `range`, kept only if in `within`. */
-  async #idsIn(
-    range: { start: Deno.KvKey; end: Deno.KvKey },
-    within?: Map<string, string>,
-  ): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    for await (const entry of this.#kv.list<string>(range, { batchSize: 1000 })) {
-      const id = indexedId(entry.key);
-      if (within === undefined || within.has(id)) out.set(id, entry.value);
-    }
-    return out;
-  }
-
-  /** A page of the name index: all of it, sorted by name, or one folded name's, by id. */
-  async #pageOfName(folded: string | undefined, options: PageOptions): Promise<Page> {
-    const limit = pageLimit(options.limit);
-    const after = decodeCursor(options.cursor);
-    if (after !== null && folded !== undefined && after[0] !== folded) {
-      throw new RangeError("Cursor does not belong to this query");
-    }
-    const prefix = namePrefix(folded);
-    const selector = after === null ? { prefix } : { prefix, start: nameKey(...after) };
-    const keys: Array<[string, string]> = [];
-    for await (const entry of this.#kv.list(selector, { limit: limit + 2 })) {
-      const key = nameSortKey(entry.key);
-      if (after !== null && compareKeys(key, after) <= 0) continue;
-      keys.push(key);
-      if (keys.length > limit) break;
-    }
-    const pageKeys = keys.slice(0, limit);
-    const contacts = await this.#getMany(pageKeys.map(([, id]) => id));
-    const last = pageKeys.at(-1);
-    return page(contacts, keys.length > limit && last ? encodeCursor(last) : null);
-  }
-
   /**
-   * {@link count} from the in-memory view at once; only for a store that is {@link cached}
-   * (throws otherwise).
+   * {@link count} from the in-memory view at once.
    *
    * @example
    * ```ts
@@ -605,46 +580,86 @@ export class ContactStore {
    * ```
    */
   countNow(): number {
-    return this.#cachedView().size;
+    return this.#view.size;
   }
 
-  #cachedView(): ContactView {
-    if (this.#view === undefined) {
-      throw new Error("This store has no in-memory view (cached is false); use the async read");
-    }
-    return this.#view;
-  }
-
-  /** The contact as stored now (from the view when there is one), or null. */
+  /**
+   * The contact as stored now, or null: from the view when this process alone writes the
+   * store (it holds every commit), from KV when others write it too.
+   */
   async #current(id: string): Promise<Contact | null> {
-    if (this.#view) return this.#view.get(id) ?? null;
+    if (!this.#shared) return this.#view.get(id) ?? null;
     const entry = await this.#kv.get<StoredContact>(contactKey(id));
     return entry.value === null ? null : { ...entry.value, version: entry.versionstamp };
   }
 
-  /** The view's contacts with these ids, in this order, skipping any not there. */
-  #fromView(ids: string[]): Contact[] {
-    const contacts: Contact[] = [];
-    for (const id of ids) {
-      const contact = this.#view!.get(id);
-      if (contact !== undefined) contacts.push(contact);
-    }
-    return contacts;
-  }
-
-  /** The contacts with these ids, in this order, skipping any removed meanwhile. */
-  async #getMany(ids: string[]): Promise<Contact[]> {
-    if (this.#view) return this.#fromView(ids);
+  /**
+   * Shared: brings the view up to date with logged changes (a batch, in seq order) before
+   * the tail publishes them. This process's own were applied at commit; for each of the
+   * others the record is read now, and put (or deleted, when it is gone) unless the view
+   * holds something newer.
+   */
+  async #applyLogged(events: ChangeEvent[]): Promise<void> {
+    const foreign = events.filter((event) => !this.#ownSeqs.has(event.seq));
+    const ids = [...new Set(foreign.map((event) => event.id))];
+    const records = new Map<string, Deno.KvEntryMaybe<StoredContact>>();
     const chunks: string[][] = [];
     for (let i = 0; i < ids.length; i += 10) chunks.push(ids.slice(i, i + 10));
-    const results = await Promise.all(
-      chunks.map((chunk) => this.#kv.getMany<StoredContact[]>(chunk.map((id) => contactKey(id)))),
-    );
-    const contacts: Contact[] = [];
-    for (const entry of results.flat()) {
-      if (entry.value !== null) contacts.push({ ...entry.value, version: entry.versionstamp });
+    for (const entries of await Promise.all(chunks.map((chunk) => this.#getMany(chunk)))) {
+      for (const entry of entries) records.set(entry.key[1] as string, entry);
     }
-    return contacts;
+    for (const event of foreign) this.#follow(event.id, records.get(event.id)!, event.version);
+    const last = events.at(-1)?.seq ?? 0;
+    for (const seq of this.#ownSeqs) if (seq <= last) this.#ownSeqs.delete(seq);
+    for (const [id, removed] of this.#ownRemoved) {
+      if (removed.seq <= last) this.#ownRemoved.delete(id);
+    }
+  }
+
+  /**
+   * Shared: the log no longer holds every change since the view was last brought up to date
+   * (trimmed meanwhile): every record is read again and followed, and every contact the view
+   * holds that has no record now is dropped.
+   */
+  async #resync(): Promise<void> {
+    // Changes committed from here on are newer than this (the head moves with every one).
+    const since = (await this.#kv.get(HEAD_KEY)).versionstamp ?? "";
+    const seen = new Set<string>();
+    for await (
+      const entry of this.#kv.list<StoredContact>({ prefix: CONTACTS }, { batchSize: 1000 })
+    ) {
+      seen.add(entry.value.id);
+      this.#follow(entry.value.id, entry, since);
+    }
+    const gone = [...this.#view.ids()].filter((id) => !seen.has(id));
+    for (let i = 0; i < gone.length; i += 10) {
+      for (const entry of await this.#getMany(gone.slice(i, i + 10))) {
+        this.#follow(entry.key[1] as string, entry, since);
+      }
+    }
+  }
+
+  /**
+   * Shared: sets the view's copy of `id` to KV's as read (`entry`), unless the view holds a
+   * newer one: put a record newer than the view's (and than a removal of this process made
+   * after the read); delete on an absent record unless the view's copy is newer than `at`,
+   * the version of the change being applied.
+   */
+  #follow(id: string, entry: Deno.KvEntryMaybe<StoredContact>, at: string): void {
+    const held = this.#view.get(id);
+    if (entry.value !== null) {
+      const version = entry.versionstamp;
+      if (held !== undefined && held.version >= version) return;
+      const removed = this.#ownRemoved.get(id);
+      if (removed !== undefined && removed.version > version) return;
+      this.#view.put(entry.value, version);
+    } else if (held !== undefined && held.version <= at) {
+      this.#view.delete(id);
+    }
+  }
+
+  async #getMany(ids: string[]): Promise<Deno.KvEntryMaybe<StoredContact>[]> {
+    return await this.#kv.getMany<StoredContact[]>(ids.map((id) => contactKey(id)));
   }
 
   /** The error for a failed check: a conflict with what is stored now, or not found. */
@@ -675,13 +690,20 @@ export function storeKind(path: string): "memory" | "remote" | "file" {
   return /^https?:\/\//i.test(path) ? "remote" : "file";
 }
 
-/** Builds the view from every record in KV. */
+/** Builds the view from every record in KV, in one pass (the name order in one sort). */
 async function loadView(kv: Deno.Kv): Promise<ContactView> {
   const view = new ContactView();
+  view.startLoad();
   for await (const entry of kv.list<StoredContact>({ prefix: CONTACTS }, { batchSize: 1000 })) {
     view.put(entry.value, entry.versionstamp);
   }
+  view.endLoad();
   return view;
+}
+
+/** A page from the view, with its reply text and its cursor. */
+function viewPage({ contacts, last, more }: ViewPage): Page {
+  return page(contacts, more && last ? encodeCursor(last) : null);
 }
 
 /**

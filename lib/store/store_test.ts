@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { type Contact, validateContact } from "../model/contact.ts";
+import { contactTerms, fold, matchesQuery, parseQuery } from "../model/search_terms.ts";
+import type { Page } from "../protocol/api.ts";
 import { formatResponse, resultResponse } from "../protocol/jsonrpc.ts";
+import { compareCodePoints } from "./contact_view.ts";
 import { AmbiguousError, ConflictError, NotFoundError } from "./errors.ts";
+import { decodeCursor, encodeCursor } from "./paging.ts";
 import { ContactStore } from "./store.ts";
 import { tempDir } from "../../tests/helpers.ts";
 
@@ -19,7 +23,7 @@ async function withFileStore(fn: (store: ContactStore, path: string) => Promise<
 
 const ids = (page: { contacts: { id: string }[] }) => page.contacts.map((c) => c.id);
 
-Deno.test("ContactStore keeps indexes in step with records through add, update, remove", async () => {
+Deno.test("ContactStore keeps its view in step with records through add, update, remove", async () => {
   await withFileStore(async (store) => {
     const ann = await store.add(validateContact({
       name: "Ann Lee",
@@ -132,7 +136,7 @@ Deno.test("ContactStore reopens a file with its data and layout", async () => {
     store.close();
     const again = await ContactStore.open(path);
     try {
-      assert.equal(again.openedLayout, 3);
+      assert.equal(again.openedLayout, 4);
       assert.equal((await again.get(a.id)).name, "Keep Me");
     } finally {
       again.close();
@@ -158,6 +162,40 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
 }
 
 const NAMES = ["Ann Lee", "ann lee", "Bob Smith", "José Núñez", "Jose Nunez", "Zoë", "Eve"];
+
+/** Every contact as KV holds it, read straight from the records (`export`). */
+async function records(store: ContactStore): Promise<Contact[]> {
+  const out: Contact[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < 1000; page++) {
+    const got: Page = await store.export({ cursor, limit: 100 });
+    out.push(...got.contacts);
+    cursor = got.cursor;
+    if (cursor === null) break;
+  }
+  return out;
+}
+
+/**
+ * What a read must answer, worked out the slow way from the records: those `keep` selects,
+ * sorted by `[foldedName, id]` in code point order (layout 3's KV key order), the page after
+ * the sort key `after`, with the cursor layout 3 gave (the page's last key, when more follow).
+ */
+function expectedPage(
+  all: Contact[],
+  keep: (contact: Contact) => boolean,
+  after: [string, string] | null,
+  limit: number,
+): Page {
+  const key = (c: Contact): [string, string] => [fold(c.name), c.id];
+  const compare = (a: [string, string], b: [string, string]) =>
+    compareCodePoints(a[0], b[0]) || compareCodePoints(a[1], b[1]);
+  const sorted = all.filter(keep).sort((a, b) => compare(key(a), key(b)))
+    .filter((c) => after === null || compare(key(c), after) > 0);
+  const contacts = sorted.slice(0, limit);
+  const last = contacts.at(-1);
+  return { contacts, cursor: sorted.length > limit && last ? encodeCursor(key(last)) : null };
+}
 
 async function everything(store: ContactStore, ids: string[]) {
   const byId: Record<string, Contact | null> = {};
@@ -225,10 +263,26 @@ Deno.test("ContactStore's view stays exact through concurrent adds, renames, upd
       }
       assert.ok(store.commitStats.batches < store.commitStats.writes, "writes were grouped");
       const viaView = await everything(store, ids);
-      // The same file read through KV alone, and reopened with a view rebuilt from KV.
-      await using plain = await ContactStore.open(path, { view: false });
-      assert.equal(plain.cached, false);
-      assert.deepEqual(await everything(plain, ids), viaView);
+      // The same answers worked out from the records, and from a view built from them at
+      // open (one sort), and from one opened shared (as a KV Connect store is).
+      const all = await records(store);
+      const listed = expectedPage(all, () => true, null, 10_000).contacts;
+      assert.deepEqual(viaView.listed, listed.map((c) => `${c.id}@${c.version}`));
+      for (const name of NAMES) {
+        const want = expectedPage(all, (c) => fold(c.name) === fold(name), null, 10_000);
+        assert.deepEqual(viaView.byName[name], want.contacts.map((c) => c.id), name);
+      }
+      const ann = parseQuery("ann");
+      assert.deepEqual(
+        viaView.searched,
+        expectedPage(all, (c) => matchesQuery(ann, contactTerms(c)), null, 100).contacts
+          .map((c) => c.id),
+      );
+      assert.equal(viaView.count, all.length);
+      await using shared = await ContactStore.open(path, { shared: true });
+      assert.equal(shared.shared, true);
+      assert.deepEqual(await everything(shared, ids), viaView);
+      assert.deepEqual((await store.check()).problems, []);
     }
     await using reopened = await ContactStore.open(path);
     const { byId } = await everything(reopened, ids);
@@ -240,16 +294,17 @@ Deno.test("ContactStore.find(): kept first pages never outlive a write touching 
   await withTempDir(async (dir) => {
     const path = `${dir}/store.kv`;
     await using store = await ContactStore.open(path);
-    await using plain = await ContactStore.open(path, { view: false });
     const random = prng(11);
     const live: string[] = [];
-    // After every write: each name's first page, reply text included, equals KV's. The page
-    // size changes only every other step, so most first asks find a page kept before the write.
+    // After every write: each name's first page, reply text included, equals the records'.
+    // The page size changes only every other step, so most first asks find a page kept
+    // before the write.
     const check = async (step: number) => {
+      const all = await records(store);
       for (const name of NAMES) {
         {
           const limit = step % 4 < 2 ? 100 : 2;
-          const expected = await plain.find(name, { limit });
+          const expected = expectedPage(all, (c) => fold(c.name) === fold(name), null, limit);
           for (let i = 0; i < 2; i++) {
             const found = await store.find(name, { limit });
             assert.deepEqual(found, expected, `step ${step}: find ${name} limit ${limit}`);
@@ -345,7 +400,7 @@ const SEARCH_WORDS = [
   "zoë",
 ];
 
-Deno.test("ContactStore.search(): the view gives the same pages and cursors as KV's indexes on random data", async () => {
+Deno.test("ContactStore.search() and list(): the pages and cursors layout 3's KV indexes gave, on random data", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/store.kv`;
     const random = prng(11);
@@ -382,7 +437,7 @@ Deno.test("ContactStore.search(): the view gives the same pages and cursors as K
         }
       }));
     }
-    await using plain = await ContactStore.open(path, { view: false });
+    const all = await records(store);
     const queries = [
       "5",
       "555",
@@ -411,7 +466,13 @@ Deno.test("ContactStore.search(): the view gives the same pages and cursors as K
           query,
           { cursor, limit },
         );
-        const fromKv = await plain.search(query, { cursor, limit });
+        const parsed = parseQuery(query);
+        const fromKv = expectedPage(
+          all,
+          (c) => matchesQuery(parsed, contactTerms(c)),
+          decodeCursor(cursor),
+          limit,
+        );
         assert.deepEqual(ids(fromView), ids(fromKv), `query ${JSON.stringify(query)}`);
         assert.equal(fromView.cursor, fromKv.cursor, `query ${JSON.stringify(query)}`);
         compared += fromView.contacts.length;
@@ -421,6 +482,18 @@ Deno.test("ContactStore.search(): the view gives the same pages and cursors as K
       assert.equal(cursor, null, "every query was paged to its end");
     }
     assert.ok(compared > 500, `only ${compared} results were compared`);
+    // list, the same way, at a few page sizes.
+    for (const limit of [1, 7, 100]) {
+      let cursor: string | null = null;
+      for (let page = 0; page < 1000; page++) {
+        const got: Page = await store.list({ cursor, limit });
+        const want = expectedPage(all, () => true, decodeCursor(cursor), limit);
+        assert.deepEqual(got, want);
+        cursor = got.cursor;
+        if (cursor === null) break;
+      }
+      assert.equal(cursor, null);
+    }
   });
 });
 
@@ -481,13 +554,13 @@ Deno.test("ContactStore trims the change log by count, a bounded batch at a time
   });
 });
 
-Deno.test("ContactStore without a view publishes what another store handle logs", async () => {
+Deno.test("ContactStore opened shared publishes what another store handle logs", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/store.kv`;
     await using writer = await ContactStore.open(path);
     await writer.add(validateContact({ name: "Before" }));
     // Like a second server on a shared store: it reads the log as the head moves.
-    await using reader = await ContactStore.open(path, { view: false });
+    await using reader = await ContactStore.open(path, { shared: true });
     assert.equal(reader.changes.position, 1);
     const live = reader.changes.subscribe({});
     const added = await writer.add(validateContact({ name: "After" }));
