@@ -88,6 +88,32 @@ function field(max: number): fc.Arbitrary<string> {
   return text(max).map((s) => cut(oneLine(s), max));
 }
 
+/** A contact date: none, or a real day with or without its year. */
+export const contactDate: fc.Arbitrary<string> = fc.oneof(
+  fc.constant(""),
+  fc.record({
+    year: fc.option(fc.integer({ min: 1, max: 9999 })),
+    month: fc.integer({ min: 1, max: 12 }),
+    day: fc.integer({ min: 1, max: 31 }),
+  }).map(({ year, month, day }) => {
+    const last = new Date(Date.UTC(year ?? 2000, month, 0)).getUTCDate();
+    const yyyy = year === null ? "-" : String(year).padStart(4, "0");
+    return `${yyyy}-${String(month).padStart(2, "0")}-${
+      String(Math.min(day, last)).padStart(2, "0")
+    }`;
+  }),
+);
+
+const url = fc.record({
+  label: labels,
+  url: fc.webUrl({ withQueryParameters: true, withFragments: true }),
+});
+
+/** Group names: no commas, never Google's myContacts (which a vCard import drops). */
+const group = field(20).map((name) => name.replaceAll(",", " ").trim()).filter((name) =>
+  name !== "" && !/^mycontacts$/i.test(name)
+);
+
 /** Valid contacts with empty `extra`, every field free-form. */
 export function contacts(): fc.Arbitrary<ContactFields> {
   return fc.record({
@@ -98,6 +124,13 @@ export function contacts(): fc.Arbitrary<ContactFields> {
     postcode: field(10),
     phones: fc.array(phone, { maxLength: 4 }),
     emails: fc.array(email, { maxLength: 3 }),
+    urls: fc.array(url, { maxLength: 3 }),
+    org: field(30),
+    title: field(30),
+    nickname: field(20),
+    birthday: contactDate,
+    anniversary: contactDate,
+    groups: fc.array(group, { maxLength: 4 }),
     notes: text(120).map(multiLine),
     uid: fc.oneof(fc.constant(""), field(30)),
   }).map((raw) =>

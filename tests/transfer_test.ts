@@ -74,6 +74,20 @@ function sampleContacts(count: number): Json[] {
     },
     { name: "Zoë Ødegård", emails: [{ label: "", address: "zoe@example.no" }] },
     { name: "李小龍", town: "香港" },
+    {
+      name: "Ann Lee",
+      org: "Acme, Inc.",
+      title: "Engineer; R&D",
+      nickname: "Annie",
+      birthday: "--04-12",
+      anniversary: "2005-06-30",
+      urls: [{ label: "work", url: "https://acme.example/ann" }, {
+        label: "Blog",
+        url: "ann.example",
+      }],
+      groups: ["Family", "Chess club"],
+      phones: [{ label: "mobile", number: "+44 20 7946 0958" }],
+    },
   ];
   for (let i = contacts.length; i < count; i++) {
     contacts.push({
@@ -126,7 +140,7 @@ Deno.test("export then import into an empty store gives back the same contacts; 
   assert.deepEqual(await storedContacts(dst), restored, "versions unchanged: no write at all");
 
   // Changed and removed contacts are put back as they were in the backup.
-  const [first, , third, second] = restored; // José, Person 0003 (a phone), 李小龍
+  const [first, , third, second] = restored; // José, 李小龍, Ann Lee (a phone)
   await dst.result("update", {
     id: first.id,
     version: first.version,
@@ -234,7 +248,8 @@ Deno.test("export --format vcard and csv, then import: stable round trips", asyn
     } else {
       assert.equal(
         first.stdout.split("\r\n")[0],
-        "name,house,street,town,postcode,phones,emails,notes,uid",
+        "name,house,street,town,postcode,phones,emails,notes,uid,org,title,nickname,birthday," +
+          "anniversary,urls,groups",
       );
     }
     // Back into the same store: every card matches its contact by UID; nothing changes.
@@ -569,7 +584,7 @@ Deno.test("import keeps at most 4 batch lines in flight to a slow server, and fi
   const contacts = sampleContacts(1500); // 15 batches of 100
   const input = contacts.map((c) => JSON.stringify(c)).join("\n") + "\n";
   // Request lines the client has sent whose reply it has not been given yet.
-  let waiting = 0, most = 0, requests = 0;
+  let waiting = 0, most = 0, requests = 0, sent = "";
   const lines = (text: string) => text.split("\n").length - 1;
   await using proxy = relay(
     server.port,
@@ -577,6 +592,7 @@ Deno.test("import keeps at most 4 batch lines in flight to a slow server, and fi
       requests += lines(text);
       waiting += lines(text);
       most = Math.max(most, waiting);
+      sent += text;
       return Promise.resolve();
     },
     async (text) => {
@@ -595,6 +611,10 @@ Deno.test("import keeps at most 4 batch lines in flight to a slow server, and fi
   assert.equal(summary.batches, 15);
   assert.equal(most, 4, `at most ${most} lines were waiting for their reply at once`);
   assert.equal(requests, 2 + 15, "hello, one export page, then the batches");
+  // Each reply is matched to its request by id: no id is used twice on the connection.
+  const ids = sent.trim().split("\n").flatMap((line) => [JSON.parse(line)].flat().map((r) => r.id));
+  assert.equal(ids.length, 2 + 1500);
+  assert.equal(new Set(ids).size, ids.length);
   assert.equal(result.stderr, "Imported 1000 of 1500 contacts...\n");
   const stored = await storedContacts(rpc);
   assert.deepEqual(stored.map(withoutServerFields).map((c) => c.name), contacts.map((c) => c.name));

@@ -137,7 +137,7 @@ function callBytes(call: BatchCall): number {
  */
 const CARRIED_EXTRA: Record<ExportFormat, readonly string[] | undefined> = {
   json: undefined,
-  vcard: ["vcard", "vcardN", "address"],
+  vcard: ["vcard", "vcardN", "vcardOrg", "address"],
   csv: ["address"],
 };
 

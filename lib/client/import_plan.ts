@@ -20,6 +20,7 @@ import {
   USER_FIELDS,
 } from "../model/contact.ts";
 import { userFields } from "./contact_edit.ts";
+import { liftExtraFields } from "../model/vcard_fields.ts";
 import { DuplicateIndex } from "../model/duplicates.ts";
 import { type ImportIssue, uidForContact } from "../formats/interop.ts";
 
@@ -115,6 +116,9 @@ export function derivedUid(id: string): string {
 
 /**
  * Whether two contacts have the same user fields (`extra` compared whatever its key order).
+ * A record stored before issue 15, whose ORG, BDAY, URL... are still lines in `extra.vcard`,
+ * is compared as its export writes it (`liftExtraFields`), so that a re-import of that
+ * export finds it unchanged.
  *
  * @example
  * ```ts
@@ -132,7 +136,7 @@ export function sameFields(a: ContactFields, b: ContactFields): boolean {
 
 /** Every user field (one a record from an older server lacks read as empty), nothing else. */
 function pick(c: ContactFields): Record<string, unknown> {
-  const full = fillMissingFields(c) as unknown as Record<string, unknown>;
+  const full = liftExtraFields(fillMissingFields(c)).fields as unknown as Record<string, unknown>;
   return Object.fromEntries([...USER_FIELDS].map((key) => [key, full[key]]));
 }
 
@@ -204,10 +208,13 @@ export function planImport(
     }
     let step: ImportStep;
     if (target) {
+      // A stored contact's extra.vcard lines that are fields since issue 15 (its ORG, BDAY...)
+      // are not kept beside the record's own fields.
+      const storedExtra = carries === null ? {} : liftExtraFields(userFields(target)).fields.extra;
       const next = withUidOf(
         carries === null
           ? fields
-          : { ...fields, extra: keepExtra(target.extra, fields.extra, carries) },
+          : { ...fields, extra: keepExtra(storedExtra, fields.extra, carries) },
         target.id,
         target.uid,
       );

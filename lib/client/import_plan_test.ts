@@ -103,7 +103,7 @@ Deno.test("planImport() keeps the stored extra keys a vCard or CSV cannot carry"
   const ann = stored(ID_A, {
     name: "Ann",
     uid: "u1",
-    extra: { vcard: ["BDAY:1970-01-01"], blob: { kept: true } },
+    extra: { vcard: ["X-SKYPE:ann"], blob: { kept: true } },
   });
   const csv = planImport(
     [{ record: 0, contact: fields("Ann", { uid: "u1" }) }],
@@ -118,10 +118,36 @@ Deno.test("planImport() keeps the stored extra keys a vCard or CSV cannot carry"
   );
   const step = vcard.steps[0]!;
   assert.ok(step.kind === "update");
-  assert.deepEqual(step.fields.extra, { blob: { kept: true } }, "the BDAY line went with the card");
+  assert.deepEqual(
+    step.fields.extra,
+    { blob: { kept: true } },
+    "the X-SKYPE line went with the card",
+  );
   const json = planImport([{ record: 0, contact: { ...fields("Ann", { uid: "u1" }), id: ID_A } }], [
     ann,
   ]);
   const replace = json.steps[0]!;
   assert.ok(replace.kind === "update" && Object.keys(replace.fields.extra).length === 0);
+});
+
+Deno.test("planImport() compares a contact stored before issue 15 as its export writes it", () => {
+  // An older vCard import kept BDAY and ORG as lines; the CSV that export writes has them as
+  // columns: the same contact, unchanged, and an update never keeps the lines beside them.
+  const old = stored(ID_A, {
+    name: "Ann",
+    uid: "u1",
+    extra: { vcard: ["BDAY:1970-01-01", "ORG:Acme", "X-SKYPE:ann"] },
+  });
+  const record = fields("Ann", { uid: "u1", birthday: "1970-01-01", org: "Acme" });
+  const same = planImport([{ record: 0, contact: record }], [old], { carries: ["address"] });
+  assert.equal(same.steps[0]!.kind, "unchanged");
+  const moved = planImport(
+    [{ record: 0, contact: { ...record, town: "Leeds" } }],
+    [old],
+    { carries: ["address"] },
+  );
+  const step = moved.steps[0]!;
+  assert.ok(step.kind === "update");
+  assert.deepEqual(step.fields.extra, { vcard: ["X-SKYPE:ann"] });
+  assert.deepEqual([step.fields.org, step.fields.birthday], ["Acme", "1970-01-01"]);
 });

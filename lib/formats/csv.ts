@@ -7,7 +7,9 @@
  * @module
  */
 
-import { blankContact, type ContactFields } from "../model/contact.ts";
+import { blankContact, type ContactFields, isContactDate } from "../model/contact.ts";
+import { liftExtraFields } from "../model/vcard_fields.ts";
+import { escapeText } from "./vcard.ts";
 import {
   decodeText,
   type Draft,
@@ -258,6 +260,9 @@ const KNOWN_LABELS = new Set([
   "telex",
   "assistant",
   "company main",
+  "home page",
+  "blog",
+  "profile",
 ]);
 
 /** A Google type: `* Mobile` is `mobile` (the star marks the primary one); custom kept. */
@@ -283,7 +288,9 @@ function googleLabel(type: string): string {
  * if (ann.name !== "Ann Lee" || ann.phones.length !== 2 || ann.phones[0]!.label !== "mobile") {
  *   throw new Error();
  * }
- * if (warnings.length !== 2 || !/Fav/.test(warnings[0]!.reason)) throw new Error();
+ * if (ann.birthday !== "1990-02-03" || warnings.length !== 1 || !/Fav/.test(warnings[0]!.reason)) {
+ *   throw new Error();
+ * }
  * ```
  */
 export function parseCsv(input: string | Uint8Array): ImportResult {
@@ -370,6 +377,10 @@ function readRow(
   const notes: string[] = [];
   const phones = new Map<number, { label: string; value: string }>();
   const emails = new Map<number, { label: string; value: string }>();
+  const urls = new Map<number, { label: string; value: string }>();
+  // Google's events: one labelled "Anniversary" is the anniversary; the others have no field.
+  const events = new Map<number, { label: string; value: string; column: number }>();
+  const departments: string[] = [];
   // Per group: its label, its parts, and the columns they came from.
   const addresses = new Map<
     string,
@@ -389,6 +400,7 @@ function readRow(
         break;
       case "org":
         if (org === "") org = value;
+        if (draft.org === "") draft.org = value;
         break;
       case "notes":
         notes.push(multiLine(raw));
@@ -401,6 +413,12 @@ function readRow(
           for (const [label, number] of parseMulti(raw)) draft.phones.push({ label, number });
         } else if (rule.field === "emails") {
           for (const [label, address] of parseMulti(raw)) draft.emails.push({ label, address });
+        } else if (rule.field === "urls") {
+          for (const [label, url] of parseMulti(raw)) draft.urls.push({ label, url });
+        } else if (rule.field === "groups") {
+          for (const [label, name] of parseMulti(raw)) {
+            draft.groups.push(label === "" ? name : `${label}:${name}`);
+          }
         } else draft[rule.field] = value;
         break;
       case "phone":
@@ -409,11 +427,47 @@ function readRow(
       case "email":
         draft.emails.push({ label: rule.label, address: value });
         break;
+      case "url":
+        draft.urls.push({ label: rule.label, url: value });
+        break;
+      case "text":
+        if (draft[rule.field] === "") draft[rule.field] = value;
+        break;
+      case "department":
+        departments.push(value);
+        break;
+      case "date": {
+        if (emptyDate(value)) break;
+        const date = csvDate(value);
+        if (date === null) {
+          warn(`${dateName(rule.field)} ${quote(value)} is not a date: left out`);
+        } else if (draft[rule.field] === "") draft[rule.field] = date;
+        break;
+      }
+      case "groups":
+        draft.groups.push(...csvGroups(raw, rule.style));
+        break;
+      case "eventValue":
+      case "eventLabel": {
+        const entry = events.get(rule.n) ?? { label: "", value: "", column };
+        if (rule.kind === "eventValue") {
+          entry.value = value;
+          entry.column = column;
+        } else entry.label = googleLabel(raw);
+        events.set(rule.n, entry);
+        break;
+      }
       case "phoneValue":
       case "phoneLabel":
       case "emailValue":
-      case "emailLabel": {
-        const map = rule.kind.startsWith("phone") ? phones : emails;
+      case "emailLabel":
+      case "urlValue":
+      case "urlLabel": {
+        const map = rule.kind.startsWith("phone")
+          ? phones
+          : rule.kind.startsWith("email")
+          ? emails
+          : urls;
         const entry = map.get(rule.n) ?? { label: "", value: "" };
         if (rule.kind.endsWith("Value")) entry.value = raw;
         else entry.label = googleLabel(raw);
@@ -438,16 +492,30 @@ function readRow(
         break;
     }
   });
-  for (const map of [phones, emails]) {
+  for (const map of [phones, emails, urls]) {
     const list = [...map].sort(([a], [b]) => a - b);
     for (const [, { label, value }] of list) {
       for (const item of value.split(" ::: ")) {
         const clean = oneLine(item);
         if (clean === "") continue;
         if (map === phones) draft.phones.push({ label, number: clean });
-        else draft.emails.push({ label, address: clean });
+        else if (map === emails) draft.emails.push({ label, address: clean });
+        else draft.urls.push({ label, url: clean });
       }
     }
+  }
+  for (const [, { label, value, column }] of [...events].sort(([a], [b]) => a - b)) {
+    if (value === "") continue;
+    const date = label.toLowerCase() === "anniversary" ? csvDate(value) : null;
+    if (date !== null && draft.anniversary === "") draft.anniversary = date;
+    else note(column);
+  }
+  if (departments.length > 0 && draft.org !== "") {
+    // The departments go with the organisation, as vCard's ORG carries them.
+    const value = [draft.org, ...departments].map(escapeText).join(";");
+    draft.extra.vcardOrg = { org: draft.org, value };
+  } else if (departments.length > 0) {
+    warn(`Department ${quote(departments.join(", "))} left out: the row has no organisation`);
   }
   // One address per contact: the first group with a value (Google's 1, Outlook's home).
   const groups = [...addresses.keys()].sort((a, b) => groupOrder(a) - groupOrder(b));
@@ -490,6 +558,67 @@ function readRow(
   return draft;
 }
 
+/** Outlook's empty date: `0/0/00`, `0/0/0000`, `00.00.0000`. */
+function emptyDate(value: string): boolean {
+  return /^0{1,2}[/.-]0{1,2}[/.-]0{2,4}$/.test(value);
+}
+
+function dateName(field: "birthday" | "anniversary"): string {
+  return field === "birthday" ? "Birthday" : "Anniversary";
+}
+
+/**
+ * A date as Google and Outlook write one, as a contact date: `1980-04-12` or `--04-12`
+ * (Google), `19800412`, or `4/12/1980` (Outlook in English: month first, unless the first
+ * number is past 12), a time after the date ignored; null when it is none of these or not a
+ * real day.
+ *
+ * @example
+ * ```ts
+ * import { csvDate } from "./csv.ts";
+ * if (csvDate("4/12/1980") !== "1980-04-12" || csvDate("25/12/1980") !== "1980-12-25") {
+ *   throw new Error();
+ * }
+ * if (csvDate("--04-12") !== "--04-12" || csvDate("1980-02-30") !== null) throw new Error();
+ * ```
+ */
+export function csvDate(text: string): string | null {
+  const value = text.trim().replace(/[T ]\d{1,2}:\d{2}.*$/, "");
+  let date: string | null = null;
+  let m = /^(\d{4}|-)-?(\d{2})-?(\d{2})$/.exec(value);
+  if (m) date = `${m[1] === "-" ? "-" : m[1]}-${m[2]}-${m[3]}`;
+  m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(value);
+  if (m) {
+    let [month, day] = [Number(m[1]), Number(m[2])];
+    if (month > 12 && day <= 12) [month, day] = [day, month];
+    date = `${m[3]}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
+  }
+  return date !== null && isContactDate(date) ? date : null;
+}
+
+/**
+ * Group names from Google's `Labels` (or older `Group Membership`) or Outlook's `Categories`:
+ * Google separates them with ` ::: ` and marks its own groups with `* ` (`* myContacts`, which
+ * every contact is in, is dropped; `* starred` is `starred`); Outlook with `;`. A comma
+ * separates names too, since a group name holds none.
+ */
+function csvGroups(raw: string, style: "google" | "outlook"): string[] {
+  const parts = style === "google" ? raw.split(":::") : raw.split(";");
+  const names: string[] = [];
+  for (const part of parts) {
+    let name = oneLine(part);
+    if (style === "google") {
+      if (/^(\*\s*my\s*contacts|system group:\s*my contacts)$/i.test(name)) continue;
+      name = name.replace(/^\*\s*/, "").replace(/^system group:\s*/i, "");
+    }
+    for (const piece of name.split(",")) {
+      const clean = piece.trim();
+      if (clean !== "") names.push(clean);
+    }
+  }
+  return names;
+}
+
 function groupOrder(group: string): number {
   if (/^\d+$/.test(group)) return Number(group);
   return ["home", "business", "other"].indexOf(group);
@@ -499,8 +628,10 @@ function groupOrder(group: string): number {
 
 /**
  * Writes contacts as plain CSV: a header of {@link PLAIN_COLUMNS}, one row per contact,
- * phones and emails as `label:value` joined by `"; "` (a `\`, `;` or `:` inside is escaped
- * with a backslash), and the UID an export writes ({@link uidForContact}). {@link parseCsv}
+ * phones, emails and web addresses as `label:value` joined by `"; "` (a `\`, `;` or `:`
+ * inside is escaped with a backslash, so `https\://`), groups joined the same way, dates as
+ * stored, and the UID an export writes ({@link uidForContact}). A contact stored before
+ * issue 15 has what an import kept in `extra.vcard` written as its fields. {@link parseCsv}
  * reads it back.
  *
  * @example
@@ -518,7 +649,8 @@ function groupOrder(group: string): number {
  */
 export function formatCsv(contacts: Iterable<ExportContact>): string {
   const rows: string[][] = [[...PLAIN_COLUMNS]];
-  for (const c of contacts) {
+  for (const given of contacts) {
+    const c: ExportContact = { ...given, ...liftExtraFields(given).fields };
     rows.push([
       c.name,
       c.house,
@@ -529,6 +661,13 @@ export function formatCsv(contacts: Iterable<ExportContact>): string {
       formatMulti(c.emails.map((e) => [e.label, e.address])),
       c.notes,
       uidForContact(c),
+      c.org,
+      c.title,
+      c.nickname,
+      c.birthday,
+      c.anniversary,
+      formatMulti(c.urls.map((u) => [u.label, u.url])),
+      formatMulti(c.groups.map((g) => ["", g])),
     ]);
   }
   return formatCsvRows(rows);

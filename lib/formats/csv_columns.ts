@@ -17,6 +17,13 @@ export const PLAIN_COLUMNS = [
   "emails",
   "notes",
   "uid",
+  "org",
+  "title",
+  "nickname",
+  "birthday",
+  "anniversary",
+  "urls",
+  "groups",
 ] as const;
 
 /** The header layouts `parseCsv` (`csv.ts`) recognises. */
@@ -36,6 +43,22 @@ export type AddressPart =
   | "pobox"
   | "extended";
 
+/** The plain layout's columns that hold one field each, as `formatCsv` writes them. */
+export type PlainField =
+  | "house"
+  | "street"
+  | "town"
+  | "postcode"
+  | "phones"
+  | "emails"
+  | "org"
+  | "title"
+  | "nickname"
+  | "birthday"
+  | "anniversary"
+  | "urls"
+  | "groups";
+
 /** What a known column maps to: a field, a part of one, or nothing (ignored or unmapped). */
 export type Rule =
   | { kind: "name" }
@@ -43,9 +66,17 @@ export type Rule =
   | { kind: "org" }
   | { kind: "notes" }
   | { kind: "uid" }
-  | { kind: "plain"; field: "house" | "street" | "town" | "postcode" | "phones" | "emails" }
-  | { kind: "phone" | "email"; label: string } // one column per phone or email (Outlook)
-  | { kind: "phoneValue" | "phoneLabel" | "emailValue" | "emailLabel"; n: number } // Google
+  | { kind: "plain"; field: PlainField }
+  | { kind: "phone" | "email" | "url"; label: string } // one column per phone or email (Outlook)
+  | {
+    kind: "phoneValue" | "phoneLabel" | "emailValue" | "emailLabel" | "urlValue" | "urlLabel";
+    n: number;
+  } // Google
+  | { kind: "text"; field: "title" | "nickname" }
+  | { kind: "department" } // joins the organisation as a vCard ORG unit (extra.vcardOrg)
+  | { kind: "date"; field: "birthday" | "anniversary" }
+  | { kind: "eventValue" | "eventLabel"; n: number } // Google: an "Anniversary" is one
+  | { kind: "groups"; style: "google" | "outlook" }
   | { kind: "address"; group: string; label: string; part: AddressPart }
   | { kind: "ignore" } // known, holds nothing a person entered
   | { kind: "unmapped" }; // known, no field of its own: reported when it has values
@@ -63,8 +94,14 @@ const GOOGLE_NAMES: Record<string, Rule> = {
   "notes": { kind: "notes" },
   "organization 1 - name": { kind: "org" },
   "organization name": { kind: "org" },
-  "group membership": { kind: "ignore" },
-  "labels": { kind: "ignore" },
+  "organization 1 - title": { kind: "text", field: "title" },
+  "organization title": { kind: "text", field: "title" },
+  "organization 1 - department": { kind: "department" },
+  "organization department": { kind: "department" },
+  "nickname": { kind: "text", field: "nickname" },
+  "birthday": { kind: "date", field: "birthday" },
+  "group membership": { kind: "groups", style: "google" },
+  "labels": { kind: "groups", style: "google" },
   "initials": { kind: "ignore" },
   "file as": { kind: "ignore" },
   "sensitivity": { kind: "ignore" },
@@ -79,10 +116,8 @@ const GOOGLE_UNMAPPED = new Set([
   "phonetic first name",
   "phonetic middle name",
   "phonetic last name",
-  "nickname",
   "short name",
   "maiden name",
-  "birthday",
   "gender",
   "location",
   "billing information",
@@ -93,8 +128,6 @@ const GOOGLE_UNMAPPED = new Set([
   "subject",
   "language",
   "photo",
-  "organization title",
-  "organization department",
 ]);
 
 const GOOGLE_ADDRESS_PARTS: Record<string, AddressPart> = {
@@ -120,11 +153,13 @@ function googleRule(header: string): Rule | null {
   const named = own(GOOGLE_NAMES, h);
   if (named) return named;
   if (GOOGLE_UNMAPPED.has(h)) return { kind: "unmapped" };
-  let m = /^(phone|e-mail) (\d+) - (type|label|value)$/.exec(h);
+  let m = /^(phone|e-mail|website|event) (\d+) - (type|label|value)$/.exec(h);
   if (m) {
     const n = Number(m[2]);
     const value = m[3] === "value";
     if (m[1] === "phone") return { kind: value ? "phoneValue" : "phoneLabel", n };
+    if (m[1] === "website") return { kind: value ? "urlValue" : "urlLabel", n };
+    if (m[1] === "event") return { kind: value ? "eventValue" : "eventLabel", n };
     return { kind: value ? "emailValue" : "emailLabel", n };
   }
   m = /^address (\d+) - (.+)$/.exec(h);
@@ -170,6 +205,14 @@ const OUTLOOK_NAMES: Record<string, Rule> = {
   "last name": { kind: "part", part: 3 },
   "suffix": { kind: "part", part: 4 },
   "company": { kind: "org" },
+  "department": { kind: "department" },
+  "job title": { kind: "text", field: "title" },
+  "nickname": { kind: "text", field: "nickname" },
+  "birthday": { kind: "date", field: "birthday" },
+  "anniversary": { kind: "date", field: "anniversary" },
+  "web page": { kind: "url", label: "" },
+  "personal web page": { kind: "url", label: "home" },
+  "categories": { kind: "groups", style: "outlook" },
   "notes": { kind: "notes" },
   "e-mail address": { kind: "email", label: "" },
   "e-mail 2 address": { kind: "email", label: "" },
@@ -188,20 +231,14 @@ const OUTLOOK_NAMES: Record<string, Rule> = {
 };
 
 const OUTLOOK_UNMAPPED = new Set([
-  "nickname",
   "given yomi",
   "surname yomi",
   "company yomi",
-  "department",
-  "job title",
   "office location",
   "manager's name",
   "assistant's name",
   "account",
-  "anniversary",
   "billing information",
-  "birthday",
-  "categories",
   "children",
   "directory server",
   "government id number",
@@ -220,8 +257,6 @@ const OUTLOOK_UNMAPPED = new Set([
   "user 2",
   "user 3",
   "user 4",
-  "web page",
-  "personal web page",
   "imaddress",
 ]);
 
@@ -268,7 +303,14 @@ function plainRule(header: string): Rule | null {
     case "postcode":
     case "phones":
     case "emails":
-      return { kind: "plain", field: header.toLowerCase() as "house" };
+    case "org":
+    case "title":
+    case "nickname":
+    case "birthday":
+    case "anniversary":
+    case "urls":
+    case "groups":
+      return { kind: "plain", field: header.toLowerCase() as PlainField };
     default:
       return null;
   }
@@ -285,7 +327,7 @@ function plainRule(header: string): Rule | null {
  *   LAYOUTS.find(([name]) => name === layout)![1](header);
  * if (rule("google", "Phone 2 - Value")?.kind !== "phoneValue") throw new Error();
  * if (rule("outlook", "Mobile Phone")?.kind !== "phone") throw new Error();
- * if (rule("plain", "Birthday") !== null) throw new Error();
+ * if (rule("plain", "Birthday")?.kind !== "plain" || rule("plain", "Fax") !== null) throw new Error();
  * ```
  */
 export const LAYOUTS: Array<[CsvLayout, (header: string) => Rule | null]> = [

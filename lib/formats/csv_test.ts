@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { blankContact, type ContactFields } from "../model/contact.ts";
-import { detectCsvLayout, formatCsv, formatCsvRows, parseCsv, parseCsvRows } from "./csv.ts";
+import {
+  csvDate,
+  detectCsvLayout,
+  formatCsv,
+  formatCsvRows,
+  parseCsv,
+  parseCsvRows,
+} from "./csv.ts";
 import { contacts, fc, text } from "../../tests/arbitraries.ts";
 
 const fixture = (name: string) =>
@@ -92,22 +99,22 @@ Deno.test("parseCsv() reads a Google Contacts export: multi-values, labels, addr
       { label: "home", address: "ann@example.com" },
       { label: "work", address: "ann.lee@work.example" },
     ],
+    urls: [{ label: "blog", url: "https://ann.example" }],
+    birthday: "1990-02-03",
+    groups: ["Friends"], // "* myContacts" is every contact of the export: no group
     notes: 'Vegetarian.\nLikes "jazz", cats.',
     uid: "",
     extra: { address: { label: "home", region: "IL", country: "US" } },
   });
   assert.equal(jose!.name, "Dr. José Álvarez");
   assert.equal(acme!.name, "Acme Plumbing"); // no name: the organization names it
+  assert.equal(acme!.org, "Acme Plumbing");
   assert.deepEqual(result.skipped, [{
     index: 3,
     line: 10,
     reason: "The row has no usable name: no name, company, e-mail or phone",
   }]);
-  assert.deepEqual(result.warnings.map((w) => w.reason), [
-    'Column "Birthday" is not imported: 1 row has a value in it',
-    'Column "Website 1 - Type" is not imported: 1 row has a value in it',
-    'Column "Website 1 - Value" is not imported: 1 row has a value in it',
-  ]);
+  assert.deepEqual(result.warnings, []);
 });
 
 Deno.test("parseCsv() reads Google's 2024 layout with a byte order mark and LF", () => {
@@ -121,13 +128,12 @@ Deno.test("parseCsv() reads Google's 2024 layout with a byte order mark and LF",
     postcode: "101",
     phones: [{ label: "mobile", number: "+354 555 1234" }],
     emails: [{ label: "other", address: "bjork@example.is" }],
+    nickname: "Bjork",
     notes: "",
     uid: "",
     extra: { address: { label: "work", country: "Iceland" } },
   });
-  assert.deepEqual(result.warnings.map((w) => w.reason), [
-    'Column "Nickname" is not imported: 1 row has a value in it',
-  ]);
+  assert.deepEqual(result.warnings, []);
 });
 
 Deno.test("parseCsv() reads an Outlook export in Windows-1252: home address first", () => {
@@ -146,6 +152,9 @@ Deno.test("parseCsv() reads an Outlook export in Windows-1252: home address firs
       { label: "mobile", number: "+33 6 12 34 56 78" },
     ],
     emails: [{ label: "", address: "francois.dupre@example.fr" }],
+    org: "Société Générale d'Exemple",
+    title: "Directeur",
+    birthday: "1975-03-14",
     notes: "Prefers e-mail, never calls before 9.",
     uid: "",
     extra: { address: { label: "home", country: "France" } },
@@ -154,12 +163,10 @@ Deno.test("parseCsv() reads an Outlook export in Windows-1252: home address firs
   // Outlook's empty dates (0/0/00), Gender "Unspecified" and the like are not reported.
   assert.deepEqual(result.warnings.map((w) => w.reason), [
     "The input is not valid UTF-8: read as Windows-1252",
-    'Column "Job Title" is not imported: 1 row has a value in it',
     'Column "Business Street" is not imported: 1 row has a value in it',
     'Column "Business City" is not imported: 1 row has a value in it',
     'Column "Business Postal Code" is not imported: 1 row has a value in it',
     'Column "Business Country/Region" is not imported: 1 row has a value in it',
-    'Column "Birthday" is not imported: 1 row has a value in it',
   ]);
 });
 
@@ -221,6 +228,105 @@ Deno.test("parseCsv() leaves out what breaks the caps and keeps the row", () => 
   assert.equal(result.warnings.length, 2);
 });
 
+Deno.test("parseCsv() reads Google's organisation, title, nickname, dates, websites and labels", () => {
+  const header = [
+    "First Name",
+    "Last Name",
+    "Nickname",
+    "Organization Name",
+    "Organization Title",
+    "Organization Department",
+    "Birthday",
+    "Labels",
+    "Website 1 - Label",
+    "Website 1 - Value",
+    "Website 2 - Label",
+    "Website 2 - Value",
+    "Event 1 - Label",
+    "Event 1 - Value",
+    "Event 2 - Label",
+    "Event 2 - Value",
+  ].join(",");
+  const row = [
+    "Ann",
+    "Lee",
+    "Annie",
+    "Acme",
+    "Engineer",
+    "R&D",
+    "--04-12",
+    "* myContacts ::: Family ::: * starred ::: Chess club",
+    "Home Page",
+    "ann.example ::: https://ann.example/cv",
+    "Work",
+    "ftp://files.example",
+    "Anniversary",
+    "2005-06-30",
+    "Graduation",
+    "2001-07-01",
+  ].join(",");
+  const result = parseCsv(header + "\r\n" + row + "\r\n");
+  const ann = result.contacts[0]!;
+  assert.deepEqual(
+    [ann.name, ann.nickname, ann.org, ann.title, ann.birthday, ann.anniversary],
+    ["Ann Lee", "Annie", "Acme", "Engineer", "--04-12", "2005-06-30"],
+  );
+  assert.deepEqual(ann.groups, ["Family", "starred", "Chess club"]);
+  assert.deepEqual(ann.urls, [
+    { label: "home page", url: "https://ann.example" },
+    { label: "home page", url: "https://ann.example/cv" },
+  ]);
+  // The department goes with the organisation (vCard's ORG writes both).
+  assert.deepEqual(ann.extra, { vcardOrg: { org: "Acme", value: "Acme;R&D" } });
+  // What has no field is reported, with the reason.
+  assert.deepEqual(result.warnings.map((w) => w.reason), [
+    'Urls[0].url "ftp://files.example" is not a web address: write one starting with http://, ' +
+    "https:// or mailto: (a bare host such as example.com is given https://): left out",
+    'Column "Event 2 - Value" is not imported: 1 row has a value in it',
+  ]);
+});
+
+Deno.test("parseCsv() reads Outlook's company, job title, dates, web pages and categories", () => {
+  const header =
+    "First Name,Last Name,Company,Department,Job Title,Birthday,Anniversary,Web Page,Personal Web Page,Categories";
+  const rows = [
+    'Bo,Berg,Contoso,Sales,Manager,12/25/1980,0/0/00,www.contoso.example,bo.example,"Business;Friends, Golf"',
+    "Cy,Cole,,Ops,,31/12/1990,6/31/2001,,,",
+  ];
+  const result = parseCsv([header, ...rows].join("\r\n"));
+  const [bo, cy] = result.contacts;
+  assert.deepEqual(
+    [bo!.org, bo!.title, bo!.birthday, bo!.anniversary, bo!.groups],
+    ["Contoso", "Manager", "1980-12-25", "", ["Business", "Friends", "Golf"]],
+  );
+  assert.deepEqual(bo!.urls, [
+    { label: "", url: "https://www.contoso.example" },
+    { label: "home", url: "https://bo.example" },
+  ]);
+  assert.deepEqual(bo!.extra.vcardOrg, { org: "Contoso", value: "Contoso;Sales" });
+  assert.equal(cy!.birthday, "1990-12-31"); // day first: 31 is no month
+  assert.deepEqual(result.warnings.map((w) => [w.name, w.reason]), [
+    ["Cy Cole", 'Anniversary "6/31/2001" is not a date: left out'],
+    ["Cy Cole", 'Department "Ops" left out: the row has no organisation'],
+  ]);
+});
+
+Deno.test("csvDate() reads Google's and Outlook's dates, and nothing that is not a day", () => {
+  const cases: Array<[string, string | null]> = [
+    ["1980-04-12", "1980-04-12"],
+    ["--04-12", "--04-12"],
+    ["19800412", "1980-04-12"],
+    ["4/12/1980", "1980-04-12"],
+    ["04/02/1980", "1980-04-02"],
+    ["13/2/1980", "1980-02-13"],
+    ["1980-04-12 00:00:00", "1980-04-12"],
+    ["2/29/2023", null],
+    ["12.04.1980", null],
+    ["April 12", null],
+  ];
+  for (const [text, date] of cases) assert.equal(csvDate(text), date, text);
+});
+
 // Plain export ----------------------------------------------------------------------------
 
 Deno.test("formatCsv() escapes separators inside labels and values of multi-values", () => {
@@ -240,7 +346,7 @@ Deno.test("formatCsv() escapes separators inside labels and values of multi-valu
   const text = formatCsv([contact]);
   assert.equal(
     text.split("\r\n")[1],
-    '"Odd, Bob",,,,,"a\\:b\\;c:1\\;2\\:3\\\\4","x\\;y@z.example","He said ""hi""",u',
+    '"Odd, Bob",,,,,"a\\:b\\;c:1\\;2\\:3\\\\4","x\\;y@z.example","He said ""hi""",u,,,,,,,',
   );
   assert.deepEqual(parseCsv(text).contacts, [contact]);
 });

@@ -9,6 +9,8 @@
  * - `extra.vcardN`: `{name, value}`, the structured N value seen with that name
  * - `extra.address`: `{label, pobox, extended, region, country}`, the address parts without
  *   a field of their own
+ * - `extra.vcardOrg`: `{org, value}`, the structured ORG value (with its departments) seen
+ *   with that organisation
  *
  * @module
  */
@@ -327,8 +329,8 @@ export function jsonBytes(value: unknown): number {
 
 /**
  * Validates a draft, leaving out what breaks the caps: an over-long field, a phone without
- * digits, an invalid email, entries past 20, the largest `extra.vcard` lines when `extra`
- * or the whole contact is too large. Each thing left out is reported through `warn` (with
+ * digits, an invalid email or web address, a date that is not one, entries past 20 (groups
+ * past 50), the largest `extra.vcard` lines when `extra` or the whole contact is too large. Each thing left out is reported through `warn` (with
  * the `extra.vcard` line itself when it is one).
  * Returns the contact, or a reason string when it cannot be saved (no usable name).
  *
@@ -354,12 +356,16 @@ export function finishDraft(
     ...draft,
     phones: [...draft.phones],
     emails: [...draft.emails],
+    urls: [...draft.urls],
+    groups: [...draft.groups],
     extra: { ...draft.extra },
   };
   if (Array.isArray(candidate.extra.vcard)) candidate.extra.vcard = [...candidate.extra.vcard];
   // Entries that are wrong on their own go first, so that the count cap keeps good ones.
   candidate.phones = candidate.phones.filter((phone) => entryOk({ phones: [phone] }, warn));
   candidate.emails = candidate.emails.filter((email) => entryOk({ emails: [email] }, warn));
+  candidate.urls = candidate.urls.filter((url) => entryOk({ urls: [url] }, warn));
+  candidate.groups = candidate.groups.filter((group) => entryOk({ groups: [group] }, warn));
   fitExtraLines(candidate, CONTACT_LIMITS.extraBytes, warn);
   for (let attempt = 0; attempt < 200; attempt++) {
     try {
@@ -444,18 +450,20 @@ function repair(
   warn: (reason: string, extraLine?: string) => void,
   message: string,
 ): boolean {
-  const entry = /^contact\.(phones|emails)\[(\d+)\]/.exec(field);
+  const entry = /^contact\.(phones|emails|urls|groups)\[(\d+)\]/.exec(field);
   if (entry) {
-    const list = entry[1] === "phones" ? draft.phones : draft.emails;
+    const list: unknown[] = draft[entry[1] as "phones" | "emails" | "urls" | "groups"];
     list.splice(Number(entry[2]), 1);
     warn(`${message}: left out`);
     return true;
   }
   switch (field) {
     case "contact.phones":
-    case "contact.emails": {
-      const key = field === "contact.phones" ? "phones" : "emails";
-      const dropped = draft[key].splice(CONTACT_LIMITS[key]);
+    case "contact.emails":
+    case "contact.urls":
+    case "contact.groups": {
+      const key = field.slice(8) as "phones" | "emails" | "urls" | "groups";
+      const dropped = (draft[key] as unknown[]).splice(CONTACT_LIMITS[key]);
       warn(`${message}: left out ${dropped.length}`);
       return true;
     }
@@ -463,6 +471,11 @@ function repair(
     case "contact.street":
     case "contact.town":
     case "contact.postcode":
+    case "contact.org":
+    case "contact.title":
+    case "contact.nickname":
+    case "contact.birthday":
+    case "contact.anniversary":
     case "contact.notes":
     case "contact.uid":
       draft[field.slice(8) as "house"] = "";

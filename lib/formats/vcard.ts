@@ -12,9 +12,22 @@
  *   locality the town, the postal code the postcode; a house name travels in the extended
  *   address. PO box, region, country and the label go to `extra.address`.
  * - NOTE (several are joined by line breaks) and UID.
- * - Everything else (ORG, BDAY, URL, PHOTO, further ADRs, X- properties) is kept as its
- *   unfolded content line in `extra.vcard` and written back on export, as long as it fits
- *   the contact caps; what does not fit (a large PHOTO) is left out and reported.
+ * - The first ORG: its first component is `org`; the departments after it are kept with it
+ *   in `extra.vcardOrg` (`{org, value}`) and written back while `org` is unchanged. The
+ *   first TITLE is `title`, the first NICKNAME `nickname` (a list of names joined by `, `).
+ * - The first BDAY that is a whole date is `birthday`, the first ANNIVERSARY (4.0) or
+ *   X-ANNIVERSARY (3.0) `anniversary`: `1980-04-12`, `19800412`, `--0412`, a time ignored;
+ *   Apple's year 1604 with `X-APPLE-OMIT-YEAR=1604` is no year. Export writes BDAY, and
+ *   ANNIVERSARY in 4.0 or X-ANNIVERSARY in 3.0, in that version's date form.
+ * - Each URL that is a web address (see `webAddress` in `contact.ts`) is one of `urls`, its
+ *   TYPE values or the `X-ABLabel` of its group the label; CATEGORIES (all of them) are
+ *   `groups`, a comma (escaped or not) separating names (Google's `myContacts`, which every
+ *   card of its export is in, is dropped). Android 2.1's nickname (`X-ANDROID-CUSTOM` of
+ *   `vnd.android.cursor.item/nickname`) is `nickname` too.
+ * - Everything else (PHOTO, further ADRs, ORGs and TITLEs, a BDAY that is not a whole date,
+ *   a URL that is not a web address, X- properties) is kept as its unfolded content line in
+ *   `extra.vcard` and written back on export, as long as it fits the contact caps; what does
+ *   not fit (a large PHOTO) is left out and reported.
  *
  * @module
  */
@@ -36,7 +49,22 @@ import {
   splitStreet,
   uidForContact,
 } from "./interop.ts";
-import { blankContact, CONTACT_LIMITS, type ContactFields } from "../model/contact.ts";
+import {
+  blankContact,
+  CONTACT_LIMITS,
+  type ContactFields,
+  ValidationError,
+  webAddress,
+} from "../model/contact.ts";
+import {
+  addGroups,
+  dateFromVCard,
+  groupsFromVCard,
+  liftExtraFields,
+  orgFromVCard,
+  splitValue,
+  textFromVCard,
+} from "../model/vcard_fields.ts";
 
 /** The vCard versions this module writes. */
 export type VCardVersion = "3.0" | "4.0";
@@ -384,7 +412,7 @@ function keptLine(property: Property, reader: Reader): string {
 
 // Labels ------------------------------------------------------------------------------
 
-type Kind = "tel" | "email" | "adr";
+type Kind = "tel" | "email" | "adr" | "url";
 
 /** Known label words per kind, in the order a label lists them. */
 const LABEL_WORDS: Record<Kind, string[]> = {
@@ -409,6 +437,7 @@ const LABEL_WORDS: Record<Kind, string[]> = {
   ],
   email: ["home", "work", "other"],
   adr: ["home", "work", "other"],
+  url: ["home", "work", "other"],
 };
 
 /** TYPE values that say nothing a label needs. */
@@ -416,6 +445,7 @@ const IGNORED_TYPES: Record<Kind, Set<string>> = {
   tel: new Set(["pref", "voice"]),
   email: new Set(["pref", "internet", "x400"]),
   adr: new Set(["pref", "postal", "parcel", "dom", "intl"]),
+  url: new Set(["pref", "internet"]),
 };
 
 const APPLE_LABELS: Record<string, string> = {
@@ -472,18 +502,20 @@ function appleLabel(value: string): string {
  * caps (a large PHOTO, a 21st phone, an invalid email) is left out with a warning, the rest
  * of the contact kept.
  *
- * @example Two phones, a folded note and an unknown property
+ * @example Two phones, a folded note, a birthday and an unknown property
  * ```ts
  * import { parseVCards } from "./vcard.ts";
  * const { contacts, skipped } = parseVCards([
  *   "BEGIN:VCARD", "VERSION:3.0", "FN:Bob Smith", "N:Smith;Bob;;;",
  *   "TEL;TYPE=CELL:+1 555 0100", "TEL;TYPE=WORK,FAX:+1 555 0199",
- *   "NOTE:Met at the\\, er\\,", "  conference", "BDAY:1980-01-01", "END:VCARD",
+ *   "NOTE:Met at the\\, er\\,", "  conference", "BDAY:1980-01-01", "X-SKYPE:bob", "END:VCARD",
  * ].join("\r\n"));
  * const bob = contacts[0]!;
  * if (bob.name !== "Bob Smith" || bob.phones[1]!.label !== "work fax") throw new Error();
  * if (bob.notes !== "Met at the, er, conference" || skipped.length !== 0) throw new Error();
- * if ((bob.extra.vcard as string[])[0] !== "BDAY:1980-01-01") throw new Error();
+ * if (bob.birthday !== "1980-01-01" || (bob.extra.vcard as string[])[0] !== "X-SKYPE:bob") {
+ *   throw new Error();
+ * }
  * ```
  */
 export function parseVCards(input: string | Uint8Array): ImportResult {
@@ -586,7 +618,8 @@ function buildCard(
     if (property.name === "ADR" && !firstAdr) firstAdr = property;
     if (
       property.group &&
-      (property.name === "TEL" || property.name === "EMAIL" || property === firstAdr)
+      (property.name === "TEL" || property.name === "EMAIL" || property.name === "URL" ||
+        property === firstAdr)
     ) {
       claimedGroups.add(property.group.toLowerCase());
     }
@@ -616,7 +649,7 @@ function buildCard(
 
   let fn: string | undefined;
   let n: string | undefined;
-  let org = "";
+  let orgValue: string | undefined;
   let uid = "";
   const notes: string[] = [];
   const kept: string[] = [];
@@ -680,10 +713,65 @@ function buildCard(
           keep(property);
         }
         break;
-      case "ORG":
-        if (org === "") org = components(decodeValue(property, reader).text, 1, " ")[0]!;
-        keep(property);
+      case "ORG": {
+        const value = decodeValue(property, reader).text;
+        const { org } = orgFromVCard(value);
+        if (orgValue === undefined && org !== "") {
+          orgValue = value.replace(/\r\n|\r|\n/g, "\\n");
+          draft.org = org;
+        } else keep(property);
         break;
+      }
+      case "TITLE":
+      case "NICKNAME": {
+        const field = property.name === "TITLE" ? "title" : "nickname";
+        const value = textFromVCard(decodeValue(property, reader).text, field === "nickname");
+        if (draft[field] === "" && value !== "") draft[field] = value;
+        else if (value !== "") keep(property);
+        break;
+      }
+      case "BDAY":
+      case "ANNIVERSARY":
+      case "X-ANNIVERSARY": {
+        const field = property.name === "BDAY" ? "birthday" : "anniversary";
+        const date = param(property, "VALUE")?.toLowerCase() === "text"
+          ? null
+          : dateFromVCard(decodeValue(property, reader).text, param(property, "X-APPLE-OMIT-YEAR"));
+        if (draft[field] === "" && date !== null) draft[field] = date;
+        else keep(property);
+        break;
+      }
+      case "URL": {
+        const url = webUrl(oneLine(unescapeText(decodeValue(property, reader).text)));
+        if (url === null || draft.urls.length >= CONTACT_LIMITS.urls) keep(property);
+        else draft.urls.push({ label: label(property, "url"), url });
+        break;
+      }
+      case "CATEGORIES": {
+        // Google puts every card of its export in "myContacts": no group a person made.
+        const names = groupsFromVCard(decodeValue(property, reader).text).filter((name) =>
+          !/^mycontacts$/i.test(name)
+        );
+        for (const name of addGroups(draft.groups, names)) {
+          reader.warn(
+            `CATEGORIES ${
+              quote(name)
+            } left out: a contact is in at most ${CONTACT_LIMITS.groups} ` +
+              `groups, each name at most ${CONTACT_LIMITS.group} characters`,
+          );
+        }
+        break;
+      }
+      case "X-ANDROID-CUSTOM": {
+        // Android 2.1 writes a nickname as vnd.android.cursor.item/nickname;NAME;TYPE;...
+        const value = decodeValue(property, reader).text;
+        const [kind, nick = ""] = splitValue(value, ";");
+        const nickname = textFromVCard(nick);
+        if (kind === "vnd.android.cursor.item/nickname" && nickname && draft.nickname === "") {
+          draft.nickname = nickname;
+        } else keep(property);
+        break;
+      }
       default:
         keep(property);
     }
@@ -695,7 +783,7 @@ function buildCard(
   draft.name = pickName([
     ["FN", fn ?? ""],
     ["N", nName],
-    ["ORG", org],
+    ["ORG", draft.org],
     ["EMAIL", draft.emails[0]?.address ?? ""],
     ["TEL", draft.phones[0]?.number ?? ""],
   ], reader.warn);
@@ -714,6 +802,9 @@ function buildCard(
   }
   draft.notes = notes.join("\n");
   draft.uid = uid;
+  if (orgValue !== undefined && orgFromVCard(orgValue).units.length > 0) {
+    draft.extra.vcardOrg = { org: draft.org, value: orgValue };
+  }
   if (n !== undefined && nParts.some(Boolean)) {
     const value = n.replace(/\r\n|\r|\n/g, "\\n");
     if (value.replace(/;+$/, "") !== deriveN(draft.name).replace(/;+$/, "")) {
@@ -753,6 +844,16 @@ function readAddress(property: Property, label: string, draft: Draft, reader: Re
   setExtraAddress(draft.extra, { label, pobox, extended: split.extended, region, country });
 }
 
+/** A URL value as `urls` keeps it, or null when it is not a web address (then it is kept). */
+function webUrl(value: string): string | null {
+  try {
+    return webAddress(value);
+  } catch (error) {
+    if (error instanceof ValidationError) return null;
+    throw error;
+  }
+}
+
 /** The N value a name gives without help: the last word is the family name. */
 function deriveN(name: string): string {
   const words = name.split(" ").filter(Boolean);
@@ -770,9 +871,11 @@ const KEPT_LINE = /^(?:([A-Za-z0-9_-]+)\.)?([A-Za-z0-9_-]+)[;:]/;
 
 /**
  * Writes one contact as a vCard 3.0 or 4.0, lines folded at 75 octets and ended by CRLF.
- * It always has a UID ({@link uidForContact}), FN and N; phones and emails carry their
- * labels as TYPE values, or as an `X-ABLabel` in an `itemN` group when no TYPE value
- * gives the label back; `extra.vcard` lines are written back as they are.
+ * It always has a UID ({@link uidForContact}), FN and N; phones, emails and web addresses
+ * carry their labels as TYPE values, or as an `X-ABLabel` in an `itemN` group when no TYPE
+ * value gives the label back; `extra.vcard` lines are written back as they are. A contact
+ * stored before issue 15, whose ORG, TITLE, BDAY, URL... an import kept in `extra.vcard`,
+ * is written as if they were its fields (`liftExtraFields` in `lib/model/vcard_fields.ts`).
  *
  * @example A contact with a custom phone label
  * ```ts
@@ -789,7 +892,8 @@ const KEPT_LINE = /^(?:([A-Za-z0-9_-]+)\.)?([A-Za-z0-9_-]+)[;:]/;
  * }
  * ```
  */
-export function formatVCard(contact: ExportContact, version: VCardVersion = "3.0"): string {
+export function formatVCard(given: ExportContact, version: VCardVersion = "3.0"): string {
+  const contact: ExportContact = { ...given, ...liftExtraFields(given).fields };
   const lower = version === "4.0";
   const typeCase = (value: string) => lower ? value.toLowerCase() : value.toUpperCase();
   const extra = contact.extra ?? {};
@@ -821,6 +925,7 @@ export function formatVCard(contact: ExportContact, version: VCardVersion = "3.0
     ? n.value
     : deriveN(contact.name);
   out.push(`N:${nValue}`);
+  if (contact.nickname) out.push(`NICKNAME:${escapeText(contact.nickname)}`);
   const labelled = (name: string, label: string, kind: Kind, params: string, value: string) => {
     const values = typesForLabel(label, kind);
     if (values) {
@@ -852,9 +957,35 @@ export function formatVCard(contact: ExportContact, version: VCardVersion = "3.0
   if (parts.some((part) => part !== "")) {
     labelled("ADR", address.label ?? "", "adr", "", parts.map(escapeText).join(";"));
   }
+  if (contact.org) {
+    const kept = extra.vcardOrg as { org?: unknown; value?: unknown } | undefined;
+    const value = typeof kept === "object" && kept !== null && kept.org === contact.org &&
+        typeof kept.value === "string" && !CONTROL.test(kept.value) && !kept.value.includes("\t")
+      ? kept.value
+      : escapeText(contact.org);
+    out.push(`ORG:${value}`);
+  }
+  if (contact.title) out.push(`TITLE:${escapeText(contact.title)}`);
+  if (contact.birthday) out.push(`BDAY:${vcardDate(contact.birthday, version)}`);
+  if (contact.anniversary) {
+    out.push(`${lower ? "" : "X-"}ANNIVERSARY:${vcardDate(contact.anniversary, version)}`);
+  }
+  for (const url of contact.urls) labelled("URL", url.label, "url", "", url.url);
+  if (contact.groups.length > 0) {
+    out.push(`CATEGORIES:${contact.groups.map(escapeText).join(",")}`);
+  }
   if (contact.notes) out.push(`NOTE:${escapeText(contact.notes)}`);
   out.push(...keptLines, "END:VCARD");
   return out.map((line) => foldLine(line.normalize("NFC"))).join(CRLF) + CRLF;
+}
+
+/**
+ * A contact date in a version's form: 3.0 `1980-04-12` and `--04-12` (ISO 8601's extended
+ * form, which RFC 2426 names), 4.0 `19800412` and `--0412` (RFC 6350's basic form).
+ */
+function vcardDate(date: string, version: VCardVersion): string {
+  if (version !== "4.0") return date;
+  return date.startsWith("--") ? "--" + date.slice(2).replace("-", "") : date.replaceAll("-", "");
 }
 
 /**

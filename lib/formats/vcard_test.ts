@@ -56,10 +56,12 @@ Deno.test("parseVCards() reads an Android 2.1 export: quoted-printable, bare typ
   assert.deepEqual(john!.extra.address, { label: "home", region: "IL", country: "USA" });
   // The soft line break joined "before " and "7pm"; =0D=0A is a line break.
   assert.equal(john!.notes, "Allergic to peanuts.\nCall after 6pm, not before 7pm on Sundays.");
+  // Android's own nickname property is the nickname.
+  assert.equal(john!.nickname, "Johnny");
   const kept = john!.extra.vcard as string[];
-  assert.equal(kept[0], "X-ANDROID-CUSTOM:vnd.android.cursor.item/nickname;Johnny;1;;;;;;;;;;;;;");
+  assert.equal(kept.length, 1);
   // A small photo fits the caps: kept, its 2.1 base64 turned into 3.0's ENCODING=b.
-  assert.match(kept[1]!, /^PHOTO;ENCODING=b;TYPE=JPEG:\/9j\/[A-Za-z0-9+/=]+$/);
+  assert.match(kept[0]!, /^PHOTO;ENCODING=b;TYPE=JPEG:\/9j\/[A-Za-z0-9+/=]+$/);
   assert.equal(yamada!.name, "山田太郎");
   assert.equal(yamada!.notes, "東京の友人です。");
   assert.deepEqual(yamada!.extra.vcardN, { name: "山田太郎", value: "山田;太郎;;;" });
@@ -84,12 +86,11 @@ Deno.test("parseVCards() reads an iPhone 3.0 export: item groups, X-ABLabel, lar
     johnny.notes,
     "Loves apples 🍎, orchards and long walks. Prefers calls in the morning; texts any time.",
   );
-  assert.deepEqual(johnny.extra.vcard, [
-    "ORG:Apple Inc.;",
-    "item2.X-ABADR:us",
-    "item3.URL;type=pref:https://example.com/johnny",
-    "item3.X-ABLabel:_$!<HomePage>!$_",
-  ]);
+  // ORG, and the URL with its Apple label, are fields; the ADR's country code stays.
+  assert.equal(johnny.org, "Apple Inc.");
+  assert.deepEqual(johnny.urls, [{ label: "home page", url: "https://example.com/johnny" }]);
+  assert.deepEqual(johnny.extra.vcard, ["item2.X-ABADR:us"]);
+  assert.equal(johnny.extra.vcardOrg, undefined); // the empty department is no department
   assert.equal(result.warnings.length, 1);
   const warning = result.warnings[0]!;
   assert.equal(warning.index, 0);
@@ -107,13 +108,13 @@ Deno.test("parseVCards() reads a Google Contacts 3.0 export; ORG names a card wi
     "Downing Street",
     "SW1A 2AA",
   ]);
-  assert.deepEqual(jane!.extra.vcard, [
-    "ORG:Example Corp",
-    "item1.URL:https\\://jane.example.org",
-    "item1.X-ABLabel:",
-    "CATEGORIES:myContacts,Friends",
-  ]);
+  // Google escapes the URL's colon and gives it an empty label; myContacts is no group.
+  assert.equal(jane!.org, "Example Corp");
+  assert.deepEqual(jane!.urls, [{ label: "", url: "https://jane.example.org" }]);
+  assert.deepEqual(jane!.groups, ["Friends"]);
+  assert.equal(jane!.extra.vcard, undefined);
   assert.equal(plumber!.name, "Plumbing Ltd.");
+  assert.equal(plumber!.org, "Plumbing Ltd.");
   assert.deepEqual(plumber!.phones, [{ label: "work", number: "0161 496 0000" }]);
 });
 
@@ -124,7 +125,8 @@ Deno.test("parseVCards() reads an Outlook 2.1 export in Windows-1252 bytes", () 
   assert.equal(jurgen.street, "Königstraße 12"); // the number trails: no house split
   assert.equal(jurgen.house, "");
   assert.deepEqual(jurgen.emails, [{ label: "", address: "juergen.mueller@contoso.example" }]);
-  assert.ok((jurgen.extra.vcard as string[]).includes("TITLE:Geschäftsführer"));
+  assert.equal(jurgen.title, "Geschäftsführer");
+  assert.equal(jurgen.org, "Contoso GmbH");
   // The quoted-printable LABEL (soft break included) is kept as 3.0 text.
   assert.ok(
     (jurgen.extra.vcard as string[]).includes(
@@ -155,7 +157,8 @@ Deno.test("parseVCards() reads a Thunderbird 4.0 export with LF line ends and a 
     "Hauptstraße 5",
     "München",
   ]);
-  assert.deepEqual(alice.extra.vcard, ["BDAY:19850412"]);
+  assert.equal(alice.birthday, "1985-04-12");
+  assert.equal(alice.extra.vcard, undefined);
 });
 
 for (
@@ -184,6 +187,135 @@ for (
     });
   }
 }
+
+// The fields of issue 15 -----------------------------------------------------------------
+
+Deno.test("parseVCards() reads ORG, TITLE, NICKNAME, BDAY, ANNIVERSARY, URL and CATEGORIES as fields", () => {
+  const result = parseVCards(card(
+    "FN:Ann Lee",
+    "N:Lee;Ann;;;",
+    "NICKNAME:Annie",
+    "ORG:Acme\\, Inc.;Research;Lab 2",
+    "TITLE:Engineer",
+    "BDAY;X-APPLE-OMIT-YEAR=1604:1604-04-12",
+    "X-ANNIVERSARY:2005-06-30",
+    "item1.URL:https\\://ann.example",
+    "item1.X-ABLabel:_$!<HomePage>!$_",
+    "URL;TYPE=WORK:acme.example/ann",
+    "URL:ftp://files.example/ann",
+    "CATEGORIES:Family,Chess club",
+    "CATEGORIES:family,myContacts",
+    "TITLE:Second title",
+    "BDAY:1980-04",
+  ));
+  assert.deepEqual(result.warnings, []);
+  const ann = result.contacts[0]!;
+  assert.deepEqual(
+    [ann.nickname, ann.org, ann.title, ann.birthday, ann.anniversary],
+    ["Annie", "Acme, Inc.", "Engineer", "--04-12", "2005-06-30"],
+  );
+  assert.deepEqual(ann.urls, [
+    { label: "home page", url: "https://ann.example" },
+    { label: "work", url: "https://acme.example/ann" },
+  ]);
+  assert.deepEqual(ann.groups, ["Family", "Chess club"]);
+  // What has no field of its own stays in extra.vcard, and goes back out on export.
+  assert.deepEqual(ann.extra.vcardOrg, { org: "Acme, Inc.", value: "Acme\\, Inc.;Research;Lab 2" });
+  assert.deepEqual(ann.extra.vcard, [
+    "URL:ftp://files.example/ann",
+    "TITLE:Second title",
+    "BDAY:1980-04",
+  ]);
+  // 4.0's ANNIVERSARY and date forms read the same.
+  const four = only(card("FN:Bo", "BDAY:19800412", "ANNIVERSARY:--0630"));
+  assert.deepEqual([four.birthday, four.anniversary], ["1980-04-12", "--06-30"]);
+  const text = only(card("FN:Bo", "BDAY;VALUE=text:circa 1800"));
+  assert.deepEqual([text.birthday, text.extra.vcard], ["", ["BDAY;VALUE=text:circa 1800"]]);
+});
+
+Deno.test("formatVCard() writes the new fields in each version's own form, and reads them back", () => {
+  const ann = contact({
+    name: "Ann Lee",
+    nickname: "Annie, Lee",
+    org: "Acme; Inc.",
+    title: "Engineer",
+    birthday: "--04-12",
+    anniversary: "2005-06-30",
+    urls: [{ label: "", url: "https://ann.example" }, {
+      label: "Portfolio",
+      url: "mailto:a@b.example",
+    }],
+    groups: ["Family", "Chess; club"],
+  });
+  const three = formatVCard(ann, "3.0").split("\r\n");
+  for (
+    const line of [
+      "NICKNAME:Annie\\, Lee",
+      "ORG:Acme\\; Inc.",
+      "TITLE:Engineer",
+      "BDAY:--04-12",
+      "X-ANNIVERSARY:2005-06-30",
+      "URL:https://ann.example",
+      "item1.URL:mailto:a@b.example",
+      "item1.X-ABLabel:Portfolio",
+      "CATEGORIES:Family,Chess\\; club",
+    ]
+  ) assert.ok(three.includes(line), line);
+  const four = formatVCard(ann, "4.0").split("\r\n");
+  assert.ok(four.includes("BDAY:--0412") && four.includes("ANNIVERSARY:20050630"));
+  for (const version of VERSIONS) {
+    const back = only(formatVCard(ann, version));
+    assert.deepEqual({ ...back, uid: "" }, ann);
+  }
+  // An organisation's departments go back out while the organisation is unchanged.
+  const depts = only(card("FN:Bo", "ORG:Acme;Sales"));
+  assert.ok(formatVCard(depts).includes("\r\nORG:Acme;Sales\r\n"));
+  assert.ok(formatVCard({ ...depts, org: "Other" }).includes("\r\nORG:Other\r\n"));
+});
+
+Deno.test("formatVCard() writes a contact stored before issue 15 with its kept ORG, BDAY, URL as fields", () => {
+  const old = contact({
+    name: "Old Timer",
+    extra: {
+      vcard: ["ORG:Acme", "BDAY:1970-01-01", "URL:old.example", "CATEGORIES:Golf", "X-A:b"],
+    },
+  });
+  const text = formatVCard(old, "4.0");
+  const lines = text.split("\r\n");
+  for (
+    const line of [
+      "ORG:Acme",
+      "BDAY:19700101",
+      "URL:https://old.example",
+      "CATEGORIES:Golf",
+      "X-A:b",
+    ]
+  ) {
+    assert.ok(lines.includes(line), line);
+  }
+  assert.equal(lines.filter((line) => line.startsWith("ORG")).length, 1);
+  const back = only(text);
+  assert.deepEqual([back.org, back.birthday, back.groups, back.extra.vcard], [
+    "Acme",
+    "1970-01-01",
+    ["Golf"],
+    ["X-A:b"],
+  ]);
+});
+
+Deno.test("parseVCards() reports the CATEGORIES past 50 groups, and keeps a URL past 20", () => {
+  const names = Array.from({ length: 52 }, (_, i) => `g${i}`).join(",");
+  const urls = Array.from({ length: 21 }, (_, i) => `URL:https://${i}.example`);
+  const result = parseVCards(card("FN:Many", `CATEGORIES:${names}`, ...urls));
+  const many = result.contacts[0]!;
+  assert.equal(many.groups.length, 50);
+  assert.equal(many.urls.length, 20);
+  assert.deepEqual(many.extra.vcard, ["URL:https://20.example"]);
+  assert.deepEqual(result.warnings.map((w) => w.reason), [
+    'CATEGORIES "g50" left out: a contact is in at most 50 groups, each name at most 100 characters',
+    'CATEGORIES "g51" left out: a contact is in at most 50 groups, each name at most 100 characters',
+  ]);
+});
 
 // Reading details ------------------------------------------------------------------------
 
@@ -356,7 +488,11 @@ Deno.test("formatVCard() writes labels as TYPE values or as X-ABLabel in a free 
         { label: "", number: "tel:3" },
       ],
       emails: [{ label: "Büro", address: "a@b.example" }],
-      extra: { vcard: ["item1.URL:https://x.example", "item1.X-ABLabel:site"] },
+      urls: [{ label: "work", url: "https://w.example" }, {
+        label: "blog",
+        url: "https://b.example",
+      }],
+      extra: { vcard: ["item1.X-SOCIALPROFILE:https://x.example", "item1.X-ABLabel:site"] },
     }),
     "4.0",
   );
@@ -365,6 +501,10 @@ Deno.test("formatVCard() writes labels as TYPE values or as X-ABLabel in a free 
   assert.ok(lines.includes("item2.TEL:2") && lines.includes("item2.X-ABLabel:fax work"));
   assert.ok(lines.includes("TEL;VALUE=text:tel:3"));
   assert.ok(lines.includes("item3.EMAIL:a@b.example") && lines.includes("item3.X-ABLabel:Büro"));
+  assert.ok(lines.includes("URL;TYPE=work:https://w.example"));
+  assert.ok(
+    lines.includes("item4.URL:https://b.example") && lines.includes("item4.X-ABLabel:blog"),
+  );
   const back = only(text);
   assert.deepEqual(back.phones.map((p) => [p.label, p.number]), [
     ["work fax", "1"],
@@ -372,6 +512,10 @@ Deno.test("formatVCard() writes labels as TYPE values or as X-ABLabel in a free 
     ["", "tel:3"],
   ]);
   assert.deepEqual(back.emails, [{ label: "Büro", address: "a@b.example" }]);
+  assert.deepEqual(back.urls, [
+    { label: "work", url: "https://w.example" },
+    { label: "blog", url: "https://b.example" },
+  ]);
 });
 
 Deno.test("formatVCard() writes the house before the street, a house name as extended address", () => {
