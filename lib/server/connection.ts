@@ -13,6 +13,7 @@
 
 import type { Access, Authenticator } from "./auth.ts";
 import { type AuthGuard, TooManyAttempts } from "./auth_guard.ts";
+import { yieldTurn } from "./turns.ts";
 import { type LineRunner, type Replies, runLine } from "./batch.ts";
 import { couldBeClassicStart, isClassicStart, runClassic } from "./classic.ts";
 import { concatBytes, LineFramer, LineTooLongError } from "../protocol/framing.ts";
@@ -120,7 +121,7 @@ export const MAX_LINE_REPLY = 4 * 1024 * 1024;
  * How long a connection runs requests before it lets the others run (milliseconds): a long
  * line, or many lines read at once, is answered in slices of about this much work.
  */
-const SLICE_MS = 10;
+const SLICE_MS = 3;
 
 /**
  * What one request line comes to: its reply text (in pieces that together make whole lines,
@@ -129,11 +130,6 @@ const SLICE_MS = 10;
 interface LineResult {
   text: string[];
   stop: boolean;
-}
-
-/** Lets other connections (and timers) run before this one goes on. */
-function yieldTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /**

@@ -8,6 +8,7 @@
 
 import type { Authenticator } from "./auth.ts";
 import { AuthGuard } from "./auth_guard.ts";
+import { LogWindow } from "./log_window.ts";
 import { type ConnectionLimits, serveConnection } from "./connection.ts";
 import type { Logger } from "./log.ts";
 import {
@@ -53,6 +54,11 @@ export interface ServerOptions {
   auth?: Authenticator;
   /** The classic protocol: full (default), read-only (`fnd:` only) or refused. */
   classic?: "full" | "read-only" | "off";
+  /**
+   * Failed auth attempts per peer address, when other doors (HTTP) share them; default: one
+   * of its own in protected mode. A guard given here is closed by its owner, not by shutdown.
+   */
+  authGuard?: AuthGuard;
 }
 
 /** How long a TLS client has to finish its handshake unless told otherwise (ms). */
@@ -118,6 +124,8 @@ export class AddressBookServer {
   readonly #acceptLoop: Promise<void>;
   /** Failed auth attempts per peer address (protected mode). */
   readonly #authGuard: AuthGuard | undefined;
+  /** The refusals' log lines: the first of a flood, then a count every 10 s. */
+  readonly #refusals: LogWindow;
   #total = 0;
   #requests = 0;
   #shutdown: Promise<void> | undefined;
@@ -133,7 +141,12 @@ export class AddressBookServer {
     this.#maxPerPeer = options.maxPerPeer ?? defaultMaxPerPeer(options.maxConnections);
     this.#maxUnauthenticated = Math.max(1, Math.floor(options.maxConnections / 2));
     this.addr = listener.addr;
-    if (options.auth) this.#authGuard = new AuthGuard({ warn: (line) => options.log.warn(line) });
+    if (options.authGuard) this.#authGuard = options.authGuard;
+    else if (options.auth) {
+      this.#authGuard = new AuthGuard({ warn: (line) => options.log.warn(line) });
+      this.#ownsGuard = true;
+    }
+    this.#refusals = new LogWindow((line) => options.log.warn(line), "connections refused");
     this.#acceptLoop = this.#accept();
   }
 
@@ -209,7 +222,7 @@ export class AddressBookServer {
       const host = peerHost(hostname);
       const refusal = this.#refusal(host);
       if (refusal) {
-        log.warn(`Connection ${id} from ${peer} refused: ${refusal.why}`);
+        this.#refusals.note(`Connection ${id} from ${peer} refused: ${refusal.why}`);
         this.#refuse(id, conn, refusal.error);
       } else {
         this.#holding = false;
@@ -367,6 +380,7 @@ export class AddressBookServer {
   async #shutdownOnce(): Promise<void> {
     this.#stop.abort();
     this.#authGuard?.close();
+    this.#refusals.close();
     close(this.#listener);
     await this.#acceptLoop;
     const grace = this.#options.shutdownGraceMs ?? 5000;
