@@ -1,0 +1,241 @@
+/**
+ * The store's own figures at scale (issue 16), apart from the server: the KV file's size for
+ * N contacts added through `ContactStore` (and its ratio to the same contacts exported as
+ * vCard 3.0), the time `ContactStore.open` takes to build the view from them, and the memory
+ * the view holds per contact, part by part. Each measurement runs in a fresh child process
+ * (with `--v8-flags=--expose-gc`, so heap figures are after a full collection).
+ *
+ * ```sh
+ * deno run -A bench/store_size.ts --contacts 100000
+ * # the same fill with another store module (e.g. layout 3's, in a worktree of 8025dbc):
+ * deno run -A bench/store_size.ts --contacts 100000 --store /tmp/layout3/lib/store/mod.ts
+ * ```
+ *
+ * Prints one JSON record. `--parts` only works with this tree's store (it builds the view's
+ * parts from its modules).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { benchCard } from "./data.ts";
+import { formatVCard } from "../lib/formats/vcard.ts";
+import type { ContactFields, StoredContact } from "../lib/model/contact.ts";
+
+interface Store {
+  add(fields: ContactFields): Promise<unknown>;
+  findNow?(name: string, options?: { limit?: number }): unknown;
+  find(name: string, options?: { limit?: number }): Promise<unknown>;
+  count(): Promise<number>;
+  close(): void;
+}
+interface StoreModule {
+  ContactStore: { open(path: string): Promise<Store> };
+}
+
+const args = parseArgs({
+  args: Deno.args,
+  options: {
+    contacts: { type: "string", default: "100000" },
+    store: { type: "string" },
+    child: { type: "string" },
+    path: { type: "string" },
+    parts: { type: "boolean", default: true },
+  },
+});
+const N = Number(args.values.contacts);
+const STORE_URL = args.values.store
+  ? new URL(args.values.store, `file://${Deno.cwd()}/`).href
+  : new URL("../lib/store/mod.ts", import.meta.url).href;
+
+const gc = (globalThis as { gc?: () => void }).gc;
+function heap(): number {
+  gc?.();
+  gc?.();
+  return Deno.memoryUsage().heapUsed;
+}
+const mib = (bytes: number) => Math.round(bytes / 1024 / 1024 * 10) / 10;
+
+/** Child: open the store at `path`, time it, and measure the heap it holds. */
+async function childOpen(path: string): Promise<unknown> {
+  const { ContactStore } = await import(STORE_URL) as StoreModule;
+  const before = heap();
+  const rssBefore = Deno.memoryUsage().rss;
+  const start = performance.now();
+  const store = await ContactStore.open(path);
+  const openMs = performance.now() - start;
+  const count = await store.count();
+  const after = heap();
+  // The first-page cache at its fullest: 10,000 names asked once each.
+  for (let i = 0; i < 10_000; i++) await store.find(benchCard(i).name, { limit: 100 });
+  const cached = heap();
+  const rss = Deno.memoryUsage().rss;
+  store.close();
+  return {
+    count,
+    openMs: Math.round(openMs),
+    viewBytesPerContact: Math.round((after - before) / count),
+    firstPageCacheBytesPer10kNames: Math.round(cached - after),
+    rssMiBAfterOpen: mib(rss),
+    rssGrowthBytesPerContact: Math.round((rss - rssBefore) / count),
+  };
+}
+
+/** Child: the view's parts, each built alone from the records, and their heap. */
+async function childParts(path: string): Promise<unknown> {
+  const { ContactView } = await import("../lib/store/contact_view.ts");
+  const { PrefixIndex } = await import("../lib/store/prefix_index.ts");
+  const { SortedBlocks } = await import("../lib/store/name_order.ts");
+  const { contactTerms, fold } = await import("../lib/model/search_terms.ts");
+  const { withJsonText } = await import("../lib/protocol/jsonrpc.ts");
+  const kv = await Deno.openKv(path);
+  const read = async () => {
+    const out: Array<[StoredContact, string]> = [];
+    for await (const e of kv.list<StoredContact>({ prefix: ["contacts"] }, { batchSize: 1000 })) {
+      out.push([e.value, e.versionstamp]);
+    }
+    return out;
+  };
+  const n = (await read()).length;
+  await read(); // KV's own buffers settle after a first full read
+  const parts: Record<string, number> = {};
+  const measure = async <T>(name: string, build: () => T | Promise<T>): Promise<T> => {
+    const before = heap();
+    const built = await build();
+    parts[name] = Math.round((heap() - before) / n);
+    return built;
+  };
+  const deepFreeze = (value: unknown): void => {
+    if (typeof value !== "object" || value === null || Object.isFrozen(value)) return;
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  };
+  const base = heap();
+  // Each part stays alive while the next is measured, as in the view.
+  const contacts = await measure(
+    "contacts (frozen copies with version, nested arrays)",
+    async () =>
+      (await read()).map(([r, v]) => {
+        const c = { ...r, version: v };
+        for (const value of Object.values(c)) deepFreeze(value);
+        return c;
+      }),
+  );
+  const texts = await measure(
+    "JSON text attached to each",
+    () => contacts.map((c) => Object.freeze(withJsonText(c, JSON.stringify(c)))),
+  );
+  const folded = await measure("folded names", () => contacts.map((c) => fold(c.name)));
+  const terms = await measure(
+    "terms (words, phone digits)",
+    () => contacts.map((c) => contactTerms(c)),
+  );
+  const indexes = await measure("word and phone prefix indexes", () => {
+    const words = new PrefixIndex<number>(), phones = new PrefixIndex<number>();
+    terms.forEach((t, slot) => {
+      for (const w of t.words) words.add(w, slot);
+      for (const p of t.phones) phones.add(p, slot);
+    });
+    return [words, phones];
+  });
+  const ids = await measure("id map", () => new Map(contacts.map((c, i) => [c.id, i])));
+  const order = await measure("name order (sorted blocks of entries)", () => {
+    const blocks = new SortedBlocks<{ folded: string; id: string }>((a, b) =>
+      a.folded < b.folded ? -1 : a.folded > b.folded ? 1 : a.id < b.id ? -1 : 1
+    );
+    blocks.build(contacts.map((c, i) => ({ folded: folded[i]!, id: c.id })));
+    return blocks;
+  });
+  const sum = heap() - base;
+  const kept = [contacts, texts, folded, terms, indexes, ids, order];
+  kept.length = 0;
+  contacts.length = 0;
+  texts.length = 0;
+  folded.length = 0;
+  terms.length = 0;
+  const whole = await measure("the whole ContactView (as the store builds it)", async () => {
+    const view = new ContactView();
+    view.startLoad();
+    for (const [r, v] of await read()) view.put(r, v);
+    view.endLoad();
+    return view;
+  });
+  kv.close();
+  return {
+    contacts: n,
+    bytesPerContact: parts,
+    sumOfPartsBytes: Math.round(sum / n),
+    viewSize: whole.size,
+  };
+}
+
+async function child(mode: string, path: string): Promise<unknown> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-kv",
+      "--v8-flags=--expose-gc",
+      import.meta.filename!,
+      "--child",
+      mode,
+      "--path",
+      path,
+      ...(args.values.store ? ["--store", STORE_URL] : []),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (code !== 0) throw new Error(new TextDecoder().decode(stderr));
+  return JSON.parse(new TextDecoder().decode(stdout));
+}
+
+if (args.values.child) {
+  const out = args.values.child === "open"
+    ? await childOpen(args.values.path!)
+    : await childParts(args.values.path!);
+  console.log(JSON.stringify(out));
+} else {
+  const dir = await Deno.makeTempDir({ prefix: "addressbook-size-" });
+  try {
+    const path = `${dir}/addressbook.kv`;
+    const { ContactStore } = await import(STORE_URL) as StoreModule;
+    const store = await ContactStore.open(path);
+    const start = performance.now();
+    for (let i = 0; i < N; i += 500) {
+      const batch = [];
+      for (let j = i; j < Math.min(N, i + 500); j++) batch.push(store.add(benchCard(j)));
+      await Promise.all(batch);
+    }
+    const fillS = (performance.now() - start) / 1000;
+    store.close();
+    let kvBytes = 0;
+    for (const suffix of ["", "-wal", "-shm"]) {
+      kvBytes += await Deno.stat(path + suffix).then((s) => s.size, () => 0);
+    }
+    let vcardBytes = 0;
+    const encoder = new TextEncoder();
+    for (let i = 0; i < N; i++) {
+      vcardBytes += encoder.encode(formatVCard(benchCard(i), "3.0")).length;
+    }
+    const opened = await child("open", path);
+    const parts = args.values.parts && !args.values.store ? await child("parts", path) : null;
+    console.log(JSON.stringify(
+      {
+        store: args.values.store ?? "this tree",
+        contacts: N,
+        fillS: Math.round(fillS * 10) / 10,
+        kvMiB: mib(kvBytes),
+        vcardMiB: mib(vcardBytes),
+        kvToVcard: Math.round(kvBytes / vcardBytes * 100) / 100,
+        kvBytesPerContact: Math.round(kvBytes / N),
+        open: opened,
+        parts,
+      },
+      null,
+      2,
+    ));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
