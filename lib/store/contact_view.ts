@@ -93,6 +93,8 @@ export class ContactView {
    */
   startLoad(): void {
     this.#loading = true;
+    this.#words.startLoad();
+    this.#phones.startLoad();
   }
 
   /** Ends a bulk load: sorts every entry into the name order. */
@@ -100,6 +102,8 @@ export class ContactView {
     if (!this.#loading) return;
     this.#loading = false;
     this.#order.build([...this.#byId.values()]);
+    this.#words.endLoad();
+    this.#phones.endLoad();
   }
 
   /**
@@ -126,8 +130,9 @@ export class ContactView {
       return held;
     }
     // The same entry object stays filed under the terms it keeps.
-    refile(this.#words, entry.slot, entry.words, terms.words);
-    refile(this.#phones, entry.slot, entry.phones, terms.phones);
+    const before = entry.terms();
+    refile(this.#words, entry.slot, before.words, terms.words);
+    refile(this.#phones, entry.slot, before.phones, terms.phones);
     if (entry.folded !== folded) {
       this.#firstPages.delete(entry.folded);
       // Out of the name order under its old key, back in under its new one.
@@ -147,8 +152,9 @@ export class ContactView {
     this.#byId.delete(id);
     this.#firstPages.delete(old.folded);
     if (!this.#loading) this.#order.delete(old);
-    refile(this.#words, old.slot, old.words, []);
-    refile(this.#phones, old.slot, old.phones, []);
+    const before = old.terms();
+    refile(this.#words, old.slot, before.words, []);
+    refile(this.#phones, old.slot, before.phones, []);
     this.#slots[old.slot] = undefined;
     this.#freeSlots.push(old.slot);
     return old.contact;
@@ -247,7 +253,8 @@ export class ContactView {
       return `The view files contact ${id} under the name ${JSON.stringify(entry.folded)}, ` +
         `its record under ${JSON.stringify(folded)}`;
     }
-    if (!sameTerms(entry.words, terms.words) || !sameTerms(entry.phones, terms.phones)) {
+    const held = entry.terms();
+    if (!sameTerms(held.words, terms.words) || !sameTerms(held.phones, terms.phones)) {
       return `The view's search terms of contact ${id} differ from its record's`;
     }
     if (entry.contact[JSON_TEXT] !== JSON.stringify({ ...record, version })) {
@@ -279,12 +286,12 @@ export class ContactView {
       );
     }
     let entries = order.size;
+    const termsOf = this.#slots.map((entry) => entry?.terms());
     for (const [index, terms] of [[this.#words, "words"], [this.#phones, "phones"]] as const) {
       const filed = new Uint32Array(this.#slots.length);
       index.forEach((term, slot) => {
         entries++;
-        const entry = this.#slots[slot];
-        if (entry !== undefined && entry[terms].includes(term)) filed[slot]!++;
+        if (termsOf[slot]?.[terms].includes(term)) filed[slot]!++;
         else if (problems.length < max) {
           problems.push(
             `The view's ${terms} index files ${JSON.stringify(term)} for no contact that has it`,
@@ -292,7 +299,7 @@ export class ContactView {
         }
       });
       for (const entry of this.#byId.values()) {
-        if (filed[entry.slot] !== entry[terms].length && problems.length < max) {
+        if (filed[entry.slot] !== termsOf[entry.slot]![terms].length && problems.length < max) {
           problems.push(
             `The view's ${terms} index misses terms of contact ${JSON.stringify(entry.id)}`,
           );
@@ -347,8 +354,12 @@ class Entry implements NameKey {
   readonly slot: number;
   contact!: ViewContact;
   folded!: string;
-  words!: string[];
-  phones!: string[];
+  /**
+   * The terms the contact is filed under, in one string (the words, a tab, the phone terms;
+   * each list joined by newlines, which no term holds): one string instead of two arrays of
+   * strings per contact, split again only when the contact changes or is checked.
+   */
+  #terms!: string;
   plain!: boolean;
 
   constructor(slot: number, contact: ViewContact, folded: string, terms: Terms) {
@@ -360,11 +371,20 @@ class Entry implements NameKey {
     return this.contact.id;
   }
 
+  /** The terms it is filed under. */
+  terms(): Terms {
+    const tab = this.#terms.indexOf("\t");
+    const words = this.#terms.slice(0, tab), phones = this.#terms.slice(tab + 1);
+    return {
+      words: words === "" ? [] : words.split("\n"),
+      phones: phones === "" ? [] : phones.split("\n"),
+    };
+  }
+
   set(contact: ViewContact, folded: string, terms: Terms): void {
     this.contact = contact;
     this.folded = folded;
-    this.words = terms.words;
-    this.phones = terms.phones;
+    this.#terms = terms.words.join("\n") + "\t" + terms.phones.join("\n");
     this.plain = !SURROGATE.test(folded);
   }
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { blankContact, type StoredContact } from "../model/contact.ts";
 import { compareCodePoints, ContactView } from "./contact_view.ts";
 import { JSON_TEXT } from "../protocol/jsonrpc.ts";
-import { fold } from "../model/search_terms.ts";
+import { contactTerms, fold } from "../model/search_terms.ts";
 
 function contact(id: string, name: string): StoredContact {
   return {
@@ -144,5 +144,8 @@ Deno.test("ContactView.audit() and verify() find a view that disagrees with a re
   assert.match(view.audit(contact(B, "Bob"), "00000000000000010000")!, /lacks contact/);
   const { problems, entries } = view.verify(10);
   assert.deepEqual(problems, []);
-  assert.equal(entries, 1 + 2 + 1); // its place in the name order, 2 words, 1 phone
+  // Its place in the name order, and one per term (2 words, the phone's terms).
+  const terms = contactTerms(ann);
+  assert.equal(terms.words.length, 2);
+  assert.equal(entries, 1 + terms.words.length + terms.phones.length);
 });

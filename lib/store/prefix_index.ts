@@ -34,6 +34,30 @@ export class PrefixIndex<T = string> {
   #sorted: Run<T> = { terms: [], lists: [] };
   /** Terms added since the last merge, also in order (a short array: cheap to insert in). */
   #pending: Run<T> = { terms: [], lists: [] };
+  /** While loading (see {@link startLoad}), new terms are sorted in once, at the end. */
+  #loading = false;
+
+  /**
+   * Starts a bulk load: the adds until {@link endLoad} only file ids under their terms;
+   * `endLoad` sorts every term once. `lists` must not be called meanwhile.
+   */
+  startLoad(): void {
+    this.#loading = true;
+  }
+
+  /** Ends a bulk load: every term, sorted once (emptied ones dropped). */
+  endLoad(): void {
+    if (!this.#loading) return;
+    this.#loading = false;
+    const terms: string[] = [];
+    for (const [term, ids] of this.#ids) {
+      if (ids.length > 0) terms.push(term);
+      else this.#ids.delete(term);
+    }
+    terms.sort();
+    this.#sorted = { terms, lists: terms.map((term) => this.#ids.get(term)!) };
+    this.#pending = { terms: [], lists: [] };
+  }
 
   /** Files `id` under `term`. The caller adds each pair at most once (no duplicate check). */
   add(term: string, id: T): void {
@@ -44,6 +68,7 @@ export class PrefixIndex<T = string> {
     }
     const list = [id];
     this.#ids.set(term, list);
+    if (this.#loading) return;
     const pending = this.#pending;
     const at = lowerBound(pending.terms, term);
     pending.terms.splice(at, 0, term);

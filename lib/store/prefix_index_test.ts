@@ -46,3 +46,24 @@ Deno.test("PrefixIndex agrees with a plain map through merges, removals and re-a
   assert.equal(index.lists("n").length, 2000);
   assert.ok(index.terms < 2000 + 6000, `emptied terms were kept: ${index.terms}`);
 });
+
+Deno.test("PrefixIndex loaded in bulk answers as one filled term by term", () => {
+  const one = new PrefixIndex(), bulk = new PrefixIndex();
+  bulk.add("kept", "0"); // filed before the load, still there after
+  one.add("kept", "0");
+  bulk.startLoad();
+  for (let i = 0; i < 3000; i++) {
+    for (const index of [one, bulk]) {
+      index.add(`t${i % 700}`, `${i}`);
+      index.add(`\u{20000}${i % 3}`, `${i}`);
+    }
+  }
+  bulk.remove("t5", "5");
+  one.remove("t5", "5");
+  bulk.endLoad();
+  for (const prefix of ["", "t", "t1", "t69", "\u{20000}", "kept", "z"]) {
+    assert.deepEqual(bulk.lists(prefix).flat().sort(), one.lists(prefix).flat().sort(), prefix);
+  }
+  bulk.add("t99999", "x");
+  assert.deepEqual(bulk.lists("t9999").flat(), ["x"]);
+});
