@@ -4,15 +4,20 @@
  * (case ignored). Used by `import` (reported, never merged silently), by `add` (a warning)
  * and by the menu's Add (which offers to merge). Pure functions only.
  *
- * Phones match when their digits, leading zeros dropped, are equal, or when the shorter has
- * at least 7 digits and ends the longer: `+44 20 7946 0958` is `020 7946 0958`, and
- * `555-0123` is `(555) 012-3`, but `0123` is not `555-0123`.
+ * Phones are compared in the canonical form search uses (`canonicalPhone` in `phones.ts`, the
+ * E.164 digits, under the process's phone region): two numbers that both have one match when
+ * it is the same (`+44 20 7946 0958` and, under region GB, `020 7946 0958`; never
+ * `+1 202 555 0123` and `+44 20 555 0123`). A number without one (no country code and no
+ * region, or too short) is compared by its digits, leading zeros dropped: equal, or the
+ * shorter has at least 7 digits and ends the longer (`555-0123` is `(555) 012-3`, and without
+ * a region `020 7946 0958` is `+44 20 7946 0958`; `0123` is not `555-0123`).
  *
  * @module
  */
 
 import { CONTACT_LIMITS, type ContactFields, type Email, type Phone, type Url } from "./contact.ts";
 import { fold } from "./search_terms.ts";
+import { canonicalPhone } from "./phones.ts";
 
 /** What duplicate detection looks at. */
 export type Comparable = Pick<ContactFields, "name" | "phones" | "emails">;
@@ -41,9 +46,12 @@ export function phoneKey(number: string): string {
  * import { samePhone } from "./duplicates.ts";
  * if (!samePhone("+44 20 7946 0958", "020 7946 0958")) throw new Error();
  * if (!samePhone("555-0123", "(555) 012-3") || samePhone("0123", "555-0123")) throw new Error();
+ * if (samePhone("+1 202 555 0123", "+44 20 555 0123")) throw new Error("two countries");
  * ```
  */
 export function samePhone(a: string, b: string): boolean {
+  const ca = canonicalPhone(a), cb = canonicalPhone(b);
+  if (ca !== null && cb !== null) return ca === cb;
   const x = phoneKey(a), y = phoneKey(b);
   if (x === "" || y === "") return false;
   if (x === y) return true;

@@ -10,6 +10,7 @@ import {
   phoneKey,
   samePhone,
 } from "./duplicates.ts";
+import { setPhoneRegion } from "./phones.ts";
 
 function person(name: string, phones: string[] = [], emails: string[] = []): ContactFields {
   return {
@@ -31,6 +32,30 @@ Deno.test("samePhone() compares digits, ignoring leading zeros and a country pre
   assert.ok(!samePhone("", ""), "no digits never match");
   assert.ok(!samePhone("ext", "ext"));
   assert.equal(phoneKey("00 44 20"), "4420");
+});
+
+Deno.test("samePhone() compares numbers in the canonical form search uses, under the region", () => {
+  // Both international: equal E.164 digits, however written; another country is another number.
+  assert.ok(samePhone("+44 (0)20 7946-0958", "+442079460958"));
+  assert.ok(!samePhone("+1 202 555 0123", "+44 20 555 0123"), "the last 7 digits are not enough");
+  assert.ok(!samePhone("+44 20 7946 0958", "+44 20 7946 0959"));
+  setPhoneRegion("GB");
+  try {
+    assert.ok(samePhone("07700 900123", "+44 7700 900123"));
+    assert.ok(samePhone("020 7946 0958", "+44 20 7946 0958"));
+    assert.ok(!samePhone("020 7946 0958", "+1 207 946 0958"), "the same digits, two countries");
+    // Without a canonical form (too short), digits as before.
+    assert.ok(samePhone("555-0123", "(555) 012-3"));
+  } finally {
+    setPhoneRegion(null);
+  }
+  setPhoneRegion("US");
+  try {
+    assert.ok(samePhone("(202) 555-0123", "+1 202 555 0123"));
+    assert.ok(!samePhone("(202) 555-0123", "+44 20 2555 0123"), "read as +1, not +44");
+  } finally {
+    setPhoneRegion(null);
+  }
 });
 
 Deno.test("emailKey() ignores case, outer space and Unicode form", () => {

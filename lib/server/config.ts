@@ -5,6 +5,7 @@
  * @module
  */
 
+import { isPhoneRegion } from "../model/phones.ts";
 import { argsErrorMessage } from "../model/args.ts";
 import { parseArgs } from "node:util";
 import { checkToken } from "./auth.ts";
@@ -29,6 +30,8 @@ export interface ServerConfig {
   /** Largest request line in bytes. */
   maxLine: number;
   logLevel: LogLevel;
+  /** The phone region numbers without a country code are read in (`GB`), or null: as written. */
+  region: string | null;
   /** Verify the store before serving (and repair its count and stray index rows if needed). */
   check: boolean;
   /** Read-write token from `--token` / `ADDRESSBOOK_TOKEN` (else the token file is used). */
@@ -126,6 +129,12 @@ export const SERVER_OPTIONS: readonly Option[] = [
     env: "ADDRESSBOOK_LOG_LEVEL",
     default: "info",
     help: `one of ${LOG_LEVELS.join(", ")}`,
+  },
+  {
+    flag: "region",
+    env: "ADDRESSBOOK_REGION",
+    default: "none",
+    help: "phone region (GB, US...): 020 7946 0958 then finds +44 20 7946 0958; none: as written",
   },
   {
     flag: "token",
@@ -282,6 +291,16 @@ export function parseServerCommand(
       `Log level ${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(", ")}`,
     );
   }
+  const regionText = get("region").trim();
+  const region = regionText === "" || regionText.toLowerCase() === "none"
+    ? null
+    : regionText.toUpperCase();
+  if (region !== null && !isPhoneRegion(region)) {
+    throw new ConfigError(
+      `Region ${JSON.stringify(regionText)} is not a region code the phone library knows: give ` +
+        "an ISO 3166-1 two-letter code such as GB, US or DE, or none",
+    );
+  }
   // `[::1]` is accepted (and needed by --allow-net for IPv6); Deno.listen wants `::1`.
   const host = get("host").trim().replace(/^\[(.*)\]$/, "$1");
   if (host === "") throw new ConfigError("Host is empty");
@@ -315,6 +334,7 @@ export function parseServerCommand(
       authTimeout: integer(get("auth-timeout"), "auth-timeout", 1, 3600),
       maxLine: integer(get("max-line"), "max-line", 1024, 64 * 1024 * 1024),
       logLevel: logLevel as LogLevel,
+      region,
       check: values.check === true,
       ...(token === undefined ? {} : { token }),
       ...(readToken === undefined ? {} : { readToken }),

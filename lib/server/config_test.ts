@@ -22,6 +22,7 @@ Deno.test({
         authTimeout: 10,
         maxLine: 65536,
         logLevel: "info",
+        region: null,
         check: false,
         requireAuth: false,
         classicLan: false,
@@ -87,5 +88,25 @@ Deno.test({
       assert.ok(help.includes(option.env), option.env);
       assert.ok(help.includes(`default ${option.default}`), option.default);
     }
+  },
+});
+
+Deno.test({
+  name: "parseServerCommand() takes --region and ADDRESSBOOK_REGION as a region code, or none",
+  permissions: "none",
+  fn() {
+    const region = (args: string[], env: Record<string, string> = {}) => {
+      const parsed = parseServerCommand(args, (name) => env[name]);
+      if (parsed.kind !== "serve") throw new Error(parsed.kind);
+      return parsed.config.region;
+    };
+    assert.equal(region([]), null);
+    assert.equal(region(["--region", "gb"]), "GB");
+    assert.equal(region([], { ADDRESSBOOK_REGION: "DE" }), "DE");
+    assert.equal(region(["--region", "none"], { ADDRESSBOOK_REGION: "DE" }), null);
+    assert.throws(
+      () => region(["--region", "UK"]),
+      /Region "UK" is not a region code the phone library knows: give an ISO 3166-1 two-letter code such as GB, US or DE, or none/,
+    );
   },
 });

@@ -9,6 +9,7 @@
 import { Authenticator, isLoopback, loadOrCreateToken, TOKEN_FILE } from "./auth.ts";
 import type { Logger } from "./log.ts";
 import { plural } from "../model/text.ts";
+import { setPhoneRegion } from "../model/phones.ts";
 import { PROTOCOL_VERSION, VERSION } from "../model/version.ts";
 import { formatAddress } from "../protocol/address.ts";
 import {
@@ -179,6 +180,8 @@ async function isEmptyFile(config: ServerConfig): Promise<boolean> {
 }
 
 async function openStore(config: ServerConfig, log: Logger): Promise<ContactStore> {
+  // Search terms depend on the phone region: set before the store builds its view.
+  setPhoneRegion(config.region);
   const existed = storeKind(config.db) === "file" && await exists(config.db);
   try {
     return await ContactStore.open(config.db, { warn: (message) => log.warn(message) });
