@@ -44,6 +44,10 @@ export interface ServerConfig {
   classicLan: boolean;
   /** PEM certificate and key; `explicit` when given by flag or environment. */
   tls: { cert: string; key: string; explicit: boolean };
+  /** The HTTP door's port (CardDAV), 0 for a free one; null: no HTTP door (`off`). */
+  httpPort: number | null;
+  /** Off loopback without TLS, accept HTTP Basic auth anyway (tokens cross the LAN in clear). */
+  httpPlainAuth: boolean;
 }
 
 /** What the command line asks for. */
@@ -74,6 +78,12 @@ export const SERVER_OPTIONS: readonly Option[] = [
     env: "ADDRESSBOOK_PORT",
     default: "2007",
     help: "TCP port; 0 picks a free one (the startup line prints it)",
+  },
+  {
+    flag: "http-port",
+    env: "ADDRESSBOOK_HTTP_PORT",
+    default: "2008 (0 when --port is 0)",
+    help: "HTTP port for CardDAV (same host, TLS as the TCP port); 0 picks one; off: none",
   },
   {
     flag: "data",
@@ -134,7 +144,8 @@ export const SERVER_OPTIONS: readonly Option[] = [
     flag: "region",
     env: "ADDRESSBOOK_REGION",
     default: "none",
-    help: "phone region (GB, US...): 020 7946 0958 then finds +44 20 7946 0958; none: as written",
+    help:
+      "phone region (GB, US, DE...): then 020 7946 0958 finds +44 20 7946 0958; none: as written",
   },
   {
     flag: "token",
@@ -165,6 +176,13 @@ export const SERVER_OPTIONS: readonly Option[] = [
     env: "ADDRESSBOOK_CLASSIC_LAN",
     default: "off",
     help: "off loopback, serve the classic protocol read-only (fnd: only)",
+    boolean: true,
+  },
+  {
+    flag: "http-plain-auth",
+    env: "ADDRESSBOOK_HTTP_PLAIN_AUTH",
+    default: "off",
+    help: "off loopback without TLS, accept CardDAV's Basic auth anyway (tokens sent in clear)",
     boolean: true,
   },
   {
@@ -204,6 +222,7 @@ export function serverHelp(): string {
     "",
     "Protocols on one port: JSON-RPC 2.0, one message per line (see PROTOCOL.md), and the",
     "classic tutorial protocol (add:name,details  rem:name  fnd:name).",
+    "CardDAV (phones, Thunderbird, macOS, vdirsyncer) on --http-port, same host: see DAV.md.",
     "Stop with Ctrl-C or SIGTERM: requests already read are answered, then it exits 0.",
     ...security,
   ].join("\n");
@@ -318,11 +337,21 @@ export function parseServerCommand(
     explicit: explicit("cert") || explicit("key"),
   };
   const maxConnections = integer(get("max-connections"), "max-connections", 1, 1_000_000);
+  const port = integer(get("port"), "port", 0, 65535);
+  const httpText = explicit("http-port") ? get("http-port").trim().toLowerCase() : "";
+  const httpPort = httpText === "off"
+    ? null
+    : httpText === ""
+    ? (port === 0 ? 0 : 2008)
+    : integer(httpText, "http-port", 0, 65535);
+  if (httpPort !== null && httpPort === port && port !== 0) {
+    throw new ConfigError(`--http-port ${httpPort} is the TCP port too: choose another, or off`);
+  }
   return {
     kind: "serve",
     config: {
       host,
-      port: integer(get("port"), "port", 0, 65535),
+      port,
       data,
       db: db === "" ? `${data}/addressbook.kv` : db,
       maxConnections,
@@ -341,6 +370,8 @@ export function parseServerCommand(
       requireAuth: flag("require-auth"),
       classicLan: flag("classic-lan"),
       tls,
+      httpPort,
+      httpPlainAuth: flag("http-plain-auth"),
     },
   };
 }

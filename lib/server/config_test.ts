@@ -27,6 +27,8 @@ Deno.test({
         requireAuth: false,
         classicLan: false,
         tls: { cert: "./data/cert.pem", key: "./data/key.pem", explicit: false },
+        httpPort: 2008,
+        httpPlainAuth: false,
       },
     });
   },

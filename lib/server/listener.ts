@@ -124,6 +124,7 @@ export class AddressBookServer {
   readonly #acceptLoop: Promise<void>;
   /** Failed auth attempts per peer address (protected mode). */
   readonly #authGuard: AuthGuard | undefined;
+  #ownsGuard = false;
   /** The refusals' log lines: the first of a flood, then a count every 10 s. */
   readonly #refusals: LogWindow;
   #total = 0;
@@ -379,7 +380,7 @@ export class AddressBookServer {
 
   async #shutdownOnce(): Promise<void> {
     this.#stop.abort();
-    this.#authGuard?.close();
+    if (this.#ownsGuard) this.#authGuard?.close();
     this.#refusals.close();
     close(this.#listener);
     await this.#acceptLoop;

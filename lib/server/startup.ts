@@ -7,6 +7,10 @@
  */
 
 import { Authenticator, isLoopback, loadOrCreateToken, TOKEN_FILE } from "./auth.ts";
+import { AuthGuard } from "./auth_guard.ts";
+import { BasicAuth } from "./http/basic_auth.ts";
+import { CardDav } from "./http/dav.ts";
+import { HttpDoor } from "./http/server.ts";
 import type { Logger } from "./log.ts";
 import { plural } from "../model/text.ts";
 import { setPhoneRegion } from "../model/phones.ts";
@@ -322,9 +326,19 @@ function listenRefusal(config: ServerConfig): string {
 function checkListenAccess(config: ServerConfig): void {
   const host = formatAddress(config.host, config.port);
   if (!granted({ name: "net", host })) fail(listenRefusal(config));
+  if (config.httpPort === null) return;
+  if (!granted({ name: "net", host: formatAddress(config.host, config.httpPort) })) {
+    fail(listenRefusal({ ...config, port: config.httpPort }));
+  }
 }
 
-function listen(config: ServerConfig, store: ContactStore, log: Logger, security: Security) {
+function listen(
+  config: ServerConfig,
+  store: ContactStore,
+  log: Logger,
+  security: Security,
+  authGuard: AuthGuard | undefined,
+) {
   try {
     return AddressBookServer.listen({
       hostname: config.host,
@@ -342,6 +356,7 @@ function listen(config: ServerConfig, store: ContactStore, log: Logger, security
       },
       classic: security.classic,
       ...(security.auth ? { auth: security.auth } : {}),
+      ...(authGuard ? { authGuard } : {}),
       ...(security.tls ? { tls: security.tls } : {}),
     });
   } catch (error) {
@@ -383,9 +398,75 @@ async function checkStore(store: ContactStore, log: Logger): Promise<void> {
   );
 }
 
+/**
+ * Opens the HTTP door (CardDAV) on `--http-port`, same host and TLS as the TCP port, with
+ * the same store, authenticator and failure guard; its caps are the TCP door's: requests
+ * in flight (--max-connections, --max-per-peer), the write timeout for a body to arrive
+ * and a reply to be read.
+ */
+function listenHttp(
+  config: ServerConfig,
+  store: ContactStore,
+  log: Logger,
+  security: Security,
+  authGuard: AuthGuard | undefined,
+  stats: () => { open: number; total: number; requests: number; uptime: number },
+): { door: HttpDoor; summary: string } {
+  const port = config.httpPort!;
+  const plainOffLoopback = security.auth !== undefined && !security.tls && !isLoopback(config.host);
+  const refusePlainAuth = plainOffLoopback && !config.httpPlainAuth;
+  if (refusePlainAuth) {
+    log.warn(
+      "CardDAV refuses tokens over plain HTTP off loopback: give the server a certificate " +
+        "(cert.pem and key.pem in the data folder), or --http-plain-auth to accept them in clear",
+    );
+  } else if (plainOffLoopback) {
+    log.warn(
+      "CardDAV takes tokens over plain HTTP (--http-plain-auth): they cross the LAN in " +
+        "clear, readable by anyone on it",
+    );
+  }
+  const dav = new CardDav({
+    store,
+    log,
+    auth: new BasicAuth(security.auth, authGuard, log),
+    refusePlainAuth,
+    serverStats: stats,
+  });
+  let door: HttpDoor;
+  try {
+    door = HttpDoor.listen({
+      hostname: config.host,
+      port,
+      log,
+      ...(security.tls ? { tls: security.tls } : {}),
+      limits: {
+        maxBody: 4 * 1024 * 1024,
+        timeoutMs: config.writeTimeout * 1000,
+        maxRequests: config.maxConnections,
+        maxPerPeer: config.maxPerPeer,
+      },
+      handler: (request, info) => dav.handle(request, info),
+    });
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      fail(
+        `Port ${port} on ${config.host} (--http-port, CardDAV) is already in use: stop the ` +
+          "other server, choose another port with --http-port, or --http-port off",
+      );
+    }
+    if (isPermissionError(error)) fail(listenRefusal({ ...config, port }));
+    fail(`Cannot listen on ${formatAddress(config.host, port)} (HTTP): ${errorText(error)}`);
+  }
+  const plain = refusePlainAuth ? ", tokens refused without TLS" : "";
+  return { door, summary: `CardDAV on ${door.url}/dav/${plain}` };
+}
+
 /** A server that started: {@link RunningServer.stop} drains it and closes the store. */
 export interface RunningServer {
   readonly server: AddressBookServer;
+  /** The HTTP door (CardDAV), unless `--http-port off`. */
+  readonly http: HttpDoor | undefined;
   readonly store: ContactStore;
   /** Stops accepting, answers the requests already read, closes the store. */
   stop(): Promise<void>;
@@ -419,6 +500,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   }
   let server: AddressBookServer;
   let security: Security;
+  let http: { door: HttpDoor; summary: string } | undefined;
+  let authGuard: AuthGuard | undefined;
   try {
     if (empty && await store.count() === 0) {
       log.warn(
@@ -432,8 +515,20 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     }
     if (config.check) await checkStore(store, log);
     security = await setUpSecurity(config, log);
-    server = listen(config, store, log, security);
+    // One guard for both doors: an address that fails on one waits on the other too.
+    if (security.auth) authGuard = new AuthGuard({ warn: (line) => log.warn(line) });
+    server = listen(config, store, log, security, authGuard);
+    try {
+      const tcp = server;
+      if (config.httpPort !== null) {
+        http = listenHttp(config, store, log, security, authGuard, () => tcp.stats());
+      }
+    } catch (error) {
+      await server.shutdown();
+      throw error;
+    }
   } catch (error) {
+    authGuard?.close();
     store.close();
     lock?.close();
     throw error;
@@ -441,13 +536,15 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const address = formatAddress(server.addr.hostname, server.addr.port);
   log.always(
     `addressbook ${VERSION} listening on ${address} (store ${config.db}, layout ${LAYOUT_VERSION}, ` +
-      `protocol ${PROTOCOL_VERSION}, ${security.summary})`,
+      `protocol ${PROTOCOL_VERSION}, ${security.summary}${http ? `; ${http.summary}` : ""})`,
   );
   return {
     server,
+    http: http?.door,
     store,
     async stop() {
-      await server.shutdown();
+      await Promise.all([server.shutdown(), http?.door.shutdown()]);
+      authGuard?.close();
       store.close();
       lock?.close();
     },
