@@ -45,6 +45,9 @@ const SOCKET_FILES = [
 /** The server's front doors: they reach the store only through the methods module. */
 const FRONT_DOORS = ["lib/server/connection.ts", "lib/server/classic.ts", "lib/server/http/dav.ts"];
 
+/** Vendored libraries (vendor/<name>@<version>/, see README) that lib/ may import. */
+const VENDOR = /^vendor\/[a-z0-9-]+@[0-9.]+\/[^/]+\.js$/;
+
 const SOCKET = /\bDeno\.(listen|listenTls|connect|connectTls|startTls|serve|upgradeWebSocket)\(/;
 const KV = /\bDeno\.openKv\(|\.atomic\(\)|\bkv\.(get|getMany|set|delete|list|watch)\(/;
 const REMOTE_TEST = /\^https\?/;
@@ -70,7 +73,7 @@ export function layoutProblems(modules: ModuleInfo[]): string[] {
         // vendor/ holds npm packages bundled into one file each (see README), which any
         // side may use: they import nothing of the project.
         if (target === undefined) {
-          if (!VENDORED.test(path)) problems.push(`${module.path} imports ${path}, outside lib/`);
+          if (!VENDOR.test(path)) problems.push(`${module.path} imports ${path}, outside lib/`);
         } else if (target !== side && !MAY_IMPORT[side]?.includes(target)) {
           problems.push(`${module.path} (${side}) imports ${path} (${target})`);
         }
