@@ -7,7 +7,7 @@
 
 import type { Access } from "./auth.ts";
 import { validateContact, ValidationError } from "../model/contact.ts";
-import { MAX_PAGE, METHOD_NAMES, type MethodName } from "../protocol/api.ts";
+import { MAX_PAGE, METHOD_NAMES, type MethodName, type Page } from "../protocol/api.ts";
 import { isId } from "../model/ids.ts";
 import { createLogger, type Logger } from "./log.ts";
 import {
@@ -26,7 +26,8 @@ import {
   type PageOptions,
   StorageFullError,
 } from "../store/mod.ts";
-import { parseQuery, type Query } from "../model/search_terms.ts";
+import { fold, parseQuery, type Query, words } from "../model/search_terms.ts";
+import type { Contact } from "../model/contact.ts";
 import { PROTOCOL_VERSION, SERVER_NAME, VERSION } from "../model/version.ts";
 
 /** What a method may know about the connection and the server it runs in. */
@@ -167,14 +168,17 @@ const METHODS: Record<
   },
   list: {
     readOnly: true,
-    params: page,
-    run: (params, { store }) => store.list(pageOptions(params)),
+    params: [...page, "group"],
+    run: (params, { store }) =>
+      params.group === undefined
+        ? store.list(pageOptions(params))
+        : Promise.resolve(listGroup(store, text(params, "group"), pageOptions(params))),
   },
   search: {
     readOnly: true,
-    params: ["query", ...page],
-    run: (params, { store }) => store.search(text(params, "query"), pageOptions(params)),
-    now: (params, { store }) => store.searchNow(text(params, "query"), pageOptions(params)),
+    params: ["query", "group", ...page],
+    run: (params, context) => Promise.resolve(search(params, context)),
+    now: (params, context) => search(params, context),
   },
   export: {
     readOnly: true,
@@ -352,6 +356,61 @@ function checkedMethod(request: Request, context: MethodContext): (typeof METHOD
     }
   }
   return method;
+}
+
+/**
+ * Most contacts one `list` or `search` with a `group` looks at before it answers: a rare
+ * group's page may then hold fewer than `limit` (even none) with a cursor to go on.
+ */
+export const GROUP_SCAN = 2_000;
+
+function search(params: Params, { store }: MethodContext): Page {
+  const query = text(params, "query");
+  const options = pageOptions(params);
+  if (params.group === undefined) return store.searchNow(query, options);
+  const group = text(params, "group");
+  // Members have the group's words: a word query narrowed by them reads fewer candidates.
+  // A phone query stays as it is (words would make it a word query).
+  const narrowed = parseQuery(query).phone === null && words(group).length > 0
+    ? `${query} ${group}`
+    : query;
+  return inGroup(group, options, (o) => store.searchNow(narrowed, o));
+}
+
+function listGroup(store: ContactStore, group: string, options: PageOptions): Page {
+  // The group's words find its members (and a few others, filtered out) through the word
+  // index; a name with no letter or digit has no words: then the list is filtered.
+  if (words(group).length === 0) return inGroup(group, options, (o) => store.listNow(o));
+  return inGroup(group, options, (o) => store.searchNow(group, o));
+}
+
+/**
+ * The contacts of `group` (compared folded, as validation folds duplicates) among the pages
+ * `pageOf` gives, from `options.cursor` on: up to `options.limit`, each store page asked
+ * for no more than are still needed, so its cursor is right after the last one returned (or
+ * skipped). Stops after {@link GROUP_SCAN} contacts looked at.
+ */
+function inGroup(
+  group: string,
+  options: PageOptions,
+  pageOf: (options: PageOptions) => Page,
+): Page {
+  const key = fold(group);
+  const limit = options.limit ?? MAX_PAGE;
+  const contacts: Contact[] = [];
+  let cursor = options.cursor ?? null;
+  let seen = 0;
+  // Bounded: every round looks at one contact at least or ends, and at most GROUP_SCAN.
+  while (contacts.length < limit && seen < GROUP_SCAN) {
+    const page = pageOf({ ...(cursor !== null ? { cursor } : {}), limit: limit - contacts.length });
+    seen += page.contacts.length;
+    for (const contact of page.contacts) {
+      if ((contact.groups ?? []).some((name) => fold(name) === key)) contacts.push(contact);
+    }
+    cursor = page.cursor;
+    if (cursor === null || page.contacts.length === 0) break;
+  }
+  return { contacts, cursor };
 }
 
 function hello(context: MethodContext) {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { dispatch, dispatchNow, standaloneContext } from "./methods.ts";
+import { dispatch, dispatchNow, GROUP_SCAN, standaloneContext } from "./methods.ts";
+import { validateContact } from "../model/contact.ts";
 import { ContactStore } from "../store/mod.ts";
 import { tempDir } from "../../tests/helpers.ts";
 
@@ -193,4 +194,85 @@ Deno.test("dispatch() does not run a check nobody will receive: a notification, 
   assert.ok(response && "error" in response);
   assert.match(response.error.message, /Check abandoned/);
   assert.deepEqual(logged, []);
+});
+
+Deno.test("list and search with group: only the group's members, page by page, cursors kept", async () => {
+  await using store = await ContactStore.open(":memory:");
+  const context = standaloneContext(store);
+  const call = async (method: string, params: Record<string, unknown>) => {
+    const response = await dispatch({ id: 1, method, params }, context);
+    assert.ok(response && "result" in response, JSON.stringify(response));
+    return response.result as { contacts: Array<{ name: string }>; cursor: string | null };
+  };
+  // 30 members of Family among 60, a namesake ("Family Doctor") who is not one, and a member
+  // spelled otherwise (accents and case).
+  for (let i = 0; i < 60; i++) {
+    const groups = i % 2 === 0 ? ["Family", "Chess"] : ["Work"];
+    await store.add(validateContact({ name: `P${String(i).padStart(2, "0")}`, groups }));
+  }
+  await store.add(validateContact({ name: "Family Doctor", phones: [{ number: "555-9999" }] }));
+  await store.add(
+    validateContact({ name: "Zoë", groups: ["FAMÍLY"], phones: [{ number: "555 9999" }] }),
+  );
+  const names: string[] = [];
+  let cursor: string | null = null;
+  for (let round = 0; round < 10; round++) {
+    const page = await call("list", { group: "family", limit: 7, ...(cursor ? { cursor } : {}) });
+    assert.ok(page.contacts.length <= 7);
+    names.push(...page.contacts.map((c) => c.name));
+    cursor = page.cursor;
+    if (cursor === null) break;
+  }
+  assert.equal(cursor, null);
+  assert.deepEqual(names, [
+    ...Array.from({ length: 30 }, (_, i) => `P${String(i * 2).padStart(2, "0")}`),
+    "Zoë",
+  ]);
+  // search with group: the words narrowed to the members; a phone query filtered.
+  const chess = await call("search", { query: "p1", group: "Family" });
+  assert.deepEqual(chess.contacts.map((c) => c.name), ["P10", "P12", "P14", "P16", "P18"]);
+  const phone = await call("search", { query: "555 99", group: "family" });
+  assert.deepEqual(phone.contacts.map((c) => c.name), ["Zoë"]);
+  const none = await call("search", { query: "555 99", group: "Work" });
+  assert.deepEqual(none, { contacts: [], cursor: null });
+  // The synchronous path answers the same.
+  const now = dispatchNow(
+    { id: 1, method: "search", params: { query: "555 99", group: "family" } },
+    context,
+  );
+  assert.ok(now && "result" in now);
+  assert.deepEqual(
+    (now.result as { contacts: Array<{ name: string }> }).contacts.map((c) => c.name),
+    ["Zoë"],
+  );
+  // An empty group name is refused naming the param.
+  const bad = await dispatch({ id: 1, method: "list", params: { group: " " } }, context);
+  assert.ok(bad && "error" in bad);
+  assert.equal(bad.error.data.field, "group");
+});
+
+Deno.test("list with a group looks at no more than GROUP_SCAN contacts a call", async () => {
+  await using store = await ContactStore.open(":memory:");
+  const context = standaloneContext(store);
+  // A group name without letters or digits has no words: its list is filtered page by page.
+  for (let i = 0; i < GROUP_SCAN + 150; i++) {
+    const groups = i === GROUP_SCAN + 100 ? ["#"] : [];
+    await store.add(validateContact({ name: `N${String(i).padStart(5, "0")}`, groups }));
+  }
+  const first = await dispatch({ id: 1, method: "list", params: { group: "#" } }, context);
+  assert.ok(first && "result" in first);
+  const page1 = first.result as { contacts: unknown[]; cursor: string | null };
+  assert.deepEqual(page1.contacts, []);
+  assert.ok(page1.cursor !== null, "not the last page: a cursor to go on");
+  const second = await dispatch({
+    id: 2,
+    method: "list",
+    params: { group: "#", cursor: page1.cursor },
+  }, context);
+  assert.ok(second && "result" in second);
+  const page2 = second.result as { contacts: Array<{ name: string }>; cursor: string | null };
+  assert.deepEqual(page2.contacts.map((c) => c.name), [
+    `N${String(GROUP_SCAN + 100).padStart(5, "0")}`,
+  ]);
+  assert.equal(page2.cursor, null);
 });
