@@ -182,7 +182,7 @@ class LineRun {
     const response = this.#runner.now(request);
     if (response !== false) {
       // Refused before it ran (not allowed, bad params): nothing to wait for.
-      this.#together.push(response);
+      if (response) this.#place(response);
       return;
     }
     const run = () => this.#runner.later(request);

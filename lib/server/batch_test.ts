@@ -200,9 +200,15 @@ Deno.test("runLine() yields when its slice is over, and resumes where it was", a
 Deno.test("runLine() answers at once, with no promise, when nothing is deferred", async () => {
   await using store = await ContactStore.open(":memory:");
   const result = runLine(
-    [request(1, "count"), request(2, "nope"), request(3, "ping")],
+    [
+      request(1, "count"),
+      request(2, "nope"),
+      request(3, "ping"),
+      request(4, "add", { contact: {}, colour: "red" }), // refused before it runs
+    ],
     storeRunner(store),
   );
   assert.ok(!(result instanceof Promise));
-  assert.equal(result.texts.length, 3);
+  assert.equal(result.texts.length, 4);
+  assert.match(result.texts[3]!, /takes no param \\"colour\\"/);
 });
