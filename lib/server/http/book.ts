@@ -8,8 +8,9 @@
  * The epoch must change when a store is replaced by a restore, so that a token of the old
  * store is never read against the new one. PROVISIONAL: the store keeps no epoch yet, so it
  * is derived from what a restore changes: the id and creation time of the contact with the
- * smallest id (a restore gives every contact a new creation time), fixed when the index is
- * first built in this process. A store copied back as a file keeps them and so is not told
+ * smallest id (a restore gives every contact a new creation time). It also changes when
+ * that contact is removed, or the book goes from empty to not: clients then sync from
+ * scratch once, which is safe. A store copied back as a file keeps both and so is not told
  * apart; an epoch kept by the store itself (asked for) would be.
  *
  * @module
@@ -60,6 +61,9 @@ export class DavBook {
   #seq = -1;
   /** The seq the index was first built at: removals before it have unknown hrefs. */
   #builtAt = 0;
+  /** The smallest id in the index (undefined: none, or to be found again), and its epoch. */
+  #minId: string | undefined;
+  #minKnown = false;
   #epoch = "";
   #running: Promise<void> = Promise.resolve();
 
@@ -67,8 +71,16 @@ export class DavBook {
     this.#store = store;
   }
 
-  /** The store's epoch (see the module doc); set by the first {@link catchUp}. */
+  /** The store's epoch (see the module doc). */
   get epoch(): string {
+    if (!this.#minKnown) {
+      this.#minId = undefined;
+      for (const id of this.#byId.keys()) {
+        if (this.#minId === undefined || id < this.#minId) this.#minId = id;
+      }
+      this.#minKnown = true;
+      this.#epoch = this.#epochOf(this.#minId);
+    }
     return this.#epoch;
   }
 
@@ -79,7 +91,7 @@ export class DavBook {
 
   /** The token for `seq`. */
   token(seq: number): string {
-    return `${SYNC_TOKEN_BASE}${this.#epoch}/${seq}`;
+    return `${SYNC_TOKEN_BASE}${this.epoch}/${seq}`;
   }
 
   /**
@@ -98,7 +110,6 @@ export class DavBook {
     if (this.#seq < 0) {
       this.#rebuild(head);
       this.#builtAt = head;
-      this.#epoch = this.#firstEpoch();
       return;
     }
     while (this.#seq < head) {
@@ -122,6 +133,7 @@ export class DavBook {
     this.#byId.clear();
     this.#byHref.clear();
     this.#byUid.clear();
+    this.#minKnown = false;
     let cursor: string | undefined;
     do {
       const page = this.#store.listNow({ limit: 100, ...(cursor ? { cursor } : {}) });
@@ -132,12 +144,15 @@ export class DavBook {
     this.#seq = head;
   }
 
-  #firstEpoch(): string {
-    let first: Contact | undefined;
-    for (const id of this.#byId.keys()) {
-      if (first === undefined || id < first.id) first = this.#store.getNow(id);
+  #epochOf(id: string | undefined): string {
+    let seed = "empty";
+    if (id !== undefined) {
+      try {
+        seed = `${id}/${this.#store.getNow(id).created}`;
+      } catch {
+        seed = id;
+      }
     }
-    const seed = first ? `${first.id}/${first.created}` : "empty";
     let hash = 0x811c9dc5;
     for (let i = 0; i < seed.length; i++) hash = Math.imul(hash ^ seed.charCodeAt(i), 0x01000193);
     return (hash >>> 0).toString(36);
@@ -163,6 +178,9 @@ export class DavBook {
     }
     const entry = { href: resourceName(contact), uid: cardUid(contact) };
     this.#byId.set(contact.id, entry);
+    if (this.#minKnown && (this.#minId === undefined || contact.id < this.#minId)) {
+      this.#minKnown = false;
+    }
     if (keptCard(contact)) this.#byHref.set(entry.href, contact.id);
     this.#byUid.set(entry.uid, contact.id);
     this.#removed.delete(contact.id);
@@ -173,6 +191,7 @@ export class DavBook {
     const old = this.#byId.get(id);
     if (!old) return;
     this.#byId.delete(id);
+    if (id === this.#minId) this.#minKnown = false;
     if (this.#byHref.get(old.href) === id) this.#byHref.delete(old.href);
     if (this.#byUid.get(old.uid) === id) this.#byUid.delete(old.uid);
     this.#removed.set(id, old.href);
@@ -217,7 +236,7 @@ export class DavBook {
   async checkToken(token: string): Promise<TokenCheck> {
     const match = /^https:\/\/addressbook\.invalid\/sync\/([0-9a-z]+)\/(\d{1,15})$/.exec(token);
     if (!match) return { ok: false, why: "it is not a sync token of this server" };
-    if (match[1] !== this.#epoch) {
+    if (match[1] !== this.epoch) {
       return { ok: false, why: "it belongs to another store (the book was restored or replaced)" };
     }
     const seq = Number(match[2]);

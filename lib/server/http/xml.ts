@@ -124,6 +124,7 @@ export function children(element: XmlElement, ns: string, name: string): XmlElem
 }
 
 const ESCAPES: Record<string, string> = {
+  "\r": "&#13;",
   "&": "&amp;",
   "<": "&lt;",
   ">": "&gt;",
@@ -132,7 +133,8 @@ const ESCAPES: Record<string, string> = {
 };
 
 /**
- * Escapes text for an XML element or a quoted attribute; characters XML 1.0 cannot carry
+ * Escapes text for an XML element or a quoted attribute (a CR as `&#13;`, which a parser
+ * would otherwise turn into a line feed: a vCard's CRLF survive); characters XML 1.0 cannot carry
  * (C0 controls other than tab and line breaks, lone surrogates) become U+FFFD.
  *
  * @example
@@ -142,7 +144,7 @@ const ESCAPES: Record<string, string> = {
  * ```
  */
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!)
+  return text.replace(/[\r&<>"']/g, (c) => ESCAPES[c]!)
     // deno-lint-ignore no-control-regex
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, "\ufffd")
     .toWellFormed();
