@@ -310,7 +310,7 @@ export class HttpDoor {
     const stopStreams: (() => void)[] = [];
     info.completed.finally(() => stopStreams.forEach((stop) => this.#streams.delete(stop)));
     try {
-      return await this.#options.handler(request, {
+      const response = await this.#options.handler(request, {
         peer,
         host,
         number,
@@ -329,6 +329,11 @@ export class HttpDoor {
           return stream;
         },
       });
+      log.debug(
+        `HTTP ${number} from ${peer}: ${request.method} ${new URL(request.url).pathname} ` +
+          `${response.status}`,
+      );
+      return response;
     } catch (error) {
       release();
       throw error;

@@ -1,0 +1,192 @@
+/**
+ * A real CardDAV client against a real server process: vdirsyncer (Debian package
+ * `vdirsyncer`) discovers the book from the bare server URL and syncs it two ways with a
+ * local folder (first sync, a change on each side, a conflict, a delete, a sync with
+ * nothing changed that fetches no card), with the token as the password; khard (Debian
+ * package `khard`) then reads the folder. Both configs are the README's.
+ */
+import assert from "node:assert/strict";
+import { startDav, vcard } from "./dav_helpers.ts";
+import { tempDir } from "./helpers.ts";
+
+function has(tool: string): boolean {
+  try {
+    return new Deno.Command(tool, { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+const TOKEN = "write-token-0123456789";
+
+async function run(
+  command: string,
+  args: string[],
+  options: { stdin?: string; env?: Record<string, string> } = {},
+): Promise<string> {
+  const child = new Deno.Command(command, {
+    args,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { LANG: "C.UTF-8", ...options.env },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(options.stdin ?? ""));
+  await writer.close();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const output = await child.output();
+  clearTimeout(timer);
+  const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+  if (!output.success) throw new Error(`${command} ${args.join(" ")} failed:\n${text}`);
+  return text;
+}
+
+/** The README's vdirsyncer config, for a server URL and a folder. */
+function vdirsyncerConfig(url: string, dir: string): string {
+  return `[general]
+status_path = "${dir}/status/"
+
+[pair addressbook]
+a = "addressbook_local"
+b = "addressbook_server"
+collections = ["from b"]
+conflict_resolution = "b wins"
+
+[storage addressbook_local]
+type = "filesystem"
+path = "${dir}/contacts/"
+fileext = ".vcf"
+
+[storage addressbook_server]
+type = "carddav"
+url = "${url}/"
+username = "me"
+password = "${TOKEN}"
+`;
+}
+
+/** The README's khard config for the folder vdirsyncer fills. */
+function khardConfig(dir: string): string {
+  return `[addressbooks]
+[[shared]]
+path = ${dir}/contacts/shared/
+
+[general]
+default_action = list
+editor = /bin/true
+merge_editor = /bin/true
+
+[contact table]
+display = formatted_name
+`;
+}
+
+Deno.test("vdirsyncer syncs the book two ways with a folder, and khard reads it", async () => {
+  for (const tool of ["vdirsyncer", "khard"]) {
+    if (!has(tool)) {
+      console.log(`skipped: needs ${tool} (Debian package ${tool})`);
+      return;
+    }
+  }
+  await using dav = await startDav({
+    args: ["--require-auth", "--log-level", "debug"],
+    env: { ADDRESSBOOK_TOKEN: TOKEN },
+  });
+  await using dir = await tempDir();
+  const config = `${dir.path}/vdirsyncer.conf`;
+  await Deno.writeTextFile(config, vdirsyncerConfig(dav.url, dir.path));
+  const vdirsyncer = (...args: string[]) =>
+    run("vdirsyncer", ["-c", config, ...args], { stdin: "y\ny\ny\n" });
+  const folder = `${dir.path}/contacts/shared`;
+  const files = async () => {
+    const names: string[] = [];
+    for await (const entry of Deno.readDir(folder)) names.push(entry.name);
+    return names.sort();
+  };
+  const read = async (name: string) => await Deno.readTextFile(`${folder}/${name}`);
+  using client = await dav.server.connect();
+  await client.result("auth", { token: TOKEN });
+  const ann = await client.result("add", {
+    contact: { name: "Ann Server", phones: [{ label: "mobile", number: "+1 555 0100" }] },
+  });
+  await client.result("add", { contact: { name: "Bob Server" } });
+
+  // Discovery from the bare URL, then the first sync: both cards come down.
+  const discovered = await vdirsyncer("discover", "addressbook");
+  assert.match(discovered, /shared/);
+  await vdirsyncer("sync");
+  assert.equal((await files()).length, 2);
+
+  // A change on each side: a card made locally goes up, an edit on the server comes down.
+  await Deno.writeTextFile(
+    `${folder}/local-1.vcf`,
+    vcard(["UID:local-1", "FN:Carol Local", "EMAIL:carol@example.com"]),
+  );
+  await client.result("update", {
+    id: ann.id,
+    version: ann.version,
+    contact: { ...ann, town: "Springfield" },
+  });
+  await vdirsyncer("sync");
+  const carol = (await client.result("find", { name: "Carol Local" })).contacts;
+  assert.equal(carol.length, 1, "the local card reached the server");
+  assert.equal(carol[0].uid, "local-1");
+  const annNow = await client.result("get", { id: ann.id });
+  const annLocal = await Promise.all((await files()).map(read));
+  assert.ok(annLocal.some((text) => /Springfield/.test(text)), "the server's edit came down");
+
+  // A conflict: the same card edited on both sides; "b wins" keeps the server's.
+  const annPath = (await Promise.all((await files()).map(async (n) => [n, await read(n)])))
+    .find(([, text]) => text!.includes("Ann Server"))![0]!;
+  await Deno.writeTextFile(
+    `${folder}/${annPath}`,
+    (await read(annPath)).replace("Springfield", "Shelbyville"),
+  );
+  await client.result("update", {
+    id: ann.id,
+    version: annNow.version,
+    contact: { ...annNow, town: "Capital City" },
+  });
+  await vdirsyncer("sync");
+  assert.match(await read(annPath), /Capital City/, "b (the server) wins the conflict");
+  assert.equal((await client.result("get", { id: ann.id })).town, "Capital City");
+
+  // A delete on the local side removes the card from the server.
+  await Deno.remove(`${folder}/local-1.vcf`);
+  await vdirsyncer("sync");
+  assert.equal((await client.result("find", { name: "Carol Local" })).contacts.length, 0);
+
+  // A sync with nothing changed fetches no card: only listings (PROPFIND), no GET, no REPORT.
+  const before = dav.server.logs.length;
+  await vdirsyncer("sync");
+  const requests = dav.server.logs.slice(before).filter((l) => / HTTP \d+ from /.test(l));
+  assert.ok(requests.length > 0, "vdirsyncer asked the server something");
+  assert.deepEqual(
+    requests.filter((l) => / (GET|REPORT|PUT|DELETE) /.test(l)),
+    [],
+    requests.join("\n"),
+  );
+  // After one change, one card is fetched.
+  const bob = (await client.result("find", { name: "Bob Server" })).contacts[0];
+  await client.result("update", {
+    id: bob.id,
+    version: bob.version,
+    contact: { ...bob, notes: "hi" },
+  });
+  const mark = dav.server.logs.length;
+  await vdirsyncer("sync");
+  const fetched = dav.server.logs.slice(mark).filter((l) =>
+    / HTTP \d+ from .* (GET|REPORT) /.test(l)
+  );
+  assert.equal(fetched.length, 1, fetched.join("\n"));
+
+  // khard reads the folder vdirsyncer keeps.
+  const khardConf = `${dir.path}/khard.conf`;
+  await Deno.writeTextFile(khardConf, khardConfig(dir.path));
+  const listed = await run("khard", ["-c", khardConf, "list"]);
+  assert.match(listed, /Ann Server/);
+  assert.match(listed, /Bob Server/);
+  assert.doesNotMatch(listed, /Carol Local/);
+});
