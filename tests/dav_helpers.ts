@@ -64,7 +64,9 @@ export async function request(
   });
   const text = await reply.text();
   const type = reply.headers.get("content-type") ?? "";
-  const xml = /xml/.test(type) && text.trim() !== "" ? parseXml(text) : undefined;
+  const xml = /xml/.test(type) && text.trim() !== ""
+    ? parseXml(text, { maxDepth: 64, maxElements: 10_000_000 })
+    : undefined;
   return { status: reply.status, headers: reply.headers, text, ...(xml ? { xml } : {}) };
 }
 
