@@ -1,9 +1,11 @@
 /**
  * The in-memory view of the contacts, which answers every read of the store: each contact by
  * id, all of them in name order (`list`, and `find` by folded name; see `name_order.ts`), and
- * by word and phone-digit prefixes (`search`; see `prefix_index.ts`). Each contact is kept
- * frozen, with its serialized JSON (and so its version) attached as its {@link JSON_TEXT}, so
- * a reply is assembled from stored text, not re-stringified.
+ * by word and phone-digit prefixes (`search`; see `prefix_index.ts`). Each contact is kept as
+ * its JSON text only (its version included), from which a reply is assembled as it is; a
+ * caller that wants the contact as an object gets one parsed from that text, frozen, with the
+ * text attached as its {@link JSON_TEXT} (a page parses its contacts only if they are read).
+ * An object per contact, with its strings and arrays, cost about twice the text it came from.
  *
  * The view holds no key layout and reads no KV: the store fills it from the records at start
  * (in one pass: {@link ContactView.startLoad} ... {@link ContactView.endLoad} sorts the name
@@ -28,7 +30,10 @@ export type ViewContact = Readonly<Contact> & { readonly [JSON_TEXT]: string };
 
 /** A page of contacts from the view, and the sort key `[foldedName, id]` of its last. */
 export interface ViewPage {
-  contacts: ViewContact[];
+  /** The JSON text of each contact, in order. */
+  texts: string[];
+  /** The contacts as objects, parsed from their texts (again at each call). */
+  contacts(): ViewContact[];
   /** The last contact's sort key (for the cursor), null for an empty page. */
   last: [string, string] | null;
   /** Whether more follow. */
@@ -49,7 +54,7 @@ export interface ViewPage {
  *   created: "2024-01-01T00:00:00.000Z", updated: "2024-01-01T00:00:00.000Z" };
  * const stored = view.put(bob, "00000000000000010000");
  * if (stored[JSON_TEXT] !== JSON.stringify(stored)) throw new Error();
- * if (view.find("bob", null, 10).contacts[0]?.id !== bob.id) throw new Error();
+ * if (view.find("bob", null, 10).contacts()[0]?.id !== bob.id) throw new Error();
  * view.delete(bob.id);
  * if (view.get(bob.id) !== undefined || view.size !== 0) throw new Error();
  * ```
@@ -82,9 +87,16 @@ export class ContactView {
     return this.#byId.size;
   }
 
-  /** The contact with this id, or undefined. */
+  /** The contact with this id (parsed from its JSON text: a new frozen object), or undefined. */
   get(id: string): ViewContact | undefined {
-    return this.#byId.get(id)?.contact;
+    const entry = this.#byId.get(id);
+    return entry === undefined ? undefined : parseHeld(entry.text);
+  }
+
+  /** The version of the contact with this id, or undefined (nothing is parsed). */
+  version(id: string): string | undefined {
+    const entry = this.#byId.get(id);
+    return entry === undefined ? undefined : versionOf(entry.text);
   }
 
   /**
@@ -108,12 +120,21 @@ export class ContactView {
 
   /**
    * Sets a contact as committed at `version` (replacing any earlier one with its id) and
-   * returns it as held: a frozen copy with its JSON text. `folded` and `terms`, when given,
-   * must be `fold(stored.name)` and `contactTerms(stored)` (the store has them already).
+   * returns it as a caller sees it: a frozen copy with its JSON text. `folded` and `terms`,
+   * when given, must be `fold(stored.name)` and `contactTerms(stored)` (the store has them).
    */
   put(stored: StoredContact, version: string, folded?: string, terms?: Terms): ViewContact {
     const contact: Contact = { ...stored, version };
-    const held = deepFreeze(withJsonText(contact, JSON.stringify(contact))) as ViewContact;
+    const text = this.load(stored, version, folded, terms);
+    return deepFreeze(withJsonText(contact, text)) as ViewContact;
+  }
+
+  /**
+   * {@link put} without making the caller's copy (`stored` is not kept either): for filling
+   * the view from records. Returns the contact's JSON text.
+   */
+  load(stored: StoredContact, version: string, folded?: string, terms?: Terms): string {
+    const text = jsonWithVersion(stored, version);
     folded ??= fold(stored.name);
     terms ??= contactTerms(stored);
     const id = stored.id;
@@ -121,13 +142,13 @@ export class ContactView {
     let entry = this.#byId.get(id);
     if (entry === undefined) {
       const slot = this.#freeSlots.pop() ?? this.#slots.length;
-      entry = new Entry(slot, held, folded, terms);
+      entry = new Entry(slot, id, text, folded, terms);
       this.#slots[slot] = entry;
       this.#byId.set(id, entry);
       if (!this.#loading) this.#order.insert(entry);
       for (const word of terms.words) this.#words.add(word, slot);
       for (const phone of terms.phones) this.#phones.add(phone, slot);
-      return held;
+      return text;
     }
     // The same entry object stays filed under the terms it keeps.
     const before = entry.terms();
@@ -137,18 +158,18 @@ export class ContactView {
       this.#firstPages.delete(entry.folded);
       // Out of the name order under its old key, back in under its new one.
       if (!this.#loading) this.#order.delete(entry);
-      entry.set(held, folded, terms);
+      entry.set(text, folded, terms);
       if (!this.#loading) this.#order.insert(entry);
     } else {
-      entry.set(held, folded, terms);
+      entry.set(text, folded, terms);
     }
-    return held;
+    return text;
   }
 
-  /** Removes a contact; returns what was held, if anything. */
-  delete(id: string): ViewContact | undefined {
+  /** Removes a contact; returns whether it was there. */
+  delete(id: string): boolean {
     const old = this.#byId.get(id);
-    if (old === undefined) return undefined;
+    if (old === undefined) return false;
     this.#byId.delete(id);
     this.#firstPages.delete(old.folded);
     if (!this.#loading) this.#order.delete(old);
@@ -157,7 +178,7 @@ export class ContactView {
     refile(this.#phones, old.slot, before.phones, []);
     this.#slots[old.slot] = undefined;
     this.#freeSlots.push(old.slot);
-    return old.contact;
+    return true;
   }
 
   /**
@@ -245,19 +266,20 @@ export class ContactView {
     const id = JSON.stringify(record.id);
     const entry = this.#byId.get(record.id);
     if (entry === undefined) return `The view lacks contact ${id}, which has a record`;
-    if (entry.contact.version !== version) {
-      return `The view holds contact ${id} at version ${entry.contact.version}, its record is at ${version}`;
+    const held = versionOf(entry.text);
+    if (held !== version) {
+      return `The view holds contact ${id} at version ${held}, its record is at ${version}`;
     }
     const folded = fold(record.name), terms = contactTerms(record);
     if (entry.folded !== folded) {
       return `The view files contact ${id} under the name ${JSON.stringify(entry.folded)}, ` +
         `its record under ${JSON.stringify(folded)}`;
     }
-    const held = entry.terms();
-    if (!sameTerms(held.words, terms.words) || !sameTerms(held.phones, terms.phones)) {
+    const filed = entry.terms();
+    if (!sameTerms(filed.words, terms.words) || !sameTerms(filed.phones, terms.phones)) {
       return `The view's search terms of contact ${id} differ from its record's`;
     }
-    if (entry.contact[JSON_TEXT] !== JSON.stringify({ ...record, version })) {
+    if (entry.text !== JSON.stringify({ ...record, version })) {
       return `The view's copy of contact ${id} differs from its record`;
     }
     if (!this.#loading && this.#order.from(entry, 1)[0] !== entry) {
@@ -352,7 +374,9 @@ interface NameKey {
 /** One contact as the view holds it, with what `search` needs precomputed. */
 class Entry implements NameKey {
   readonly slot: number;
-  contact!: ViewContact;
+  readonly id: string;
+  /** The contact's JSON text, its version last (see `jsonWithVersion`). */
+  text!: string;
   folded!: string;
   /**
    * The terms the contact is filed under, in one string (the words, a tab, the phone terms;
@@ -362,13 +386,10 @@ class Entry implements NameKey {
   #terms!: string;
   plain!: boolean;
 
-  constructor(slot: number, contact: ViewContact, folded: string, terms: Terms) {
+  constructor(slot: number, id: string, text: string, folded: string, terms: Terms) {
     this.slot = slot;
-    this.set(contact, folded, terms);
-  }
-
-  get id(): string {
-    return this.contact.id;
+    this.id = id;
+    this.set(text, folded, terms);
   }
 
   /** The terms it is filed under. */
@@ -381,8 +402,8 @@ class Entry implements NameKey {
     };
   }
 
-  set(contact: ViewContact, folded: string, terms: Terms): void {
-    this.contact = contact;
+  set(text: string, folded: string, terms: Terms): void {
+    this.text = text;
     this.folded = folded;
     this.#terms = terms.words.join("\n") + "\t" + terms.phones.join("\n");
     this.plain = !SURROGATE.test(folded);
@@ -412,10 +433,42 @@ function compareNames(a: NameKey, b: NameKey): number {
 function toPage(entries: Entry[], limit: number): ViewPage {
   const more = entries.length > limit;
   const n = Math.min(limit, entries.length);
-  const contacts: ViewContact[] = new Array(n);
-  for (let i = 0; i < n; i++) contacts[i] = entries[i]!.contact;
+  const texts: string[] = new Array(n);
+  for (let i = 0; i < n; i++) texts[i] = entries[i]!.text;
   const last = entries[n - 1];
-  return { contacts, last: last === undefined ? null : [last.folded, last.id], more };
+  return {
+    texts,
+    contacts: () => texts.map(parseHeld),
+    last: last === undefined ? null : [last.folded, last.id],
+    more,
+  };
+}
+
+/**
+ * `JSON.stringify({ ...stored, version })` with the version last (where a record without one,
+ * as every record is, puts it), so that {@link versionOf} finds it from the end.
+ */
+function jsonWithVersion(stored: StoredContact, version: string): string {
+  if ("version" in stored) {
+    const copy: Record<string, unknown> = { ...stored };
+    delete copy.version;
+    return jsonWithVersion(copy as unknown as StoredContact, version);
+  }
+  const text = JSON.stringify(stored);
+  return `${text.slice(0, -1)}${text.length > 2 ? "," : ""}"version":${JSON.stringify(version)}}`;
+}
+
+const VERSION_AT = '"version":"';
+
+/** The version in a contact's JSON text as the view keeps it (its last member). */
+function versionOf(text: string): string {
+  const at = text.lastIndexOf(VERSION_AT) + VERSION_AT.length;
+  return text.slice(at, text.indexOf('"', at));
+}
+
+/** A contact parsed from its JSON text, frozen, with the text attached. */
+function parseHeld(text: string): ViewContact {
+  return deepFreeze(withJsonText(JSON.parse(text), text)) as ViewContact;
 }
 
 /** Whether two lists of terms hold the same terms. */

@@ -32,15 +32,44 @@ export function pageLimit(limit: number | undefined): number {
   return Math.max(1, Math.min(MAX_PAGE, limit ?? MAX_PAGE));
 }
 
-/** A page, with its JSON text attached when every contact has one (from the view). */
-export function page(contacts: Contact[], cursor: string | null): Page {
-  const result: Page = { contacts, cursor };
+/**
+ * A page of contacts held as JSON text (the view's), with the page's own JSON text attached:
+ * a reply is assembled from the texts, and `contacts` (`parse()`'s objects, frozen, in a
+ * frozen array) is made only when something reads it, once.
+ *
+ * @example A page parses its contacts only when they are read
+ * ```ts
+ * import { textPage } from "./paging.ts";
+ * import { JSON_TEXT } from "../protocol/jsonrpc.ts";
+ * const parsed: string[] = [];
+ * const texts = ['{"id":"A","name":"Ann"}'];
+ * const page = textPage(texts, () => texts.map((t) => (parsed.push(t), JSON.parse(t))), null);
+ * if (page[JSON_TEXT] !== '{"contacts":[{"id":"A","name":"Ann"}],"cursor":null}') throw new Error();
+ * const seen = () => parsed.length;
+ * if (seen() !== 0) throw new Error("parsed before it was read");
+ * if (page.contacts[0]?.name !== "Ann" || page.contacts.length !== 1) throw new Error();
+ * if (seen() !== 1) throw new Error("parsed twice");
+ * ```
+ */
+export function textPage(
+  texts: readonly string[],
+  parse: () => Contact[],
+  cursor: string | null,
+): Page & { [JSON_TEXT]: string } {
+  let contacts: Contact[] | undefined;
+  // The keys in the order of `{ contacts, cursor }`, for anything that walks them.
+  const result = Object.defineProperties({} as Page, {
+    contacts: {
+      get: () => contacts ??= Object.freeze(parse()) as Contact[],
+      enumerable: true,
+      configurable: true,
+    },
+    cursor: { value: cursor, enumerable: true, writable: true, configurable: true },
+  });
+  // Concatenated, not joined: V8 keeps the parts (the texts the view holds) until the reply
+  // is written.
   let json = '{"contacts":[';
-  for (let i = 0; i < contacts.length; i++) {
-    const text = (contacts[i] as { [JSON_TEXT]?: string })[JSON_TEXT];
-    if (text === undefined) return result;
-    json += i === 0 ? text : "," + text;
-  }
+  for (let i = 0; i < texts.length; i++) json += i === 0 ? texts[i] : "," + texts[i];
   return withJsonText(
     result,
     json + `],"cursor":${cursor === null ? "null" : JSON.stringify(cursor)}}`,

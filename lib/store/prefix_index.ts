@@ -3,16 +3,24 @@
  * searched by term prefix: the view's answer to `search` without a KV range read.
  *
  * Distinct terms are kept in a sorted array, so the terms with a prefix are one range found
- * by binary search. New terms first go to a second, short sorted array (searched the same
- * way) and are merged into the long one when the short one grows past a sixteenth of it, so
- * adding a term costs amortized O(1) moves instead of an O(n) insertion into the long array;
- * terms left with no ids are dropped at the next merge.
+ * by binary search, and so is one term (there is no map beside it). New terms first go to a
+ * second, short sorted array (searched the same way) and are merged into the long one when
+ * the short one grows past a sixteenth of it, so adding a term costs amortized O(1) moves
+ * instead of an O(n) insertion into the long array; terms left with no ids are dropped at the
+ * next merge. Beside each term is its one id, or an array of its ids when it has several:
+ * most terms of an address book (a phone number, the number in an email address) belong to
+ * one contact, and an array per term cost about 60 bytes more. A bulk load
+ * ({@link PrefixIndex.startLoad}) sorts every term once at its end.
  *
  * @module
  */
 
+/** What a term holds: its one id, several in an array, or nothing (all removed). */
+type Held<T> = T | T[] | undefined;
+
 /**
- * Terms to ids (strings, or any values compared by identity), searched by prefix.
+ * Terms to ids (strings, numbers, or any values compared by identity, but never arrays),
+ * searched by prefix.
  *
  * @example Add, search by prefix, remove
  * ```ts
@@ -28,120 +36,159 @@
  * ```
  */
 export class PrefixIndex<T = string> {
-  /** Term -> ids (unordered). A term whose ids were all removed keeps an empty list. */
-  readonly #ids = new Map<string, T[]>();
-  /** Terms in UTF-16 code unit order (`<`), merged so far, and their id lists. */
-  #sorted: Run<T> = { terms: [], lists: [] };
+  /** Terms in UTF-16 code unit order (`<`), merged so far, and what each holds. */
+  #sorted: Run<T> = { terms: [], held: [] };
   /** Terms added since the last merge, also in order (a short array: cheap to insert in). */
-  #pending: Run<T> = { terms: [], lists: [] };
-  /** While loading (see {@link startLoad}), new terms are sorted in once, at the end. */
-  #loading = false;
+  #pending: Run<T> = { terms: [], held: [] };
+  /** While loading (see {@link startLoad}): the new terms, unsorted, by term. */
+  #loading: Map<string, T | T[]> | undefined;
 
   /**
-   * Starts a bulk load: the adds until {@link endLoad} only file ids under their terms;
-   * `endLoad` sorts every term once. `lists` must not be called meanwhile.
+   * Starts a bulk load: the adds until {@link endLoad} only collect ids by term; `endLoad`
+   * sorts the new terms once. `lists` must not be called meanwhile.
    */
   startLoad(): void {
-    this.#loading = true;
+    this.#loading ??= new Map();
   }
 
-  /** Ends a bulk load: every term, sorted once (emptied ones dropped). */
+  /** Ends a bulk load: the new terms, sorted once, merged with those already there. */
   endLoad(): void {
-    if (!this.#loading) return;
-    this.#loading = false;
-    const terms: string[] = [];
-    for (const [term, ids] of this.#ids) {
-      if (ids.length > 0) terms.push(term);
-      else this.#ids.delete(term);
-    }
-    terms.sort();
-    this.#sorted = { terms, lists: terms.map((term) => this.#ids.get(term)!) };
-    this.#pending = { terms: [], lists: [] };
+    const loaded = this.#loading;
+    if (loaded === undefined) return;
+    this.#loading = undefined;
+    const terms = [...loaded.keys()].sort();
+    this.#merge({ terms, held: terms.map((term) => loaded.get(term)) });
   }
 
   /** Files `id` under `term`. The caller adds each pair at most once (no duplicate check). */
   add(term: string, id: T): void {
-    const ids = this.#ids.get(term);
-    if (ids !== undefined) {
-      ids.push(id);
+    const loading = this.#loading;
+    if (
+      loading !== undefined && !this.#has(this.#sorted, term) && !this.#has(this.#pending, term)
+    ) {
+      const held = loading.get(term);
+      if (held === undefined) loading.set(term, id);
+      else if (Array.isArray(held)) held.push(id);
+      else loading.set(term, [held, id]);
       return;
     }
-    const list = [id];
-    this.#ids.set(term, list);
-    if (this.#loading) return;
+    for (const run of [this.#sorted, this.#pending]) {
+      const at = lowerBound(run.terms, term);
+      if (run.terms[at] !== term) continue;
+      const held = run.held[at];
+      if (held === undefined) run.held[at] = id;
+      else if (Array.isArray(held)) held.push(id);
+      else run.held[at] = [held, id];
+      return;
+    }
     const pending = this.#pending;
     const at = lowerBound(pending.terms, term);
     pending.terms.splice(at, 0, term);
-    pending.lists.splice(at, 0, list);
-    if (pending.terms.length > Math.max(256, this.#sorted.terms.length >>> 4)) this.#merge();
+    pending.held.splice(at, 0, id);
+    if (pending.terms.length > Math.max(256, this.#sorted.terms.length >>> 4)) {
+      this.#pending = { terms: [], held: [] };
+      this.#merge(pending);
+    }
   }
 
   /** Removes `id` from under `term`, if it is there. */
   remove(term: string, id: T): void {
-    const ids = this.#ids.get(term);
-    if (ids === undefined) return;
-    const at = ids.indexOf(id);
-    if (at < 0) return;
-    ids[at] = ids[ids.length - 1]!;
-    ids.pop();
+    const loading = this.#loading?.get(term);
+    if (loading !== undefined) {
+      if (loading === id) this.#loading!.delete(term);
+      else if (Array.isArray(loading) && loading.includes(id)) {
+        loading.splice(loading.indexOf(id), 1);
+      }
+      return;
+    }
+    for (const run of [this.#sorted, this.#pending]) {
+      const at = lowerBound(run.terms, term);
+      if (run.terms[at] !== term) continue;
+      const held = run.held[at];
+      if (held === id) {
+        run.held[at] = undefined;
+      } else if (Array.isArray(held)) {
+        const i = held.indexOf(id);
+        if (i < 0) return;
+        held[i] = held[held.length - 1]!;
+        held.pop();
+        if (held.length === 1) run.held[at] = held[0];
+      }
+      return;
+    }
   }
 
   /**
-   * The id lists of every term that starts with `prefix` (non-empty lists only; an id under
-   * several such terms is in several lists). The lists are the index's own: read them at
-   * once, before the index changes, and never modify them.
+   * The ids of every term that starts with `prefix`, in lists (an id under several such
+   * terms is there several times; terms with one id share one list). The lists may be the
+   * index's own: read them at once, before the index changes, and never modify them.
    */
   lists(prefix: string): T[][] {
     const out: T[][] = [];
+    const singles: T[] = [];
     for (const run of [this.#sorted, this.#pending]) {
-      const { terms, lists } = run;
+      const { terms, held } = run;
       for (let i = lowerBound(terms, prefix); i < terms.length; i++) {
         if (!terms[i]!.startsWith(prefix)) break;
-        const ids = lists[i]!;
-        if (ids.length > 0) out.push(ids);
+        const ids = held[i];
+        if (ids === undefined) continue;
+        if (Array.isArray(ids)) out.push(ids);
+        else singles.push(ids);
       }
     }
+    if (singles.length > 0) out.push(singles);
     return out;
   }
 
   /** Calls `fn` once for every id filed, with its term (in no particular order). */
   forEach(fn: (term: string, id: T) => void): void {
-    for (const [term, ids] of this.#ids) for (const id of ids) fn(term, id);
+    for (const run of [this.#sorted, this.#pending]) {
+      run.terms.forEach((term, i) => {
+        const held = run.held[i];
+        if (held === undefined) return;
+        if (Array.isArray(held)) { for (const id of held) fn(term, id); }
+        else fn(term, held);
+      });
+    }
+    for (const [term, held] of this.#loading ?? []) {
+      if (Array.isArray(held)) { for (const id of held) fn(term, id); }
+      else fn(term, held);
+    }
   }
 
   /** Number of distinct terms held (some may have no ids until the next merge). */
   get terms(): number {
-    return this.#ids.size;
+    return this.#sorted.terms.length + this.#pending.terms.length + (this.#loading?.size ?? 0);
   }
 
-  /** Merges the pending terms into the sorted ones, dropping terms that have no ids. */
-  #merge(): void {
-    const a = this.#sorted, b = this.#pending;
-    const merged: Run<T> = { terms: [], lists: [] };
-    const keep = (term: string, ids: T[]) => {
-      if (ids.length === 0) {
-        this.#ids.delete(term);
-        return;
-      }
+  #has(run: Run<T>, term: string): boolean {
+    return run.terms[lowerBound(run.terms, term)] === term;
+  }
+
+  /** Merges `b` (sorted, no term of it in the sorted run) into the sorted run, dropping empties. */
+  #merge(b: Run<T>): void {
+    const a = this.#sorted;
+    const merged: Run<T> = { terms: [], held: [] };
+    const keep = (term: string, held: Held<T>) => {
+      if (held === undefined || (Array.isArray(held) && held.length === 0)) return;
       merged.terms.push(term);
-      merged.lists.push(ids);
+      merged.held.push(held);
     };
     let i = 0, j = 0;
     while (i < a.terms.length && j < b.terms.length) {
-      if (a.terms[i]! < b.terms[j]!) keep(a.terms[i]!, a.lists[i++]!);
-      else keep(b.terms[j]!, b.lists[j++]!);
+      if (a.terms[i]! < b.terms[j]!) keep(a.terms[i]!, a.held[i++]);
+      else keep(b.terms[j]!, b.held[j++]);
     }
-    for (; i < a.terms.length; i++) keep(a.terms[i]!, a.lists[i]!);
-    for (; j < b.terms.length; j++) keep(b.terms[j]!, b.lists[j]!);
+    for (; i < a.terms.length; i++) keep(a.terms[i]!, a.held[i]);
+    for (; j < b.terms.length; j++) keep(b.terms[j]!, b.held[j]);
     this.#sorted = merged;
-    this.#pending = { terms: [], lists: [] };
   }
 }
 
-/** Terms in order, each with its id list (the same array as in the term map). */
+/** Terms in order, each with what it holds. */
 interface Run<T> {
   terms: string[];
-  lists: T[][];
+  held: Array<Held<T>>;
 }
 
 /**

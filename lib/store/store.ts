@@ -49,7 +49,7 @@ import {
 import { AmbiguousError, conflict, isDiskFull, NotFoundError, StorageFullError } from "./errors.ts";
 import { changeKey, contactKey, CONTACTS, COUNT_KEY, HEAD_KEY } from "./keys.ts";
 import { check, type CheckOptions, prepareLayout, rebuildIndexes } from "./maintenance.ts";
-import { decodeCursor, encodeCursor, page, pageLimit, type PageOptions } from "./paging.ts";
+import { decodeCursor, encodeCursor, pageLimit, type PageOptions, textPage } from "./paging.ts";
 
 /** Options of {@link ContactStore.open}. */
 export interface StoreOptions {
@@ -276,8 +276,8 @@ export class ContactStore {
    * one already (a shared store's tail may have read another process's later write first).
    */
   #putOwn(stored: StoredContact, version: string, folded: string, terms: Terms): ViewContact {
-    const held = this.#view.get(stored.id);
-    if (held !== undefined && held.version > version) return held;
+    const held = this.#view.version(stored.id);
+    if (held !== undefined && held > version) return this.#view.get(stored.id)!;
     return this.#view.put(stored, version, folded, terms);
   }
 
@@ -391,8 +391,8 @@ export class ContactStore {
         countDelta: -1,
         logEntry,
         onCommit: (versionstamp, seq) => {
-          const held = this.#view.get(id);
-          if (held === undefined || held.version < versionstamp) this.#view.delete(id);
+          const held = this.#view.version(id);
+          if (held === undefined || held < versionstamp) this.#view.delete(id);
           if (this.#tail !== undefined && seq !== undefined && seq > this.#tail.applied) {
             this.#ownRemoved.set(id, { version: versionstamp, seq });
           }
@@ -463,6 +463,7 @@ export class ContactStore {
       // Asked again and again for the same names: kept, frozen, until a write touches the name.
       Object.freeze(result.contacts);
       view.keepFirstPage(folded, limit, Object.freeze(result));
+      // (Its contacts are parsed, once, only if something reads them; the array is frozen.)
     }
     return result;
   }
@@ -646,14 +647,14 @@ export class ContactStore {
    * the version of the change being applied.
    */
   #follow(id: string, entry: Deno.KvEntryMaybe<StoredContact>, at: string): void {
-    const held = this.#view.get(id);
+    const held = this.#view.version(id);
     if (entry.value !== null) {
       const version = entry.versionstamp;
-      if (held !== undefined && held.version >= version) return;
+      if (held !== undefined && held >= version) return;
       const removed = this.#ownRemoved.get(id);
       if (removed !== undefined && removed.version > version) return;
-      this.#view.put(entry.value, version);
-    } else if (held !== undefined && held.version <= at) {
+      this.#view.load(entry.value, version);
+    } else if (held !== undefined && held <= at) {
       this.#view.delete(id);
     }
   }
@@ -695,15 +696,15 @@ async function loadView(kv: Deno.Kv): Promise<ContactView> {
   const view = new ContactView();
   view.startLoad();
   for await (const entry of kv.list<StoredContact>({ prefix: CONTACTS }, { batchSize: 1000 })) {
-    view.put(entry.value, entry.versionstamp);
+    view.load(entry.value, entry.versionstamp);
   }
   view.endLoad();
   return view;
 }
 
 /** A page from the view, with its reply text and its cursor. */
-function viewPage({ contacts, last, more }: ViewPage): Page {
-  return page(contacts, more && last ? encodeCursor(last) : null);
+function viewPage({ texts, contacts, last, more }: ViewPage): Page {
+  return textPage(texts, contacts, more && last ? encodeCursor(last) : null);
 }
 
 /**
