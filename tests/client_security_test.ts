@@ -267,7 +267,9 @@ Deno.test("client menu over TLS in protected mode: reconnecting authenticates ag
   });
   const greeting = await session.waitFor(MENU_PROMPT);
   assert.match(greeting, /^Connected to addressbook \S+ at 127\.0\.0\.1:\d+: 0 entries\./m);
-  await session.send("1\nBob\n12\nHigh Street\nSpringfield\n555-0123\n\n\n");
+  await session.send(
+    "1\nBob\n12\nHigh Street\nSpringfield\n\n555-0123\n\n" + "\n".repeat(7) + "\n",
+  );
   const added = await session.waitFor(MENU_PROMPT);
   assert.match(added, /Added entry for Bob\./);
   // The server restarts, closing the menu's connection (a watching menu is never idle); the

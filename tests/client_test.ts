@@ -45,9 +45,18 @@ Deno.test("client menu: add, find, search, list, edit, delete among duplicates, 
     "7",
     "Low Road",
     "Ogdenville",
+    "", // postcode
     "work: 555-7777",
     "not-an-email", // asked again
     "ann@example.com",
+    "Acme",
+    "Engineer",
+    "",
+    "1980-02-30", // asked again: no such day
+    "--04-12",
+    "",
+    "ann.example",
+    "Family, Chess club",
     "Met at the fair",
     "3", // find
     "ann lee",
@@ -66,6 +75,13 @@ Deno.test("client menu: add, find, search, list, edit, delete among duplicates, 
     "", // postcode
     "mobile: 555-2222",
     "", // emails
+    "", // organisation
+    "", // job title
+    "", // nickname
+    "", // birthday
+    "", // anniversary
+    "", // web addresses
+    "", // groups
     "", // notes
     "2", // delete
     "bob smith",
@@ -94,6 +110,12 @@ Deno.test("client menu: add, find, search, list, edit, delete among duplicates, 
       "Enter the phone number: work: 555-7777",
       'Email address "not-an-email" is not valid; please try again.',
       "Enter the email address (optional): ann@example.com",
+      "Enter the postcode (optional): ",
+      "Enter the organisation (optional): Acme",
+      "Enter the job title (optional): Engineer",
+      'Birthday "1980-02-30" is not a date: write YYYY-MM-DD (1980-04-12), or --MM-DD without a year (--04-12); please try again.',
+      "Enter the web address (optional): ann.example",
+      "Enter the groups, Family, Work (optional): Family, Chess club",
       "Enter notes (optional): Met at the fair",
       "Added entry for Ann Lee.",
     ]
@@ -103,14 +125,18 @@ Deno.test("client menu: add, find, search, list, edit, delete among duplicates, 
   // Find shows a card.
   assert.ok(
     out.includes(
-      "Enter the name: ann lee\n\nAnn Lee\n  Address  7 Low Road, Ogdenville\n" +
-        "  Phone    555-7777 (work)\n  Email    ann@example.com\n  Notes    Met at the fair\n",
+      "Enter the name: ann lee\n\nAnn Lee\n  Work      Engineer, Acme\n" +
+        "  Address   7 Low Road, Ogdenville\n  Phone     555-7777 (work)\n" +
+        "  Email     ann@example.com\n  Web       https://ann.example\n" +
+        "  Birthday  04-12 (no year)\n  Groups    Family, Chess club\n" +
+        "  Notes     Met at the fair\n",
     ),
   );
   assert.ok(out.includes("Search for: ogden\n\nAnn Lee\n"));
   // List: a numbered table, then a card on request.
-  assert.match(out, /^ {2}# {2}Name {7}Address +Phone +Email$/m);
-  assert.match(out, /^ {2}4 {2}Carol {6}Capital City$/m);
+  assert.match(out, /^ {2}# {2}Name {7}Organisation {2}Address +Phone +Email$/m);
+  assert.match(out, /^ {2}1 {2}Ann Lee {4}Acme {10}7 Low Road, Ogdenville/m);
+  assert.match(out, /^ {2}4 {2}Carol {20}Capital City$/m);
   assert.ok(out.includes("4 entries. Number: see an entry · Enter: back: 2\n\nBob Smith\n"));
   // Edit picks among the two Bobs.
   assert.ok(out.includes("2 entries are named bob smith:\n"));
@@ -131,6 +157,9 @@ Deno.test("client menu: add, find, search, list, edit, delete among duplicates, 
   assert.deepEqual(ann.phones, [{ label: "work", number: "555-7777" }]);
   assert.deepEqual(ann.emails, [{ label: "", address: "ann@example.com" }]);
   assert.equal(ann.notes, "Met at the fair");
+  assert.deepEqual([ann.org, ann.title, ann.birthday], ["Acme", "Engineer", "--04-12"]);
+  assert.deepEqual(ann.urls, [{ label: "", url: "https://ann.example" }]);
+  assert.deepEqual(ann.groups, ["Family", "Chess club"]);
   const bob = list.contacts[1];
   assert.equal(bob.id, shelbyville.id);
   assert.equal(bob.street, "Elm Street");
@@ -197,7 +226,7 @@ Deno.test("client menu: a conflict during edit offers re-edit, mine and theirs",
 
   // 1: re-edit their version.
   await editWhileTheyChange({ town: "Shelbyville" });
-  await session.send("\n\n\nOgdenville\n\n\n\nmine\n"); // town and notes changed
+  await session.send("\n\n\nOgdenville\n\n\n\n" + "\n".repeat(7) + "mine\n"); // town, notes
   const conflict = await session.waitFor("[m/t/r]: ");
   assert.ok(conflict.includes("Someone else changed Bob while you were editing it:\n"), conflict);
   assert.match(conflict, /^\s+Yours\s+Theirs \(saved now\)$/m);
@@ -208,7 +237,7 @@ Deno.test("client menu: a conflict during edit offers re-edit, mine and theirs",
   await session.waitFor("[m/t/r]: ");
   await session.send("r\n");
   await session.waitFor("Name [Bob]: ");
-  await session.send("\n\n\n\n\n\n\nre-edited\n"); // keep all but the notes
+  await session.send("\n".repeat(14) + "re-edited\n"); // keep all but the notes
   const saved = await session.waitFor("Saved Bob.");
   assert.ok(saved.includes("Town [Shelbyville]: "), saved);
   let now = await rpc.result("get", { id: bob.id });
@@ -217,7 +246,7 @@ Deno.test("client menu: a conflict during edit offers re-edit, mine and theirs",
 
   // 2: keep mine.
   await editWhileTheyChange({ notes: "theirs" });
-  await session.send("\n\n\nMy Town\n\n\n\n\n");
+  await session.send("\n\n\nMy Town\n\n\n\n" + "\n".repeat(7) + "\n");
   await session.waitFor("[m/t/r]: ");
   await session.send("m\n");
   await session.waitFor("Saved Bob.");
@@ -227,7 +256,7 @@ Deno.test("client menu: a conflict during edit offers re-edit, mine and theirs",
 
   // 3: keep theirs.
   await editWhileTheyChange({ town: "Their Town" });
-  await session.send("\n\n\nAnother Town\n\n\n\n\n");
+  await session.send("\n\n\nAnother Town\n\n\n\n" + "\n".repeat(7) + "\n");
   await session.waitFor("[m/t/r]: ");
   await session.send("t\n");
   await session.waitFor("Kept their version of Bob.");

@@ -122,7 +122,7 @@ Deno.test("client menu: a note when a contact on screen is changed or deleted el
   await session.send("6\n");
   await session.waitFor("Enter the name of the entry to edit: ");
   await session.send("Robert Smith\n");
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < 15; i++) {
     await session.waitFor(": ");
     await session.send(i === 3 ? "Shelbyville\n" : "\n");
   }

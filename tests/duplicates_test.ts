@@ -55,8 +55,10 @@ Deno.test("client menu: Add finds a likely duplicate and merges into it, adds an
     "", // house
     "", // street
     "", // town
+    "", // postcode
     phone,
     email,
+    ...Array.from({ length: 7 }, () => ""), // organisation ... groups
     notes,
   ];
   const input = [

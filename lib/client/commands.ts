@@ -259,17 +259,30 @@ async function run(
       const params: Record<string, unknown> = { ...command.page };
       if (command.kind === "find") params.name = command.name;
       if (command.kind === "search") params.query = command.query;
-      const page = await client.call<Page>(command.kind, params);
+      const group = command.kind === "find" ? undefined : command.group;
+      if (group !== undefined) params.group = group;
+      let page = await client.call<Page>(command.kind, params);
+      // A group's page may come back empty with a cursor (the server looks at a bounded
+      // number of candidates a call): go on until something is found or the end.
+      for (let round = 0; round < 1000 && page.contacts.length === 0 && page.cursor; round++) {
+        page = await client.call<Page>(command.kind, { ...params, cursor: page.cursor });
+      }
       if (json) io.out(JSON.stringify(page));
       else printPage(page, io);
-      if (page.contacts.length === 0 && command.kind === "list") {
+      const inGroup = group === undefined ? "" : ` in the group ${JSON.stringify(group)}`;
+      if (page.contacts.length === 0 && command.kind === "list" && group === undefined) {
         if (!json && !command.page.cursor) io.err("addressbook: The address book is empty");
-      } else if (page.contacts.length === 0 && command.kind !== "list") {
+      } else if (page.contacts.length === 0 && command.kind === "list") {
+        if (!json) io.err(`addressbook: No contact is${inGroup}`);
+        return ExitCode.NOTHING_FOUND;
+      } else if (page.contacts.length === 0) {
         if (!json) {
           io.err(
             command.kind === "find"
               ? `addressbook: No contact is named ${JSON.stringify(command.name)}`
-              : `addressbook: Nothing matches ${JSON.stringify(command.query)}`,
+              : `addressbook: Nothing matches ${
+                JSON.stringify(command.kind === "search" ? command.query : "")
+              }${inGroup}`,
           );
         }
         return ExitCode.NOTHING_FOUND;

@@ -7,7 +7,7 @@
 
 import { argsErrorMessage } from "../model/args.ts";
 import { parseArgs } from "node:util";
-import type { ContactFields, Email, Phone } from "../model/contact.ts";
+import type { ContactFields, Email, Phone, Url } from "../model/contact.ts";
 import { CLIENT_TRANSPORT_OPTIONS, clientTransportConfig } from "./transport.ts";
 import type { VCardVersion } from "../formats/vcard.ts";
 
@@ -38,7 +38,21 @@ export interface ClientConfig {
 export type FieldFlags = Partial<
   Pick<
     ContactFields,
-    "name" | "house" | "street" | "town" | "postcode" | "notes" | "phones" | "emails"
+    | "name"
+    | "house"
+    | "street"
+    | "town"
+    | "postcode"
+    | "notes"
+    | "phones"
+    | "emails"
+    | "org"
+    | "title"
+    | "nickname"
+    | "birthday"
+    | "anniversary"
+    | "urls"
+    | "groups"
   >
 >;
 
@@ -56,8 +70,8 @@ export type ClientCommand =
   | { kind: "add"; config: ClientConfig; fields: FieldFlags }
   | { kind: "get"; config: ClientConfig; target: string }
   | { kind: "find"; config: ClientConfig; name: string; page: PageFlags }
-  | { kind: "search"; config: ClientConfig; query: string; page: PageFlags }
-  | { kind: "list"; config: ClientConfig; page: PageFlags }
+  | { kind: "search"; config: ClientConfig; query: string; page: PageFlags; group?: string }
+  | { kind: "list"; config: ClientConfig; page: PageFlags; group?: string }
   | { kind: "edit"; config: ClientConfig; target: string; fields: FieldFlags }
   | { kind: "rm"; config: ClientConfig; target: string }
   | { kind: "count"; config: ClientConfig }
@@ -168,16 +182,28 @@ export const CLIENT_OPTIONS: readonly Option[] = [
 /** The options every command takes (where and how to connect). */
 const CONNECTION_FLAGS: readonly string[] = CLIENT_OPTIONS.map((o) => o.flag);
 
-const FIELD_FLAGS = ["name", "house", "street", "town", "postcode", "notes"] as const;
-const LIST_FLAGS = ["phone", "email"] as const;
+const FIELD_FLAGS = [
+  "name",
+  "house",
+  "street",
+  "town",
+  "postcode",
+  "notes",
+  "org",
+  "title",
+  "nickname",
+  "birthday",
+  "anniversary",
+] as const;
+const LIST_FLAGS = ["phone", "email", "url", "group"] as const;
 
 /** Which flags each subcommand takes, beyond the connection options and --json. */
 const SUBCOMMAND_FLAGS: Record<(typeof SUBCOMMANDS)[number], readonly string[]> = {
   add: [...FIELD_FLAGS, ...LIST_FLAGS],
   get: [],
   find: ["limit", "cursor"],
-  search: ["limit", "cursor"],
-  list: ["limit", "cursor"],
+  search: ["limit", "cursor", "group"],
+  list: ["limit", "cursor", "group"],
   edit: [...FIELD_FLAGS, ...LIST_FLAGS],
   rm: [],
   count: [],
@@ -214,8 +240,10 @@ export function clientHelp(): string {
     "  add [NAME] [fields]           add a contact (--name or NAME is required)",
     "  get ID|NAME                   show one contact",
     "  find NAME                     contacts with exactly this name (case and accents ignored)",
-    "  search QUERY                  word prefixes of name, street, town, email; or phone digits",
-    "  list                          every contact, sorted by name",
+    "  search QUERY [--group NAME]   word prefixes of name, street, town, email, organisation,",
+    "                                nickname, groups; or phone digits (the start, or the end",
+    "                                of the number or of a group of its digits)",
+    "  list [--group NAME]           every contact (of that group), sorted by name",
     "  edit ID|NAME [fields]         change the fields given, keep the rest",
     "  rm ID|NAME                    delete a contact (a name must match exactly one)",
     "  count                         the number of contacts",
@@ -242,6 +270,12 @@ export function clientHelp(): string {
     "  --phone [LABEL:]NUMBER        repeatable: --phone mobile:555-0123 --phone 555-0199",
     "  --email [LABEL:]ADDRESS       repeatable; in edit, --phone/--email replace the whole",
     '                                list and "" empties it; --notes "" clears the notes',
+    "  --org TEXT  --title TEXT  --nickname TEXT  (organisation, job title)",
+    "  --birthday DATE  --anniversary DATE   YYYY-MM-DD, or --MM-DD without a year",
+    "  --url [LABEL:]URL             repeatable: --url work:https://acme.example (a bare host",
+    "                                gets https://); replaces the list in edit, as --phone",
+    "  --group NAME[,NAME]           repeatable: the groups (vCard CATEGORIES); replaces them",
+    '                                in edit; "" empties them',
     "Paging (find, search, list): --limit N (1-100) results per page; --cursor CURSOR goes on",
     "  from where the previous page ended (the cursor is printed when there is more).",
     "",
@@ -357,6 +391,51 @@ function labelledEmail(text: string): Email {
   return { label, address: value };
 }
 
+/**
+ * Parses `label:url` or a bare URL: a URL's own scheme (`https://`, `mailto:`) is no label.
+ *
+ * @example
+ * ```ts
+ * import { labelledUrl } from "./config.ts";
+ * const a = labelledUrl("work: https://acme.example");
+ * if (a.label !== "work" || a.url !== "https://acme.example") throw new Error();
+ * if (labelledUrl("https://acme.example").label !== "") throw new Error();
+ * if (labelledUrl("mailto:ann@example.com").url !== "mailto:ann@example.com") throw new Error();
+ * ```
+ */
+export function labelledUrl(text: string): Url {
+  if (/^\s*([a-z][a-z0-9+.-]*:\/\/|mailto:)/i.test(text)) return { label: "", url: text.trim() };
+  const { label, value } = parseLabelled(text);
+  return { label, url: value };
+}
+
+/**
+ * Parses web addresses typed as `label: url, url` (the menu's form).
+ *
+ * @example
+ * ```ts
+ * import { parseUrls } from "./config.ts";
+ * const urls = parseUrls("blog: ann.example, https://acme.example/ann");
+ * if (urls.length !== 2 || urls[0]!.label !== "blog" || urls[1]!.label !== "") throw new Error();
+ * ```
+ */
+export function parseUrls(text: string): Url[] {
+  return splitList(text).map(labelledUrl);
+}
+
+/**
+ * Parses group names typed as `Family, Chess club` (commas separate them).
+ *
+ * @example
+ * ```ts
+ * import { parseGroups } from "./config.ts";
+ * if (parseGroups(" Family, Chess club ,").join("|") !== "Family|Chess club") throw new Error();
+ * ```
+ */
+export function parseGroups(text: string): string[] {
+  return text.split(",").map((name) => name.trim()).filter((name) => name !== "");
+}
+
 function splitList(text: string): string[] {
   return text.split(/[,;]/).map((item) => item.trim()).filter((item) => item !== "");
 }
@@ -399,6 +478,8 @@ export function parseClientCommand(
         ...Object.fromEntries(FIELD_FLAGS.map((flag) => [flag, { type: "string" as const }])),
         phone: { type: "string", multiple: true },
         email: { type: "string", multiple: true },
+        url: { type: "string", multiple: true },
+        group: { type: "string", multiple: true },
         limit: { type: "string" },
         cursor: { type: "string" },
         count: { type: "string" },
@@ -476,10 +557,16 @@ export function parseClientCommand(
     case "find":
       return { kind, config, name: text("a name"), page: pageFlags(values) };
     case "search":
-      return { kind, config, query: text("a query"), page: pageFlags(values) };
+      return {
+        kind,
+        config,
+        query: text("a query"),
+        page: pageFlags(values),
+        ...groupFlag(values, kind),
+      };
     case "list":
       none();
-      return { kind, config, page: pageFlags(values) };
+      return { kind, config, page: pageFlags(values), ...groupFlag(values, kind) };
     case "count":
     case "stats":
       none();
@@ -629,7 +716,23 @@ function fieldFlags(values: Record<string, unknown>): FieldFlags {
   if (emails !== undefined) {
     fields.emails = emails.filter((text) => text.trim() !== "").map(labelledEmail);
   }
+  const urls = values.url as string[] | undefined;
+  if (urls !== undefined) {
+    fields.urls = urls.filter((text) => text.trim() !== "").map(labelledUrl);
+  }
+  const groups = values.group as string[] | undefined;
+  if (groups !== undefined) fields.groups = groups.flatMap(parseGroups);
   return fields;
+}
+
+/** `--group NAME` of list and search: one group, not empty. */
+function groupFlag(values: Record<string, unknown>, kind: string): { group?: string } {
+  const groups = values.group as string[] | undefined;
+  if (groups === undefined) return {};
+  if (groups.length > 1) throw new UsageError(`${kind} takes one --group`);
+  const group = groups[0]!.trim();
+  if (group === "") throw new UsageError("--group is empty");
+  return { group };
 }
 
 function pageFlags(values: Record<string, unknown>): PageFlags {

@@ -6,13 +6,23 @@
  * @module
  */
 
-import type { Contact, ContactFields, Email, Phone } from "../model/contact.ts";
+import type { Contact, ContactFields, Email, Phone, Url } from "../model/contact.ts";
 
-/** The fields of a contact shown to people, in the order they are asked and shown. */
-export type ShownContact = Pick<
-  ContactFields,
-  "name" | "house" | "street" | "town" | "postcode" | "phones" | "emails" | "notes"
->;
+/**
+ * The fields of a contact shown to people. The fields of issue 15 are optional here: a
+ * contact from an older server lacks them (shown as empty).
+ */
+export type ShownContact =
+  & Pick<
+    ContactFields,
+    "name" | "house" | "street" | "town" | "postcode" | "phones" | "emails" | "notes"
+  >
+  & Partial<
+    Pick<
+      ContactFields,
+      "org" | "title" | "nickname" | "birthday" | "anniversary" | "urls" | "groups"
+    >
+  >;
 
 /**
  * A contact's address on one line: house and street, town, postcode.
@@ -58,6 +68,36 @@ export function formatEmail(email: Email): string {
 }
 
 /**
+ * A web address as `url (label)`, or the address alone.
+ *
+ * @example
+ * ```ts
+ * import { formatUrl } from "./format.ts";
+ * if (formatUrl({ label: "blog", url: "https://ann.example" }) !== "https://ann.example (blog)") {
+ *   throw new Error();
+ * }
+ * ```
+ */
+export function formatUrl(url: Url): string {
+  return url.label ? `${url.url} (${url.label})` : url.url;
+}
+
+/**
+ * A date as a contact holds it, for people: `1980-04-12`, or `04-12 (no year)`.
+ *
+ * @example
+ * ```ts
+ * import { formatDate } from "./format.ts";
+ * if (formatDate("--04-12") !== "04-12 (no year)" || formatDate("1980-04-12") !== "1980-04-12") {
+ *   throw new Error();
+ * }
+ * ```
+ */
+export function formatDate(date: string): string {
+  return date.startsWith("--") ? `${date.slice(2)} (no year)` : date;
+}
+
+/**
  * A labelled list as typed in the menu and on the command line: `label: value, value`.
  *
  * @example
@@ -67,9 +107,9 @@ export function formatEmail(email: Email): string {
  * if (text !== "work: 555-0123, 555-9") throw new Error(text);
  * ```
  */
-export function formatLabelled(items: Array<Phone | Email>): string {
+export function formatLabelled(items: Array<Phone | Email | Url>): string {
   return items.map((item) => {
-    const value = "number" in item ? item.number : item.address;
+    const value = "number" in item ? item.number : "address" in item ? item.address : item.url;
     return item.label ? `${item.label}: ${value}` : value;
   }).join(", ");
 }
@@ -91,10 +131,17 @@ export function formatCard(
   options: { id?: boolean } = {},
 ): string {
   const rows: Array<[string, string]> = [];
+  if (contact.nickname) rows.push(["Nickname", contact.nickname]);
+  const work = [contact.title, contact.org].filter(Boolean).join(", ");
+  if (work) rows.push([contact.org ? "Work" : "Title", work]);
   const address = formatAddress(contact);
   if (address) rows.push(["Address", address]);
   for (const phone of contact.phones) rows.push(["Phone", formatPhone(phone)]);
   for (const email of contact.emails) rows.push(["Email", formatEmail(email)]);
+  for (const url of contact.urls ?? []) rows.push(["Web", formatUrl(url)]);
+  if (contact.birthday) rows.push(["Birthday", formatDate(contact.birthday)]);
+  if (contact.anniversary) rows.push(["Anniversary", formatDate(contact.anniversary)]);
+  if (contact.groups?.length) rows.push(["Groups", contact.groups.join(", ")]);
   if (contact.notes) rows.push(["Notes", contact.notes]);
   if (options.id && contact.id) rows.push(["Id", contact.id]);
   const width = Math.max(0, ...rows.map(([label]) => label.length));
@@ -105,7 +152,7 @@ export function formatCard(
 }
 
 /**
- * A contact on one line, to choose it among others: name, address, first phone.
+ * A contact on one line, to choose it among others: name, organisation, address, first phone.
  *
  * @example
  * ```ts
@@ -118,7 +165,8 @@ export function formatCard(
 export function formatSummary(contact: ShownContact): string {
   const phone = contact.phones[0]?.number;
   const email = contact.emails[0]?.address;
-  return [contact.name, formatAddress(contact), phone ?? email ?? ""].filter(Boolean).join(" · ");
+  return [contact.name, contact.org ?? "", formatAddress(contact), phone ?? email ?? ""]
+    .filter(Boolean).join(" · ");
 }
 
 /** Cuts text to `width` characters, marking the cut with `…`. */
@@ -129,7 +177,8 @@ function fit(text: string, width: number): string {
 }
 
 /**
- * Contacts as a compact table, one numbered row each, within `columns` characters.
+ * Contacts as a compact table, one numbered row each, within `columns` characters: name,
+ * organisation (a column only when one of them has one), address, first phone, first email.
  *
  * @example
  * ```ts
@@ -152,23 +201,31 @@ export function formatTable(
   const numberWidth = String(first + contacts.length - 1).length;
   const rows = contacts.map((contact) => ({
     name: contact.name,
+    org: contact.org ?? "",
     address: formatAddress(contact),
     phone: contact.phones[0]?.number ?? "",
     email: contact.emails[0]?.address ?? "",
   }));
   const widest = (key: keyof (typeof rows)[number], header: string) =>
     Math.max(header.length, ...rows.map((row) => [...row[key]].length));
-  // Name, phone and email get what they need up to a cap; the address takes the rest.
+  // Name, organisation, phone and email get what they need up to a cap; the address the rest.
   const name = Math.min(widest("name", "Name"), 28);
+  const org = rows.some((row) => row.org !== "") ? Math.min(widest("org", "Organisation"), 20) : 0;
   const phone = Math.min(widest("phone", "Phone"), 18);
   const email = Math.min(widest("email", "Email"), 28);
-  const fixed = 2 + numberWidth + 2 + name + 2 + 2 + phone + 2 + email;
+  const fixed = 2 + numberWidth + 2 + name + 2 + (org ? org + 2 : 0) + 2 + phone + 2 + email;
   const address = Math.max(10, Math.min(widest("address", "Address"), columns - fixed));
-  const line = (n: string, r: { name: string; address: string; phone: string; email: string }) =>
-    (`  ${n.padStart(numberWidth)}  ${fit(r.name, name)}  ${fit(r.address, address)}  ` +
-      `${fit(r.phone, phone)}  ${fit(r.email, email)}`).trimEnd();
+  const line = (n: string, r: (typeof rows)[number]) =>
+    (`  ${n.padStart(numberWidth)}  ${fit(r.name, name)}  ${org ? fit(r.org, org) + "  " : ""}` +
+      `${fit(r.address, address)}  ${fit(r.phone, phone)}  ${fit(r.email, email)}`).trimEnd();
   return [
-    line("#", { name: "Name", address: "Address", phone: "Phone", email: "Email" }),
+    line("#", {
+      name: "Name",
+      org: "Organisation",
+      address: "Address",
+      phone: "Phone",
+      email: "Email",
+    }),
     ...rows.map((row, i) => line(String(first + i), row)),
   ].join("\n");
 }
@@ -190,12 +247,35 @@ export const FIELD_LABELS: ReadonlyArray<readonly [keyof ShownContact, string]> 
   ["postcode", "Postcode"],
   ["phones", "Phones"],
   ["emails", "Emails"],
+  ["org", "Organisation"],
+  ["title", "Job title"],
+  ["nickname", "Nickname"],
+  ["birthday", "Birthday"],
+  ["anniversary", "Anniversary"],
+  ["urls", "Web addresses"],
+  ["groups", "Groups"],
   ["notes", "Notes"],
 ];
 
-function fieldText(contact: ShownContact, field: keyof ShownContact): string {
+/**
+ * A field's value as text, as the menu shows it and takes it back: lists as
+ * `label: value, value`, groups joined by `, `, an absent field as "".
+ *
+ * @example
+ * ```ts
+ * import { fieldText } from "./format.ts";
+ * const bo = { name: "Bo", house: "", street: "", town: "", postcode: "", phones: [], emails: [],
+ *   notes: "", groups: ["Family", "Chess club"] };
+ * if (fieldText(bo, "groups") !== "Family, Chess club" || fieldText(bo, "org") !== "") throw new Error();
+ * ```
+ */
+export function fieldText(contact: ShownContact, field: keyof ShownContact): string {
   const value = contact[field];
-  return Array.isArray(value) ? formatLabelled(value) : value;
+  if (value === undefined) return "";
+  if (field === "groups") return (value as string[]).join(", ");
+  return Array.isArray(value)
+    ? formatLabelled(value as Array<Phone | Email | Url>)
+    : value as string;
 }
 
 /**

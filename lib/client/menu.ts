@@ -12,22 +12,34 @@
 
 import type { Page } from "../protocol/api.ts";
 import type { Contact, ContactFields } from "../model/contact.ts";
-import { parseEmails, parsePhones } from "./config.ts";
+import { parseEmails, parseGroups, parsePhones, parseUrls } from "./config.ts";
 import { blankContact, checkFields, cleanMessage, userFields } from "./contact_edit.ts";
 import { likelyDuplicates } from "./commands.ts";
 import { mergeInto } from "../model/duplicates.ts";
 import {
   FIELD_LABELS,
+  fieldText,
   formatCard,
   formatDifferences,
   formatEmail,
-  formatLabelled,
   formatPhone,
   formatSummary,
   formatTable,
   type ShownContact,
 } from "./format.ts";
 import { isId } from "../model/ids.ts";
+
+/** How the merge report names the one-value fields it filled in. */
+const FIELD_NAMES = {
+  org: "organisation",
+  title: "job title",
+  nickname: "nickname",
+  birthday: "birthday",
+  anniversary: "anniversary",
+} as const;
+
+/** The fields that hold lists (cleared to `[]` with `-`). */
+const LIST_FIELDS: ReadonlyArray<keyof ShownContact> = ["phones", "emails", "urls", "groups"];
 import { plural } from "../model/text.ts";
 import { sameFields } from "./import_plan.ts";
 import type { Prompter } from "./line_input.ts";
@@ -345,11 +357,15 @@ class Menu {
           this.#p.print(`The ${field} is required; press Enter to keep it.`);
           continue;
         }
-        value = field === "phones" || field === "emails" ? [] : "";
+        value = LIST_FIELDS.includes(field) ? [] : "";
       } else if (field === "phones") {
         value = parsePhones(answer);
       } else if (field === "emails") {
         value = parseEmails(answer);
+      } else if (field === "urls") {
+        value = parseUrls(answer);
+      } else if (field === "groups") {
+        value = parseGroups(answer);
       } else {
         value = answer;
       }
@@ -371,8 +387,24 @@ class Menu {
     draft = await this.#askField(draft, "house", "Enter the house number: ");
     draft = await this.#askField(draft, "street", "Enter the street name: ");
     draft = await this.#askField(draft, "town", "Enter the town: ");
+    draft = await this.#askField(draft, "postcode", "Enter the postcode (optional): ");
     draft = await this.#askField(draft, "phones", "Enter the phone number: ");
     draft = await this.#askField(draft, "emails", "Enter the email address (optional): ");
+    draft = await this.#askField(draft, "org", "Enter the organisation (optional): ");
+    draft = await this.#askField(draft, "title", "Enter the job title (optional): ");
+    draft = await this.#askField(draft, "nickname", "Enter the nickname (optional): ");
+    draft = await this.#askField(
+      draft,
+      "birthday",
+      "Enter the birthday, YYYY-MM-DD or --MM-DD (optional): ",
+    );
+    draft = await this.#askField(
+      draft,
+      "anniversary",
+      "Enter the anniversary, YYYY-MM-DD or --MM-DD (optional): ",
+    );
+    draft = await this.#askField(draft, "urls", "Enter the web address (optional): ");
+    draft = await this.#askField(draft, "groups", "Enter the groups, Family, Work (optional): ");
     draft = await this.#askField(draft, "notes", "Enter notes (optional): ");
     if (!await this.#checkDuplicates(draft)) return;
     const added = await this.#call<Contact>("add", { contact: draft });
@@ -443,6 +475,9 @@ class Menu {
       const added = [
         ...merged.phones.map((phone) => `phone ${formatPhone(phone)}`),
         ...merged.emails.map((email) => `email ${formatEmail(email)}`),
+        ...merged.urls.map((url) => `web address ${url.url}`),
+        ...merged.groups.map((group) => `group ${group}`),
+        ...merged.filled.map((field) => `the ${FIELD_NAMES[field]}`),
         ...(merged.notes ? ["the notes"] : []),
         ...(merged.address.length > 0 ? ["the address"] : []),
       ];
@@ -498,13 +533,36 @@ class Menu {
 
   async search(): Promise<void> {
     const p = this.#p;
-    p.print("Search by the start of words in the name, street, town or email, or by phone digits.");
+    p.print(
+      "Search by the start of words in the name, street, town, email, organisation, nickname " +
+        "or groups, or by phone digits; group: NAME lists a group.",
+    );
     const query = await this.#ask("Search for: ");
     if (query === "") return p.print("No words given: nothing to search for.");
+    const group = /^group\s*:\s*(.*\S)\s*$/i.exec(query)?.[1];
+    if (group !== undefined) {
+      const found = await this.#showResults((cursor) =>
+        this.#groupPage({ group, cursor, limit: this.#pageSize })
+      );
+      if (!found) p.print(`No entry is in the group ${JSON.stringify(group)}.`);
+      return;
+    }
     const found = await this.#showResults((cursor) =>
       this.#call<Page>("search", { query, cursor, limit: this.#pageSize })
     );
     if (!found) p.print(`Nothing matches ${JSON.stringify(query)}.`);
+  }
+
+  /**
+   * A page of a group's members. The server looks at a bounded number of candidates a call,
+   * so a page may come back empty with a cursor: asked again until one holds some, or ends.
+   */
+  async #groupPage(params: { group: string; cursor: string | null; limit: number }): Promise<Page> {
+    let page = await this.#call<Page>("list", params);
+    for (let round = 0; round < 1000 && page.contacts.length === 0 && page.cursor; round++) {
+      page = await this.#call<Page>("list", { ...params, cursor: page.cursor });
+    }
+    return page;
   }
 
   async list(): Promise<void> {
@@ -724,14 +782,11 @@ class Menu {
 
   /** Asks for every field, showing its value; Enter keeps it, `-` clears it. */
   async #editFields(fields: ContactFields): Promise<ContactFields> {
-    this.#p.print("Press Enter to keep a value, or type - to clear it. For phones and emails,");
-    this.#p.print("type the whole list: mobile: 555-0123, work: 555-0199.");
+    this.#p.print("Press Enter to keep a value, or type - to clear it. For phones, emails, web");
+    this.#p.print("addresses and groups, type the whole list: mobile: 555-0123, work: 555-0199.");
     let draft = fields;
     for (const [field, label] of FIELD_LABELS) {
-      const value = draft[field];
-      const shown = typeof value === "string"
-        ? value.replaceAll("\n", " / ")
-        : formatLabelled(value);
+      const shown = fieldText(draft, field).replaceAll("\n", " / ");
       draft = await this.#askField(draft, field, shown ? `${label} [${shown}]: ` : `${label}: `, {
         editing: true,
         required: field === "name",
