@@ -43,44 +43,21 @@ async function run(
   return text;
 }
 
-/** The README's vdirsyncer config, for a server URL and a folder. */
-function vdirsyncerConfig(url: string, dir: string): string {
-  return `[general]
-status_path = "${dir}/status/"
-
-[pair addressbook]
-a = "addressbook_local"
-b = "addressbook_server"
-collections = ["from b"]
-conflict_resolution = "b wins"
-
-[storage addressbook_local]
-type = "filesystem"
-path = "${dir}/contacts/"
-fileext = ".vcf"
-
-[storage addressbook_server]
-type = "carddav"
-url = "${url}/"
-username = "me"
-password = "${TOKEN}"
-`;
-}
-
-/** The README's khard config for the folder vdirsyncer fills. */
-function khardConfig(dir: string): string {
-  return `[addressbooks]
-[[shared]]
-path = ${dir}/contacts/shared/
-
-[general]
-default_action = list
-editor = /bin/true
-merge_editor = /bin/true
-
-[contact table]
-display = formatted_name
-`;
+/**
+ * A config file as the README gives it (the ```ini block whose first line is `# <path>`),
+ * with its home folder paths, server URL and token replaced for this test.
+ */
+async function readmeConfig(
+  path: string,
+  replace: Record<string, string>,
+): Promise<string> {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const match = new RegExp("```ini\\n\\s*# " + path.replaceAll(".", "\\.") + "\\n([\\s\\S]*?)```")
+    .exec(readme);
+  assert.ok(match, `README.md has no config block for ${path}`);
+  let text = match[1]!.split("\n").map((line) => line.replace(/^  /, "")).join("\n");
+  for (const [from, to] of Object.entries(replace)) text = text.replaceAll(from, to);
+  return text;
 }
 
 Deno.test("vdirsyncer syncs the book two ways with a folder, and khard reads it", async () => {
@@ -96,7 +73,18 @@ Deno.test("vdirsyncer syncs the book two ways with a folder, and khard reads it"
   });
   await using dir = await tempDir();
   const config = `${dir.path}/vdirsyncer.conf`;
-  await Deno.writeTextFile(config, vdirsyncerConfig(dav.url, dir.path));
+  const paths = {
+    "~/.local/share/vdirsyncer/status/": `${dir.path}/status/`,
+    "~/.local/share/contacts/": `${dir.path}/contacts/`,
+  };
+  await Deno.writeTextFile(
+    config,
+    await readmeConfig("~/.config/vdirsyncer/config", {
+      ...paths,
+      "https://bookserver.local:2008/": `${dav.url}/`,
+      '"TOKEN"': `"${TOKEN}"`,
+    }),
+  );
   const vdirsyncer = (...args: string[]) =>
     run("vdirsyncer", ["-c", config, ...args], { stdin: "y\ny\ny\n" });
   const folder = `${dir.path}/contacts/shared`;
@@ -184,7 +172,11 @@ Deno.test("vdirsyncer syncs the book two ways with a folder, and khard reads it"
 
   // khard reads the folder vdirsyncer keeps.
   const khardConf = `${dir.path}/khard.conf`;
-  await Deno.writeTextFile(khardConf, khardConfig(dir.path));
+  await Deno.writeTextFile(
+    khardConf,
+    (await readmeConfig("~/.config/khard/khard.conf", paths)) +
+      "editor = /bin/true\nmerge_editor = /bin/true\n",
+  );
   const listed = await run("khard", ["-c", khardConf, "list"]);
   assert.match(listed, /Ann Server/);
   assert.match(listed, /Bob Server/);
