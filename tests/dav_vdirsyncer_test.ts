@@ -55,7 +55,7 @@ async function readmeConfig(
   const match = new RegExp("```ini\\n\\s*# " + path.replaceAll(".", "\\.") + "\\n([\\s\\S]*?)```")
     .exec(readme);
   assert.ok(match, `README.md has no config block for ${path}`);
-  let text = match[1]!.split("\n").map((line) => line.replace(/^  /, "")).join("\n");
+  let text = match[1]!.split("\n").map((line) => line.replace(/^ {2}/, "")).join("\n");
   for (const [from, to] of Object.entries(replace)) text = text.replaceAll(from, to);
   return text;
 }
