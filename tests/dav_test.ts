@@ -18,7 +18,7 @@ import {
   startDav,
   vcard,
 } from "./dav_helpers.ts";
-import { TestServer } from "./helpers.ts";
+import { makeCertificate, tempDir, TestServer } from "./helpers.ts";
 
 const ANN = vcard([
   "UID:8d1f2a4e-0000-4000-8000-000000000001",
@@ -422,4 +422,37 @@ Deno.test("unknown paths are 404, unsupported methods 405 with Allow", async () 
   assert.equal(move.status, 405);
   assert.match(move.headers.get("allow") ?? "", /PUT/);
   assert.equal((await request(dav.url, "GET", BOOK)).status, 200);
+});
+
+Deno.test("with a certificate in the data folder, the CardDAV door speaks HTTPS with it", async () => {
+  await using data = await tempDir();
+  const cert = await makeCertificate(data.path);
+  await using dav = await startDav({
+    dataDir: data.path,
+    args: ["--require-auth"],
+    env: { ADDRESSBOOK_TOKEN: "write-token-0123456789" },
+  });
+  assert.match(dav.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+  const client = Deno.createHttpClient({ caCerts: [cert] });
+  try {
+    const url = dav.url.replace("127.0.0.1", "localhost");
+    const reply = await fetch(`${url}${BOOK}`, {
+      method: "PROPFIND",
+      headers: {
+        depth: "0",
+        authorization: `Basic ${btoa("me:write-token-0123456789")}`,
+      },
+      client,
+    });
+    assert.equal(reply.status, 207);
+    assert.match(await reply.text(), /sync-token/);
+  } finally {
+    client.close();
+  }
+  // Plain HTTP to the TLS port gets nothing useful.
+  const plain = await fetch(`${dav.url.replace("https:", "http:")}/dav/`).then(
+    (r) => r.body?.cancel().then(() => r.status),
+    () => 0,
+  );
+  assert.notEqual(plain, 207);
 });
