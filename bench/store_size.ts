@@ -12,12 +12,15 @@
  * ```
  *
  * Prints one JSON record. `--parts` only works with this tree's store (it builds the view's
- * parts from its modules).
+ * parts from its modules), and so does the server's start: from spawn to its "listening" line,
+ * with the serve task's exact command (`--http-port off`), on the store and on an empty one,
+ * and its RSS then.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import { serveCommand } from "../tests/helpers.ts";
 import { benchCard } from "./data.ts";
 import { formatVCard } from "../lib/formats/vcard.ts";
 import type { ContactFields, StoredContact } from "../lib/model/contact.ts";
@@ -196,6 +199,45 @@ async function childParts(path: string): Promise<unknown> {
   };
 }
 
+/**
+ * The server on the folder holding `path` (the serve task's exact command, as
+ * `tests/helpers.ts` builds it), from spawn to its "listening" line; then stopped with
+ * SIGTERM. Its RSS when listening, from /proc.
+ */
+async function serveStart(path: string): Promise<{ startMs: number; rssMiB: number }> {
+  const dataDir = path.slice(0, path.lastIndexOf("/"));
+  const env = { ADDRESSBOOK_DATA: dataDir };
+  const [cmd, ...rest] = await serveCommand(env);
+  const start = performance.now();
+  const server = new Deno.Command(cmd!, {
+    args: [...rest, "--port", "0", "--http-port", "off", "--log-level", "warn"],
+    env,
+    cwd: new URL("../", import.meta.url),
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = server.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let log = "";
+  const watchdog = setTimeout(() => server.kill("SIGKILL"), 120_000);
+  try {
+    while (!log.includes(" listening on ")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`The server did not start:\n${log}`);
+      log += value;
+    }
+    const startMs = performance.now() - start;
+    const status = await Deno.readTextFile(`/proc/${server.pid}/status`).catch(() => "");
+    const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    server.kill("SIGTERM");
+    return { startMs: Math.round(startMs), rssMiB: mib(rssKiB * 1024) };
+  } finally {
+    clearTimeout(watchdog);
+    await reader.cancel().catch(() => {});
+    await server.status;
+  }
+}
+
 async function child(mode: string, path: string): Promise<unknown> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -246,6 +288,13 @@ if (args.values.child) {
       vcardBytes += encoder.encode(formatVCard(benchCard(i), "3.0")).length;
     }
     const opened = await child("open", path);
+    // The server, on this store and on an empty one (for the RSS above an empty server's).
+    const served = args.values.store ? null : await serveStart(path);
+    let empty = null;
+    if (served) {
+      const emptyDir = await Deno.makeTempDir({ dir, prefix: "empty-" });
+      empty = await serveStart(`${emptyDir}/addressbook.kv`);
+    }
     const parts = args.values.parts && !args.values.store ? await child("parts", path) : null;
     console.log(JSON.stringify(
       {
@@ -257,6 +306,17 @@ if (args.values.child) {
         kvToVcard: Math.round(kvBytes / vcardBytes * 100) / 100,
         kvBytesPerContact: Math.round(kvBytes / N),
         open: opened,
+        serve: served && empty
+          ? {
+            startMs: served.startMs,
+            rssMiB: served.rssMiB,
+            emptyStartMs: empty.startMs,
+            emptyRssMiB: empty.rssMiB,
+            rssAboveEmptyBytesPerContact: Math.round(
+              (served.rssMiB - empty.rssMiB) * 1024 * 1024 / N,
+            ),
+          }
+          : null,
         parts,
       },
       null,
