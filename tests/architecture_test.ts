@@ -22,8 +22,10 @@ const MAY_IMPORT: Record<string, string[]> = {
   formats: ["model"],
   sandbox: [],
   store: ["model", "protocol"],
-  server: ["model", "protocol", "formats", "sandbox", "store"],
-  client: ["model", "protocol", "formats", "sandbox"],
+  // DNS-SD (multicast DNS): the advertiser for the server, the browser for the client.
+  discovery: [],
+  server: ["model", "protocol", "formats", "sandbox", "store", "discovery"],
+  client: ["model", "protocol", "formats", "sandbox", "discovery"],
 };
 
 /** What the entries at the top may import. */
@@ -40,6 +42,7 @@ const SOCKET_FILES = [
   "lib/server/connection.ts",
   "lib/server/http/server.ts",
   "lib/client/transport.ts",
+  "lib/discovery/mdns.ts",
 ];
 
 /** The server's front doors: they reach the store only through the methods module. */
@@ -48,7 +51,8 @@ const FRONT_DOORS = ["lib/server/connection.ts", "lib/server/classic.ts", "lib/s
 /** Vendored libraries (vendor/<name>@<version>/, see README) that lib/ may import. */
 const VENDOR = /^vendor\/[a-z0-9-]+@[0-9.]+\/[^/]+\.js$/;
 
-const SOCKET = /\bDeno\.(listen|listenTls|connect|connectTls|startTls|serve|upgradeWebSocket)\(/;
+const SOCKET =
+  /\bDeno\.(listen|listenTls|listenDatagram|connect|connectTls|startTls|serve|upgradeWebSocket)\(|\b(multicastDns|createSocket)\(/;
 const KV = /\bDeno\.openKv\(|\.atomic\(\)|\bkv\.(get|getMany|set|delete|list|watch)\(/;
 const REMOTE_TEST = /\^https\?/;
 
@@ -194,6 +198,7 @@ Deno.test("layoutProblems() finds each kind of break (so the test above can fail
     m("lib/server/methods2.ts", [], "const c = await Deno.connect({ port: 1 });"),
     m("lib/server/config.ts", [], "const remote = /^https?:\\/\\//.test(db);"),
     m("lib/client/quiet.ts", [], "/** const c = Deno.connect({ port: 1 }); */"),
+    m("lib/discovery/browser.ts", ["lib/client/format.ts"], "const m = multicastDns({});"),
     m("client.ts", ["lib/server/methods.ts"]),
     m("lib/store/store.ts", []),
     m("lib/store/mod.ts", []),
@@ -209,8 +214,10 @@ Deno.test("layoutProblems() finds each kind of break (so the test above can fail
     "lib/server/classic.ts is a front door and uses the store (lib/store/mod.ts) directly",
     "lib/client/menu.ts uses KV; only the store may",
     "lib/client/commands.ts spells a KV key; only the store may",
-    "lib/server/methods2.ts opens a socket; only lib/server/listener.ts, lib/server/connection.ts, lib/server/http/server.ts, lib/client/transport.ts may",
+    "lib/server/methods2.ts opens a socket; only lib/server/listener.ts, lib/server/connection.ts, lib/server/http/server.ts, lib/client/transport.ts, lib/discovery/mdns.ts may",
     "lib/server/config.ts decides whether a store is remote; the store's storeKind does",
+    "lib/discovery/browser.ts (discovery) imports lib/client/format.ts (client)",
+    "lib/discovery/browser.ts opens a socket; only lib/server/listener.ts, lib/server/connection.ts, lib/server/http/server.ts, lib/client/transport.ts, lib/discovery/mdns.ts may",
     "client.ts imports lib/server/methods.ts",
     "lib/model/other.ts imports vendor/entry.ts, outside lib/",
     "import cycle: lib/client/format.ts -> lib/server/log.ts -> lib/client/format.ts",
