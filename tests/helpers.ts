@@ -55,13 +55,19 @@ export function serveCommand(env: Record<string, string>): Promise<string[]> {
 }
 
 /**
+ * Test servers do not advertise themselves (a server on 0.0.0.0 would multicast on this
+ * machine's own interfaces); tests/discovery_test.ts turns it on inside network namespaces.
+ */
+const NO_ADVERTISING = { ADDRESSBOOK_ADVERTISE: "off" };
+
+/**
  * Runs the server with the serve task's flags until it exits (for startups that must fail);
  * kills it after `timeoutMs`. Returns its exit code and output.
  */
 export async function runServerToExit(
   options: { dataDir: string; args?: string[]; env?: Record<string, string>; timeoutMs?: number },
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ADDRESSBOOK_DATA: options.dataDir, ...options.env };
+  const env = { ADDRESSBOOK_DATA: options.dataDir, ...NO_ADVERTISING, ...options.env };
   const [cmd, ...args] = await serveCommand(env);
   const process = new Deno.Command(cmd!, {
     args: [...args, "--port", "0", ...(options.args ?? [])],
@@ -182,7 +188,7 @@ export class TestServer {
     options: { dataDir?: string; args?: string[]; env?: Record<string, string> } = {},
   ): Promise<TestServer> {
     const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "addressbook-test-" });
-    const env = { ADDRESSBOOK_DATA: dataDir, ...options.env };
+    const env = { ADDRESSBOOK_DATA: dataDir, ...NO_ADVERTISING, ...options.env };
     const [cmd, ...args] = await serveCommand(env);
     const process = new Deno.Command(cmd!, {
       args: [...args, "--port", "0", ...(options.args ?? [])],

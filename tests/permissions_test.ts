@@ -151,3 +151,21 @@ Deno.test("deno task serve takes an IPv6 address without brackets (ADDRESSBOOK_H
     await stderr.cancel();
   }
 });
+
+Deno.test("--advertise on without the mDNS grants is one sentence, before anything opens", async () => {
+  await using dir = await tempDir();
+  // ADDRESSBOOK_ADVERTISE=off: the task then grants no mDNS; the flag asks for it anyway.
+  const { code, stderr } = await runServerToExit({
+    dataDir: dir.path,
+    args: ["--host", "0.0.0.0", "--advertise", "on"],
+    env: { ADDRESSBOOK_ADVERTISE: "off" },
+  });
+  assert.equal(code, 1);
+  const errors = stderr.split("\n").filter((line) => line.startsWith("addressbook: "));
+  assert.deepEqual(errors, [
+    "addressbook: Not allowed to advertise on the LAN: DNS-SD needs " +
+    "--allow-net=0.0.0.0:5353,224.0.0.251:5353 (deno task serve grants it unless " +
+    "ADDRESSBOOK_ADVERTISE=off)",
+  ]);
+  assert.deepEqual([...Deno.readDirSync(dir.path)], [], "nothing made in the data folder");
+});

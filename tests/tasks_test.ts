@@ -168,6 +168,44 @@ function envList(argv: string[]): string[] {
   return flag.slice("--allow-env=".length).split(",").sort();
 }
 
+/** The `--allow-net` list of a task's flags. */
+function netList(argv: string[]): string[] {
+  const flag = argv.find((word) => word.startsWith("--allow-net="));
+  assert.ok(flag, `no scoped --allow-net in ${argv.join(" ")}`);
+  return flag.slice("--allow-net=".length).split(",");
+}
+
+Deno.test("DNS-SD adds exactly the mDNS port and group to the server's tasks, unless off", async () => {
+  const loopback = ["127.0.0.1", "[::1]", "localhost", "0.0.0.0", "[::]"];
+  // --host 0.0.0.0 typed after the task advertises by default: the group is always granted.
+  assert.deepEqual(netList(await taskCommand("serve", {})), [...loopback, "224.0.0.251:5353"]);
+  assert.deepEqual(netList(await taskCommand("serve", { ADDRESSBOOK_ADVERTISE: "off" })), loopback);
+  assert.deepEqual(
+    netList(await taskCommand("serve", { ADDRESSBOOK_HOST: "10.77.0.1" })),
+    [...loopback, "10.77.0.1", "224.0.0.251:5353"],
+  );
+  // A compiled server built for loopback never advertises; for a LAN address it may.
+  assert.deepEqual(
+    netList(await taskCommand("compile:server", { ADDRESSBOOK_HOST: "127.0.0.1" })),
+    ["127.0.0.1"],
+  );
+  assert.deepEqual(
+    netList(await taskCommand("compile:server", { ADDRESSBOOK_HOST: "10.77.0.1" })),
+    ["127.0.0.1", "10.77.0.1", "0.0.0.0:5353", "224.0.0.251:5353"],
+  );
+  assert.deepEqual(
+    netList(
+      await taskCommand("compile:server", {
+        ADDRESSBOOK_HOST: "10.77.0.1",
+        ADDRESSBOOK_ADVERTISE: "0",
+      }),
+    ),
+    ["127.0.0.1", "10.77.0.1"],
+  );
+  // The client may reach any address already (it connects where it is told): no change.
+  assert.ok((await taskCommand("client", {})).includes("--allow-net"));
+});
+
 Deno.test("the server's tasks grant exactly the environment variables it documents", async () => {
   const documented = SERVER_OPTIONS.map((o) => o.env).sort();
   assert.deepEqual(envList(await taskCommand("serve", {})), documented);
@@ -245,7 +283,8 @@ Deno.test("deno task compile:server type-checks and bakes least privilege in", a
   }
   const meta = await bakedMetadata(`${dist}/addressbook-server`);
   const p = meta.permissions;
-  assert.deepEqual(p.allow_net, ["127.0.0.1", "0.0.0.0"]);
+  // Loopback, the build's address, and what DNS-SD needs (0.0.0.0 covers its port 5353).
+  assert.deepEqual(p.allow_net, ["127.0.0.1", "0.0.0.0", "224.0.0.251:5353"]);
   // Relative: resolved where the binary runs, not where it was built.
   assert.deepEqual(p.allow_read, ["./data"]);
   assert.deepEqual(p.allow_write, ["./data"]);
@@ -270,7 +309,12 @@ Deno.test("compile:server takes the data folder and LAN address at build time", 
   });
   assert.equal(run.code, 0, run.output);
   const p = (await bakedMetadata(`${dist}/addressbook-server`)).permissions;
-  assert.deepEqual(p.allow_net, ["127.0.0.1", "192.168.1.10"]);
+  assert.deepEqual(p.allow_net, [
+    "127.0.0.1",
+    "192.168.1.10",
+    "0.0.0.0:5353",
+    "224.0.0.251:5353",
+  ]);
   assert.deepEqual(p.allow_read, ["/var/lib/addressbook"]);
   assert.deepEqual(p.allow_write, ["/var/lib/addressbook"]);
   // The target really reaches deno compile: a bogus one is refused by it.

@@ -49,6 +49,24 @@ export const SERVE_HOSTS: readonly string[] = [
   "[::]",
 ];
 
+/**
+ * What DNS-SD (`--advertise`, multicast DNS) needs besides: the mDNS port on every address
+ * and the group's address, port 5353 only (lib/discovery/mdns.ts checks the same two).
+ * The serve task always grants them, since `--host 0.0.0.0` typed after it advertises by
+ * default, unless `ADDRESSBOOK_ADVERTISE` is off; a compiled server built for a LAN address.
+ */
+export const MDNS_HOSTS: readonly string[] = ["0.0.0.0:5353", "224.0.0.251:5353"];
+
+/** Whether a value of `ADDRESSBOOK_ADVERTISE` turns advertising off (as the server reads it). */
+function advertiseOff(value: string | undefined): boolean {
+  return ["off", "0", "false", "no"].includes((value ?? "").trim().toLowerCase());
+}
+
+/** Whether an address is loopback (as the server's own check: 127.x, ::1, localhost). */
+function loopbackHost(host: string): boolean {
+  return host === "localhost" || host === "[::1]" || /^127\./.test(host);
+}
+
 /** The data folder when `ADDRESSBOOK_DATA` is unset (relative: resolved where it runs). */
 export const DEFAULT_DATA = "./data";
 
@@ -81,7 +99,8 @@ export function netHost(host: string): string {
  * if (!plain.flags.includes("--allow-read=./data")) throw new Error(plain.flags.join(" "));
  * const env: Record<string, string> = { ADDRESSBOOK_HOST: "192.168.1.10", ADDRESSBOOK_DATA: "/srv/book" };
  * const lan = taskGrants("serve", (name) => env[name], names);
- * if (!lan.flags.includes("--allow-net=127.0.0.1,[::1],localhost,0.0.0.0,[::],192.168.1.10")) {
+ * const net = "--allow-net=127.0.0.1,[::1],localhost,0.0.0.0,[::],192.168.1.10,224.0.0.251:5353";
+ * if (!lan.flags.includes(net)) {
  *   throw new Error(lan.flags.join(" "));
  * }
  * if (!lan.flags.includes("--allow-write=/srv/book")) throw new Error(lan.flags.join(" "));
@@ -120,6 +139,12 @@ export function taskGrants(
     const hosts = task === "serve" ? [...SERVE_HOSTS] : ["127.0.0.1"];
     const own = netHost(host ?? (task === "serve" ? "127.0.0.1" : "0.0.0.0"));
     if (!hosts.includes(own)) hosts.push(own);
+    if (!advertiseOff(env("ADDRESSBOOK_ADVERTISE")) && (task === "serve" || !loopbackHost(own))) {
+      // 0.0.0.0 with any port is already there for the serve task and a 0.0.0.0 build.
+      for (const mdns of MDNS_HOSTS) {
+        if (!hosts.includes(mdns.replace(/:5353$/, ""))) hosts.push(mdns);
+      }
+    }
     flags.push(`--allow-net=${hosts.join(",")}`);
     if (data !== undefined) flags.push(`--allow-read=${data}`, `--allow-write=${data}`);
     flags.push(`--allow-env=${names.server.join(",")}`);

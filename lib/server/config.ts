@@ -8,7 +8,7 @@
 import { isPhoneRegion } from "../model/phones.ts";
 import { argsErrorMessage } from "../model/args.ts";
 import { parseArgs } from "node:util";
-import { checkToken } from "./auth.ts";
+import { checkToken, isLoopback } from "./auth.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 
 /** The server's settings once flags, environment and defaults are merged. */
@@ -48,6 +48,8 @@ export interface ServerConfig {
   httpPort: number | null;
   /** Off loopback without TLS, accept HTTP Basic auth anyway (tokens cross the LAN in clear). */
   httpPlainAuth: boolean;
+  /** DNS-SD on the LAN: `auto` advertises a server off loopback (`--advertise`). */
+  advertise: "on" | "off" | "auto";
 }
 
 /** What the command line asks for. */
@@ -84,6 +86,12 @@ export const SERVER_OPTIONS: readonly Option[] = [
     env: "ADDRESSBOOK_HTTP_PORT",
     default: "2008 (0 when --port is 0)",
     help: "HTTP port for CardDAV (same host, TLS as the TCP port); 0 picks one; off: none",
+  },
+  {
+    flag: "advertise",
+    env: "ADDRESSBOOK_ADVERTISE",
+    default: "on off loopback, off on it",
+    help: "on or off: DNS-SD on the LAN (_addressbook._tcp, _carddav._tcp) for clients to find",
   },
   {
     flag: "data",
@@ -347,6 +355,23 @@ export function parseServerCommand(
   if (httpPort !== null && httpPort === port && port !== 0) {
     throw new ConfigError(`--http-port ${httpPort} is the TCP port too: choose another, or off`);
   }
+  const advertiseText = explicit("advertise") ? get("advertise").trim().toLowerCase() : "";
+  const advertise = advertiseText === ""
+    ? "auto"
+    : ["on", "1", "true", "yes"].includes(advertiseText)
+    ? "on"
+    : ["off", "0", "false", "no"].includes(advertiseText)
+    ? "off"
+    : undefined;
+  if (advertise === undefined) {
+    throw new ConfigError(`--advertise ${JSON.stringify(advertiseText)} is not on or off`);
+  }
+  if (advertise === "on" && isLoopback(host)) {
+    throw new ConfigError(
+      `--advertise on needs a LAN address: ${host} is loopback, which no other machine can ` +
+        "reach (--host 0.0.0.0, or the machine's LAN address)",
+    );
+  }
   return {
     kind: "serve",
     config: {
@@ -372,6 +397,7 @@ export function parseServerCommand(
       tls,
       httpPort,
       httpPlainAuth: flag("http-plain-auth"),
+      advertise,
     },
   };
 }

@@ -29,6 +29,7 @@ Deno.test({
         tls: { cert: "./data/cert.pem", key: "./data/key.pem", explicit: false },
         httpPort: 2008,
         httpPlainAuth: false,
+        advertise: "auto",
       },
     });
   },

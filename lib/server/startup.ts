@@ -8,8 +8,10 @@
 
 import { Authenticator, isLoopback, loadOrCreateToken, TOKEN_FILE } from "./auth.ts";
 import { AuthGuard } from "./auth_guard.ts";
+import { advertisePlan, startAdvertising } from "./advertise.ts";
+import type { Advertiser } from "../discovery/advertiser.ts";
 import { BasicAuth } from "./http/basic_auth.ts";
-import { CardDav } from "./http/dav.ts";
+import { CardDav, PATHS } from "./http/dav.ts";
 import { HttpDoor } from "./http/server.ts";
 import type { Logger } from "./log.ts";
 import { plural } from "../model/text.ts";
@@ -467,6 +469,8 @@ export interface RunningServer {
   readonly server: AddressBookServer;
   /** The HTTP door (CardDAV), unless `--http-port off`. */
   readonly http: HttpDoor | undefined;
+  /** The DNS-SD advertisement, when the server advertises itself on the LAN. */
+  readonly advertiser: Advertiser | undefined;
   readonly store: ContactStore;
   /** Stops accepting, answers the requests already read, closes the store. */
   stop(): Promise<void>;
@@ -485,6 +489,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     env: SERVER_OPTIONS.map((o) => o.env),
   })));
   checkListenAccess(config);
+  const advertising = advertisePlan(config);
+  if (advertising.refusal) fail(advertising.refusal);
+  if (advertising.warning) log.warn(advertising.warning);
   checkStoreAccess(config);
   await makeFolders(config);
   const lock = await lockFolder(config, log);
@@ -538,11 +545,24 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     `addressbook ${VERSION} listening on ${address} (store ${config.db}, layout ${LAYOUT_VERSION}, ` +
       `protocol ${PROTOCOL_VERSION}, ${security.summary}${http ? `; ${http.summary}` : ""})`,
   );
+  // DNS-SD probes and announces in the background; its line follows (README: Discovery).
+  const advertiser = advertising.advertise
+    ? startAdvertising(config, {
+      tcp: server.addr,
+      tls: security.tls !== undefined,
+      auth: security.auth !== undefined,
+      ...(http ? { http: { port: http.door.addr.port, tls: http.door.tls } } : {}),
+      davPath: PATHS.root,
+    }, log)
+    : undefined;
   return {
     server,
     http: http?.door,
+    advertiser,
     store,
     async stop() {
+      // The goodbye first, so that browsers drop the server before it stops answering.
+      await advertiser?.stop();
       await Promise.all([server.shutdown(), http?.door.shutdown()]);
       authGuard?.close();
       store.close();
