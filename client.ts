@@ -5,8 +5,19 @@
  * @module
  */
 
-import { clientHelp, parseClientCommand, UsageError } from "./lib/client/config.ts";
-import { connectOptions, connectOrReport, ExitCode, runCommand } from "./lib/client/commands.ts";
+import {
+  type ClientCommand,
+  clientHelp,
+  parseClientCommand,
+  UsageError,
+} from "./lib/client/config.ts";
+import {
+  connectOptions,
+  connectOrReport,
+  ExitCode,
+  type Output,
+  runCommand,
+} from "./lib/client/commands.ts";
 import { Prompter, writeStderr, writeStdout } from "./lib/client/line_input.ts";
 import { runMenu } from "./lib/client/menu.ts";
 import { RpcClient } from "./lib/client/rpc_client.ts";
@@ -15,6 +26,7 @@ import { runTransfer } from "./lib/client/transfer.ts";
 import { VERSION } from "./lib/model/version.ts";
 import { readEnv } from "./lib/sandbox/permissions.ts";
 import { runWatch } from "./lib/client/watch.ts";
+import { askWhichServer, locateServer, runServers } from "./lib/client/discover.ts";
 
 const output = {
   out: (line: string) => writeStdout(line + "\n"),
@@ -49,6 +61,37 @@ async function main(args: string[]): Promise<number> {
     output.out(`addressbook client ${VERSION}`);
     return ExitCode.OK;
   }
+  if (command.kind === "servers") {
+    const stop = new AbortController();
+    if (command.watch) Deno.addSignalListener("SIGINT", () => stop.abort());
+    return await runServers(command, output, { signal: stop.signal });
+  }
+  // No address given: look on the LAN first (lib/client/discover.ts). The menu asks which
+  // of several servers to use, so it reads its input from here on.
+  const prompter = command.kind === "menu" ? Prompter.stdio() : undefined;
+  try {
+    const located = await locateServer(
+      command.config,
+      output,
+      prompter ? (servers) => askWhichServer(servers, prompter) : undefined,
+    );
+    if (typeof located === "number") return located;
+    command.config = located.config;
+    return await run(command, prompter, {
+      ...output,
+      ...(located.lanNote ? { lanNote: located.lanNote } : {}),
+    });
+  } finally {
+    await prompter?.input.close();
+  }
+}
+
+/** Runs a command once the server's address is known. */
+async function run(
+  command: Exclude<ClientCommand, { kind: "help" | "version" | "servers" }>,
+  menuPrompter: Prompter | undefined,
+  output: Output,
+): Promise<number> {
   if (command.kind === "export" || command.kind === "import") {
     return await runTransfer(command, {
       ...output,
@@ -68,22 +111,18 @@ async function main(args: string[]): Promise<number> {
   const options = connectOptions(command.config);
   const client = await connectOrReport(options, false, output);
   if (typeof client === "number") return client;
-  const prompter = Prompter.stdio();
+  const prompter = menuPrompter!; // made (and closed) by main for the menu
   Deno.addSignalListener("SIGINT", () => {
     prompter.write("\nBye.\n");
     Deno.exit(ExitCode.OK);
   });
   const { rows, columns } = screen();
-  try {
-    return await runMenu({
-      prompter,
-      connect: () => RpcClient.connect(options),
-      pageSize: rows ? rows - 6 : undefined,
-      columns,
-    }, client);
-  } finally {
-    await prompter.input.close();
-  }
+  return await runMenu({
+    prompter,
+    connect: () => RpcClient.connect(options),
+    pageSize: rows ? rows - 6 : undefined,
+    columns,
+  }, client);
 }
 
 if (import.meta.main) {

@@ -37,6 +37,11 @@ export const ExitCode = {
 export interface Output {
   out(line: string): void;
   err(line: string): void;
+  /**
+   * Said after "cannot reach the server" when the client looked for one on the LAN first and
+   * none answered (see `discover.ts`).
+   */
+  lanNote?: string;
 }
 
 /**
@@ -45,7 +50,7 @@ export interface Output {
  */
 export type ServerCommand = Exclude<
   ClientCommand,
-  { kind: "help" | "version" | "menu" | "export" | "import" | "watch" }
+  { kind: "help" | "version" | "menu" | "export" | "import" | "watch" | "servers" }
 >;
 
 /**
@@ -132,7 +137,7 @@ export function connectionAdvice(error: ConnectionError): string {
  */
 export function reportError(error: unknown, json: boolean, io: Output): number {
   if (error instanceof ConnectionError) {
-    io.err(`addressbook: ${connectionAdvice(error)}`);
+    io.err(`addressbook: ${connectionAdvice(error)}${io.lanNote ? `; ${io.lanNote}` : ""}`);
     return ExitCode.UNREACHABLE;
   }
   if (!(error instanceof RemoteError)) throw error;

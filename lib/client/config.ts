@@ -32,6 +32,13 @@ export interface ClientConfig {
   caFile?: string;
   /** The token for a server that requires one (`--token`, `ADDRESSBOOK_TOKEN`). */
   token?: string;
+  /**
+   * Look for the server on the LAN first (DNS-SD): no `--host`, `--port` or
+   * `ADDRESSBOOK_SERVER` was given, or `--server NAME` was (see `discover.ts`).
+   */
+  discover?: boolean;
+  /** `--server NAME`: the server found on the LAN to use, by its advertised name. */
+  serverName?: string;
 }
 
 /** Contact fields given on the command line; only the flags given are present. */
@@ -79,7 +86,8 @@ export type ClientCommand =
   | { kind: "ping"; config: ClientConfig; count: number; intervalMs: number }
   | { kind: "export"; config: ClientConfig; format: ExportFormat; vcardVersion: VCardVersion }
   | { kind: "import"; config: ClientConfig; format: ImportFormatOption }
-  | { kind: "watch"; config: ClientConfig; query?: string; since?: number };
+  | { kind: "watch"; config: ClientConfig; query?: string; since?: number }
+  | { kind: "servers"; config: ClientConfig; watch: boolean };
 
 /** What `export --format` writes: JSON Lines, vCard or CSV. */
 export type ExportFormat = "json" | "vcard" | "csv";
@@ -101,6 +109,7 @@ export const SUBCOMMANDS = [
   "export",
   "import",
   "watch",
+  "servers",
 ] as const;
 
 /**
@@ -164,6 +173,13 @@ export const CLIENT_OPTIONS: readonly Option[] = [
     help: "server TCP port",
   },
   {
+    flag: "server",
+    value: "NAME",
+    env: "none",
+    default: "the one found",
+    help: "the server found on the LAN (DNS-SD) with this name; servers lists them",
+  },
+  {
     flag: "timeout",
     value: "SECONDS",
     env: "none",
@@ -212,6 +228,7 @@ const SUBCOMMAND_FLAGS: Record<(typeof SUBCOMMANDS)[number], readonly string[]> 
   export: ["format", "vcard-version"],
   import: ["format"],
   watch: ["query", "since"],
+  servers: ["watch"],
 };
 
 /**
@@ -264,6 +281,8 @@ export function clientHelp(): string {
     "                                print changes as they happen (only those matching Q,",
     "                                as search does; after SEQ, from the server's change",
     "                                log); reconnects and resumes after a lost connection",
+    "  servers [--watch]             the servers that answer on the LAN (DNS-SD, 1 s); --watch:",
+    "                                keep listening and print each one found or gone",
     "",
     "Contact fields (add, edit):",
     "  --name TEXT  --house TEXT  --street TEXT  --town TEXT  --postcode TEXT  --notes TEXT",
@@ -302,6 +321,11 @@ export function clientHelp(): string {
     "     TLS failure such as a certificate that is not trusted)",
     "  4  the server refused the request (CONFLICT, AMBIGUOUS, UNAUTHORIZED, BUSY,",
     "     BAD_REQUEST, ...), or a token it requires is missing or wrong; its reason is printed",
+    "",
+    "Without --host, --port and ADDRESSBOOK_SERVER the client first looks for a server on the",
+    "LAN for about 1 s (DNS-SD, _addressbook._tcp): one found is used (and named on standard",
+    "error); several: the menu asks which, a command exits 2 listing them unless --server",
+    "NAME picks one; none: 127.0.0.1:2007.",
     "",
     "In the menu, end of input (Ctrl-D) and Ctrl-C quit cleanly (exit 0).",
     "Start a server with: deno task serve",
@@ -466,6 +490,7 @@ export function parseClientCommand(
       options: {
         host: { type: "string" },
         port: { type: "string" },
+        server: { type: "string" },
         timeout: { type: "string" },
         ...Object.fromEntries(
           CLIENT_TRANSPORT_OPTIONS.map((
@@ -488,6 +513,7 @@ export function parseClientCommand(
         "vcard-version": { type: "string" },
         query: { type: "string" },
         since: { type: "string" },
+        watch: { type: "boolean" },
       },
       strict: true,
       allowPositionals: true,
@@ -592,6 +618,9 @@ export function parseClientCommand(
         );
       }
       return transferCommand(kind, config, values);
+    case "servers":
+      none();
+      return { kind, config, watch: values.watch === true };
     case "watch": {
       none();
       const command: Extract<ClientCommand, { kind: "watch" }> = { kind, config };
@@ -669,6 +698,17 @@ function parseConfig(
     ? values.host.trim().replace(/^\[(.*)\]$/, "$1")
     : fromEnv.host ?? DEFAULT_HOST;
   if (host === "") throw new UsageError("--host is empty");
+  const serverName = typeof values.server === "string" ? values.server.trim() : undefined;
+  if (serverName === "") throw new UsageError("--server is empty");
+  if (serverName !== undefined && (values.host !== undefined || values.port !== undefined)) {
+    throw new UsageError(
+      "--server picks a server found on the LAN by its name; it cannot go with --host or --port",
+    );
+  }
+  // Nothing says where the server is (or --server NAME asks): look on the LAN first.
+  const discover = serverName !== undefined ||
+    (values.host === undefined && values.port === undefined && fromEnv.host === undefined &&
+      fromEnv.port === undefined);
   let port: number;
   if (typeof values.port === "string") {
     port = integer(values.port, "--port", 1, 65535);
@@ -699,6 +739,8 @@ function parseConfig(
     timeoutMs: Math.max(1, Math.round(timeout * 1000)),
     json: !!values.json,
     ...transport,
+    ...(discover ? { discover } : {}),
+    ...(serverName !== undefined ? { serverName } : {}),
   };
 }
 

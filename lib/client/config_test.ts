@@ -16,8 +16,43 @@ Deno.test("parseClientCommand() with no command opens the menu on the defaults",
   const command = parseClientCommand([], noEnv);
   assert.deepEqual(command, {
     kind: "menu",
-    config: { host: "127.0.0.1", port: 2007, timeoutMs: 5000, json: false, tls: false },
+    // Told nowhere: the client looks on the LAN first, then falls back to 127.0.0.1:2007.
+    config: {
+      host: "127.0.0.1",
+      port: 2007,
+      timeoutMs: 5000,
+      json: false,
+      tls: false,
+      discover: true,
+    },
   });
+});
+
+Deno.test("parseClientCommand(): --server NAME looks on the LAN; --host, --port or ADDRESSBOOK_SERVER do not", () => {
+  const named = parseClientCommand(["--server", "Address book (2)", "count"], noEnv);
+  assert.equal(named.kind === "count" && named.config.serverName, "Address book (2)");
+  assert.equal(named.kind === "count" && named.config.discover, true);
+  for (
+    const [args, vars] of [
+      [["--host", "book.lan", "count"], {}],
+      [["--port", "9000", "count"], {}],
+      [["count"], { ADDRESSBOOK_SERVER: "book.lan" }],
+    ] as const
+  ) {
+    const command = parseClientCommand([...args], env(vars));
+    assert.equal(command.kind === "count" && command.config.discover, undefined, args.join(" "));
+  }
+  // An empty ADDRESSBOOK_SERVER is unset.
+  const empty = parseClientCommand(["count"], env({ ADDRESSBOOK_SERVER: "" }));
+  assert.equal(empty.kind === "count" && empty.config.discover, true);
+  usage(["--server", "A", "--host", "b", "count"], /^--server picks a server found on the LAN/);
+  usage(["--server", " ", "count"], /^--server is empty$/);
+  const servers = parseClientCommand(["servers", "--watch", "--json"], noEnv);
+  assert.deepEqual(servers.kind === "servers" && [servers.watch, servers.config.json], [
+    true,
+    true,
+  ]);
+  usage(["count", "--watch"], /^Option --watch does not apply to count$/);
 });
 
 Deno.test("parseClientCommand() takes --token, --tls and --ca, or their variables", () => {
