@@ -76,8 +76,10 @@ Deno.test("protected mode: 40 connections guessing at once from one address get 
     const seconds = (performance.now() - started) / 1000;
     const checked = replies.filter((r) => /the token is not valid/.test(r.error.message));
     const refused = replies.filter((r) => /Too many failed auth attempts/.test(r.error.message));
+    // A connection still waiting for its turn at its deadline is closed by the deadline.
+    const late = replies.filter((r) => /not authenticated within 3 s/.test(r.error.message));
     assert.equal(
-      checked.length + refused.length,
+      checked.length + refused.length + late.length,
       40,
       JSON.stringify(replies.map((r) => r.error.message)),
     );
