@@ -483,29 +483,29 @@ Deno.test("a backup taken while another client writes: every contact there throu
  * its connection, from 1) before passing it on; the hook may act on the server on its own
  * connection first, or return "drop" to cut that client's connection instead. A way to time
  * other writes and lost connections exactly, with the real server deciding what happens.
- * `onReply` sees each chunk the server sends back before it goes on to the client (it may
- * hold it there, as a slow server would).
+ * `onReply` sees each chunk the server sends back (with the number of the client's
+ * connection) before it goes on to the client (it may hold it there, as a slow server would).
  */
 function relay(
   upstreamPort: number,
   hook: (text: string, connection: number) => Promise<"drop" | void>,
-  onReply: (text: string) => Promise<void> = () => Promise.resolve(),
+  onReply: (text: string, connection: number) => Promise<void> = () => Promise.resolve(),
 ) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns: Deno.Conn[] = [];
   const tasks: Promise<void>[] = [];
   let accepted = 0;
-  const pump = async (from: Deno.Conn, to: Deno.Conn, connection: number | null) => {
+  const pump = async (from: Deno.Conn, to: Deno.Conn, connection: number, up: boolean) => {
     const buffer = new Uint8Array(64 * 1024);
     try {
       while (true) {
         const n = await from.read(buffer);
         if (n === null) break;
         let chunk = buffer.slice(0, n);
-        if (connection !== null) {
+        if (up) {
           if (await hook(new TextDecoder().decode(chunk), connection) === "drop") break;
         } else {
-          await onReply(new TextDecoder().decode(chunk));
+          await onReply(new TextDecoder().decode(chunk), connection);
         }
         while (chunk.length > 0) chunk = chunk.subarray(await to.write(chunk));
       }
@@ -525,7 +525,8 @@ function relay(
     for await (const down of listener) {
       const up = await Deno.connect({ hostname: "127.0.0.1", port: upstreamPort });
       conns.push(down, up);
-      tasks.push(pump(down, up, ++accepted), pump(up, down, null));
+      const connection = ++accepted;
+      tasks.push(pump(down, up, connection, true), pump(up, down, connection, false));
     }
   })();
   return {
@@ -578,27 +579,31 @@ Deno.test("import retries an update that meets CONFLICT, and adds back a contact
   ]);
 });
 
-Deno.test("import keeps at most 4 batch lines in flight to a slow server, and fills that window", async () => {
+Deno.test("import writes on 4 connections, each with at most 4 batch lines in flight to a slow server, and fills that window", async () => {
   await using server = await TestServer.start();
   using rpc = await server.connect();
   const contacts = sampleContacts(1500); // 15 batches of 100
   const input = contacts.map((c) => JSON.stringify(c)).join("\n") + "\n";
-  // Request lines the client has sent whose reply it has not been given yet.
-  let waiting = 0, most = 0, requests = 0, sent = "";
+  // Per connection: request lines the client has sent whose reply it has not been given yet,
+  // the most at once, and what it sent.
+  const waiting = new Map<number, number>(), most = new Map<number, number>();
+  const sent = new Map<number, string>();
+  let requests = 0;
   const lines = (text: string) => text.split("\n").length - 1;
   await using proxy = relay(
     server.port,
-    (text) => {
+    (text, connection) => {
       requests += lines(text);
-      waiting += lines(text);
-      most = Math.max(most, waiting);
-      sent += text;
+      const now = (waiting.get(connection) ?? 0) + lines(text);
+      waiting.set(connection, now);
+      most.set(connection, Math.max(most.get(connection) ?? 0, now));
+      sent.set(connection, (sent.get(connection) ?? "") + text);
       return Promise.resolve();
     },
-    async (text) => {
+    async (text, connection) => {
       // A slow server: each reply is held a while, so an unbounded client would send on.
       await new Promise((resolve) => setTimeout(resolve, 40));
-      waiting -= lines(text);
+      waiting.set(connection, waiting.get(connection)! - lines(text));
     },
   );
   const result = await runClient(["import", "--json"], {
@@ -609,15 +614,60 @@ Deno.test("import keeps at most 4 batch lines in flight to a slow server, and fi
   const summary = JSON.parse(result.stdout);
   assert.equal(summary.added, 1500);
   assert.equal(summary.batches, 15);
-  assert.equal(most, 4, `at most ${most} lines were waiting for their reply at once`);
-  assert.equal(requests, 2 + 15, "hello, one export page, then the batches");
-  // Each reply is matched to its request by id: no id is used twice on the connection.
-  const ids = sent.trim().split("\n").flatMap((line) => [JSON.parse(line)].flat().map((r) => r.id));
-  assert.equal(ids.length, 2 + 1500);
-  assert.equal(new Set(ids).size, ids.length);
+  assert.equal(sent.size, 4, "the first connection and 3 more");
+  const mostOfAll = Math.max(...most.values());
+  assert.equal(mostOfAll, 4, `at most ${mostOfAll} lines were waiting on one connection at once`);
+  assert.equal(requests, 2 + 3 + 15, "hello and one export page, hello on 3 more, the batches");
+  // Each reply is matched to its request by id: no id is used twice on a connection.
+  let calls = 0;
+  for (const text of sent.values()) {
+    const ids = text.trim().split("\n").flatMap((line) =>
+      [JSON.parse(line)].flat().map((r) => r.id)
+    );
+    assert.equal(new Set(ids).size, ids.length);
+    calls += ids.length;
+  }
+  assert.equal(calls, 2 + 3 + 1500);
   assert.equal(result.stderr, "Imported 1000 of 1500 contacts...\n");
   const stored = await storedContacts(rpc);
-  assert.deepEqual(stored.map(withoutServerFields).map((c) => c.name), contacts.map((c) => c.name));
+  assert.deepEqual(
+    stored.map(withoutServerFields).map((c) => c.name).sort(),
+    contacts.map((c) => c.name).sort(),
+  );
+});
+
+Deno.test("import that loses one of its connections stops, reports, and a second run completes it", async () => {
+  await using server = await TestServer.start();
+  using rpc = await server.connect();
+  const contacts = sampleContacts(1500).map((c, i) => ({ ...c, uid: c.uid ?? `uid-${i}` }));
+  const input = contacts.map((c) => JSON.stringify(c)).join("\n") + "\n";
+  let batchesOnThird = 0;
+  await using proxy = relay(server.port, async (text, connection) => {
+    await Promise.resolve();
+    if (connection === 3 && text.startsWith("[") && ++batchesOnThird === 1) return "drop";
+  });
+  const first = await runClient(["import", "--json"], {
+    server: `127.0.0.1:${proxy.port}`,
+    stdin: input,
+  });
+  assert.equal(first.code, 3, first.stderr);
+  assert.match(first.stderr, /Lost the connection|closed the connection/);
+  assert.match(first.stderr, /The import stopped part way; running it again is safe/);
+  const partial = JSON.parse(first.stdout.trim().split("\n").at(-1)!);
+  assert.ok(partial.added > 0 && partial.added < 1500, `added ${partial.added}`);
+  assert.equal((await rpc.result("count", {}) as { count: number }).count, partial.added);
+  const second = await runClient(["import", "--json"], {
+    server: `127.0.0.1:${server.port}`,
+    stdin: input,
+  });
+  assert.equal(second.code, 0, second.stderr);
+  const summary = JSON.parse(second.stdout);
+  assert.deepEqual([summary.added, summary.unchanged], [1500 - partial.added, partial.added]);
+  const stored = await storedContacts(rpc);
+  assert.deepEqual(
+    stored.map((c) => c.name).sort(),
+    contacts.map((c) => c.name).sort(),
+  );
 });
 
 Deno.test("export goes on where it was after a dropped connection, and says when it cannot", async () => {

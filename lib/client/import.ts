@@ -7,7 +7,7 @@
  */
 
 import { type BackupContact, parseJsonLines } from "../formats/backup.ts";
-import type { ClientCommand, ExportFormat, ImportFormatOption } from "./config.ts";
+import type { ClientCommand, ClientConfig, ExportFormat, ImportFormatOption } from "./config.ts";
 import { connectOptions, connectOrReport, ExitCode, type Output, reportError } from "./commands.ts";
 import type { Contact, ContactFields } from "../model/contact.ts";
 import type { Page } from "../protocol/api.ts";
@@ -36,6 +36,12 @@ export const BATCH_MS_PER_CALL = 100;
  * within the timeout above).
  */
 export const IMPORT_WINDOW = 4;
+/**
+ * Connections an import writes on at once (the first one and more, when there are enough
+ * writes for them): the server runs one line of a connection at a time, so one connection
+ * leaves it waiting on each line's commit; several keep its group commit fed.
+ */
+export const IMPORT_CONNECTIONS = 4;
 /** The most standard input `import` reads. */
 export const MAX_INPUT_BYTES = 256 * 1024 * 1024;
 /** An update that meets CONFLICT is retried with the current version this many times. */
@@ -238,11 +244,17 @@ export async function runImport(
   const client = await connectOrReport(connectOptions(command.config), json, io);
   if (typeof client === "number") return client;
   let code: number = ExitCode.OK;
+  let extra: RpcClient[] = [];
   try {
     const stored = await readStored(client);
     const plan = planImport(contacts, stored, { carries: CARRIED_EXTRA[format] });
     summary.warnings.push(...plan.warnings);
-    code = await write(client, plan.steps, summary, io, command.config.timeoutMs);
+    const writes = plan.steps.filter((step) => step.kind !== "unchanged").length;
+    extra = await openMore(
+      command.config,
+      Math.min(IMPORT_CONNECTIONS, Math.ceil(writes / MAX_BATCH_CALLS)) - 1,
+    );
+    code = await write([client, ...extra], plan.steps, summary, io, command.config.timeoutMs);
   } catch (error) {
     code = reportError(error, json && summary.batches === 0, io);
     if (summary.batches > 0) {
@@ -254,10 +266,21 @@ export async function runImport(
     }
     return code;
   } finally {
-    await client.dispose();
+    await Promise.all([client, ...extra].map((c) => c.dispose()));
   }
   printSummary(summary, json, io);
   return code;
+}
+
+/**
+ * Up to `count` more connections to the server, opened together; one that cannot be opened
+ * (the server's connection cap, say) is left out: the import goes on with those it has.
+ */
+async function openMore(config: ClientConfig, count: number): Promise<RpcClient[]> {
+  const opened = await Promise.allSettled(
+    Array.from({ length: Math.max(0, count) }, () => RpcClient.connect(connectOptions(config))),
+  );
+  return opened.flatMap((end) => end.status === "fulfilled" ? [end.value] : []);
 }
 
 /** Parses the input in the format asked for, or the one its start shows. */
@@ -305,11 +328,15 @@ async function readStored(client: RpcClient): Promise<Contact[]> {
 }
 
 /**
- * Sends the plan's writes in batches, up to {@link IMPORT_WINDOW} lines at a time; fills in
- * the summary. Returns the exit code.
+ * Sends the plan's writes in batches over the connections given, each with up to
+ * {@link IMPORT_WINDOW} lines on its way at once; fills in the summary. Returns the exit code.
+ * Batches hold independent contacts, so which connection carries one does not matter; a
+ * retry (after a conflict) goes back to the shared queue. When one connection fails, the
+ * others send nothing more, their lines already sent are answered and counted, and the
+ * first failure is thrown.
  */
 async function write(
-  client: RpcClient,
+  clients: readonly RpcClient[],
   steps: ImportStep[],
   summary: ImportSummary,
   io: TransferIO,
@@ -346,42 +373,13 @@ async function write(
   const refuse = (w: Write, reason: string) => {
     summary.skipped.push({ index: w.record, name: w.fields.name, reason });
   };
-  const maxBytes = client.hello.maxLine ?? MAX_LINE_BYTES;
-  // Up to IMPORT_WINDOW batch lines are on their way at once; the server answers them in
-  // order, so the oldest one's reply is the next to come.
-  const window: InFlight[] = [];
+  // Requests sent on any connection and not answered yet: the server shares its time
+  // between the connections, so each of them adds to a batch's wait.
   let callsInFlight = 0;
-  while (queue.length > 0 || window.length > 0) {
-    while (window.length < IMPORT_WINDOW && queue.length > 0) {
-      const n = fittingCalls(queue, 0, maxBytes, MAX_BATCH_CALLS, writeBytes);
-      if (n === 0) {
-        // Larger than this server reads on one line (it was started with a small --max-line).
-        done++;
-        code = ExitCode.REFUSED;
-        const w = queue.shift()!;
-        refuse(
-          w,
-          `Too large for the server's request line cap (${writeBytes(w) + 2} bytes, ` +
-            `the server reads at most ${maxBytes})`,
-        );
-        continue;
-      }
-      const writes = queue.splice(0, n);
-      const sent = writes.map(toCall);
-      callsInFlight += n;
-      // The server runs the lines before this one first: each request ahead of its reply,
-      // its own included, adds BATCH_MS_PER_CALL to the wait.
-      const reply = client.batch<Contact>(sent, {
-        timeoutMs: timeoutMs + callsInFlight * BATCH_MS_PER_CALL,
-      });
-      reply.catch(() => {}); // awaited below, in order: a lost connection fails them all
-      const bytes = writes.reduce((sum, w) => sum + writeBytes(w), 2);
-      window.push({ writes, bytes, reply });
-    }
-    const batch = window.shift();
-    if (batch === undefined) continue; // every call left was too large and refused
-    const outcomes = await batch.reply;
-    callsInFlight -= batch.writes.length;
+  let failed = false;
+
+  /** What one batch's outcomes did: counted, refused, or queued again. */
+  const settle = (batch: InFlight, outcomes: BatchOutcome<Contact>[]) => {
     summary.batches++;
     summary.largestBatchBytes = Math.max(summary.largestBatchBytes, batch.bytes);
     batch.writes.forEach((w, i) => {
@@ -433,7 +431,63 @@ async function write(
       refuse(w, `The server refused it: ${error.message} (${error.reason})`);
     });
     progress.update(done);
-  }
+  };
+
+  /**
+   * One connection's part: up to IMPORT_WINDOW batch lines on their way at once; its server
+   * answers them in order, so the oldest one's reply is the next to come. It ends when the
+   * queue is empty and its lines are answered (a retry another connection queues later is
+   * sent by that one).
+   */
+  const send = async (client: RpcClient) => {
+    const maxBytes = client.hello.maxLine ?? MAX_LINE_BYTES;
+    const window: InFlight[] = [];
+    while ((queue.length > 0 && !failed) || window.length > 0) {
+      while (window.length < IMPORT_WINDOW && queue.length > 0 && !failed) {
+        const n = fittingCalls(queue, 0, maxBytes, MAX_BATCH_CALLS, writeBytes);
+        if (n === 0) {
+          // Larger than this server reads on one line (it was started with a small --max-line).
+          done++;
+          code = ExitCode.REFUSED;
+          const w = queue.shift()!;
+          refuse(
+            w,
+            `Too large for the server's request line cap (${writeBytes(w) + 2} bytes, ` +
+              `the server reads at most ${maxBytes})`,
+          );
+          continue;
+        }
+        const writes = queue.splice(0, n);
+        const sent = writes.map(toCall);
+        callsInFlight += n;
+        // The server runs the lines before this one first: each request ahead of its reply,
+        // its own included, adds BATCH_MS_PER_CALL to the wait.
+        const reply = client.batch<Contact>(sent, {
+          timeoutMs: timeoutMs + callsInFlight * BATCH_MS_PER_CALL,
+        });
+        reply.catch(() => {}); // awaited below, in order: a lost connection fails them all
+        const bytes = writes.reduce((sum, w) => sum + writeBytes(w), 2);
+        window.push({ writes, bytes, reply });
+      }
+      const batch = window.shift();
+      if (batch === undefined) continue; // every call left was too large and refused
+      let outcomes: BatchOutcome<Contact>[];
+      try {
+        outcomes = await batch.reply;
+      } catch (error) {
+        failed = true;
+        for (const rest of window) callsInFlight -= rest.writes.length;
+        callsInFlight -= batch.writes.length;
+        throw error;
+      }
+      callsInFlight -= batch.writes.length;
+      settle(batch, outcomes);
+    }
+  };
+
+  const ends = await Promise.allSettled(clients.map(send));
+  const failure = ends.find((end) => end.status === "rejected");
+  if (failure !== undefined) throw failure.reason;
   progress.finish();
   steps.forEach((step) => {
     if (step.kind !== "add" || step.duplicates.length === 0) return;
