@@ -66,8 +66,9 @@ function describe(services: ServiceSpec[]): string {
  * @example With a stand-in socket that hears only itself
  * ```ts
  * import { Advertiser } from "./advertiser.ts";
- * const sent: unknown[] = [];
- * const listeners: Array<(p: unknown, f: { address: string; port: number }) => void> = [];
+ * import type { Packet } from "../../vendor/multicast-dns@7.2.5/multicast-dns.js";
+ * const sent: Packet[] = [];
+ * const listeners: Array<(p: Packet, f: { address: string; port: number }) => void> = [];
  * const advertiser = Advertiser.start({
  *   address: "10.77.0.1",
  *   name: "Address book",
@@ -83,8 +84,7 @@ function describe(services: ServiceSpec[]): string {
  * const ad = await advertiser.ready;
  * if (ad?.name !== "Address book") throw new Error();
  * await advertiser.stop();
- * const last = sent.at(-1) as { answers: Array<{ ttl: number }> };
- * if (last.answers.some((r) => r.ttl !== 0)) throw new Error("no goodbye");
+ * if (sent.at(-1)?.answers?.some((r) => r.ttl !== 0)) throw new Error("no goodbye");
  * ```
  */
 export class Advertiser {
