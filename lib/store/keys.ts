@@ -8,6 +8,7 @@
  * |---|---|---|
  * | `["meta", "layout"]` | number | the layout version ({@link LAYOUT_VERSION}) |
  * | `["meta", "count"]` | `Deno.KvU64` | the number of contacts (kept with every write; `check` compares it with the records) |
+ * | `["meta", "epoch"]` | string | a random id made with the store; sync tokens name it, so a token of another store is never read against this one |
  * | `["meta", "rebuild"]` | `{ started: string }` | present only while a repair (`rebuildIndexes`, `maintenance.ts`) is under way |
  * | `["contacts", id]` | `StoredContact` (`../model/contact.ts`) | the record; its versionstamp is the contact's `version` |
  * | `["changes_head"]` | number | the seq of the last change logged (absent: 0) |
@@ -38,6 +39,8 @@ export const LAYOUT_VERSION = 4;
 export const LAYOUT_KEY: Deno.KvKey = ["meta", "layout"];
 /** Holds the number of contacts, a `Deno.KvU64`. */
 export const COUNT_KEY: Deno.KvKey = ["meta", "count"];
+/** Holds the store's epoch, a random id made when the store is first opened. */
+export const EPOCH_KEY: Deno.KvKey = ["meta", "epoch"];
 /**
  * Present only while a repair (`rebuildIndexes`) is under way: set alone before it deletes
  * anything, deleted in the same atomic write as the count it ends with. Found at open, it

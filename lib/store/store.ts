@@ -47,7 +47,7 @@ import {
   unionTerms,
 } from "./change_log.ts";
 import { AmbiguousError, conflict, isDiskFull, NotFoundError, StorageFullError } from "./errors.ts";
-import { changeKey, contactKey, CONTACTS, COUNT_KEY, HEAD_KEY } from "./keys.ts";
+import { changeKey, contactKey, CONTACTS, COUNT_KEY, EPOCH_KEY, HEAD_KEY } from "./keys.ts";
 import { check, type CheckOptions, prepareLayout, rebuildIndexes } from "./maintenance.ts";
 import { decodeCursor, encodeCursor, pageLimit, type PageOptions, textPage } from "./paging.ts";
 
@@ -92,6 +92,7 @@ export class ContactStore {
   #closed = false;
   readonly #commits: GroupCommitter;
   readonly #view: ContactView;
+  #epoch = "";
   /** Whether other processes write this store too (see {@link StoreOptions.shared}). */
   readonly #shared: boolean;
   /** The layout the store had when opened (before any migration). */
@@ -161,6 +162,16 @@ export class ContactStore {
     if (this.#tail) await this.#tail.catchUp();
   }
 
+  /**
+   * The store's epoch: a random id made when the store was first opened and kept in it, so
+   * a sync token (which names it) from another store is never read against this one. A
+   * store made by a restore (an import into a new data folder) has a new one; a KV file
+   * copied back keeps its own.
+   */
+  get epoch(): string {
+    return this.#epoch;
+  }
+
   /** Group-commit figures: batches committed, writes in them, writes retried alone. */
   get commitStats(): { batches: number; writes: number; retried: number } {
     return { ...this.#commits.stats };
@@ -188,6 +199,7 @@ export class ContactStore {
       const limits = { ...CHANGE_LOG_LIMITS, ...options.changeLog };
       const tail = shared ? { pollMs: options.pollMs ?? 1000 } : undefined;
       const store = new ContactStore(kv, layout, view, commits, head, limits, tail);
+      store.#epoch = await readEpoch(kv);
       await store.trimChanges();
       return store;
     } catch (error) {
@@ -726,4 +738,15 @@ async function commitRetrying(
       await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
     }
   }
+}
+
+/** The store's epoch, made (a random UUID) the first time a store is opened without one. */
+async function readEpoch(kv: Deno.Kv): Promise<string> {
+  const entry = await kv.get<string>(EPOCH_KEY);
+  if (typeof entry.value === "string") return entry.value;
+  const epoch = crypto.randomUUID().replaceAll("-", "");
+  // Two servers opening one new KV Connect store at once: the first one's epoch stands.
+  const made = await kv.atomic().check(entry).set(EPOCH_KEY, epoch).commit();
+  if (made.ok) return epoch;
+  return (await kv.get<string>(EPOCH_KEY)).value ?? epoch;
 }

@@ -603,3 +603,23 @@ Deno.test("ContactStore.check() verifies the stored count even when reads come f
     assert.equal((await store.check()).ok, true);
   });
 });
+
+Deno.test("ContactStore.epoch: made once and kept in the store; another store has its own", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "addressbook-epoch-" });
+  try {
+    let first: string;
+    {
+      await using store = await ContactStore.open(`${dir}/a.kv`);
+      first = store.epoch;
+      assert.match(first, /^[0-9a-f]{32}$/);
+    }
+    {
+      await using again = await ContactStore.open(`${dir}/a.kv`);
+      assert.equal(again.epoch, first, "kept across a restart");
+    }
+    await using other = await ContactStore.open(`${dir}/b.kv`);
+    assert.notEqual(other.epoch, first);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -5,13 +5,11 @@
  * the sync tokens of RFC 6578 made of the log's seq.
  *
  * A sync token is a URI naming an epoch and a seq: `https://addressbook.invalid/sync/<epoch>/<seq>`.
- * The epoch must change when a store is replaced by a restore, so that a token of the old
- * store is never read against the new one. PROVISIONAL: the store keeps no epoch yet, so it
- * is derived from what a restore changes: the id and creation time of the contact with the
- * smallest id (a restore gives every contact a new creation time). It also changes when
- * that contact is removed, or the book goes from empty to not: clients then sync from
- * scratch once, which is safe. A store copied back as a file keeps both and so is not told
- * apart; an epoch kept by the store itself (asked for) would be.
+ * The epoch is the store's own (`ContactStore.epoch`, a random id kept in the store): a
+ * store made by a restore has a new one, so a token of the old store is never read against
+ * the new one. A KV file copied back keeps its epoch; a token from after the copy then names
+ * a seq the log may not reach (answered `valid-sync-token`) or one it reaches again with
+ * other changes, which the admin avoids by restoring through `import` into a new folder.
  *
  * @module
  */
@@ -61,10 +59,6 @@ export class DavBook {
   #seq = -1;
   /** The seq the index was first built at: removals before it have unknown hrefs. */
   #builtAt = 0;
-  /** The smallest id in the index (undefined: none, or to be found again), and its epoch. */
-  #minId: string | undefined;
-  #minKnown = false;
-  #epoch = "";
   #running: Promise<void> = Promise.resolve();
 
   constructor(store: ContactStore) {
@@ -73,15 +67,7 @@ export class DavBook {
 
   /** The store's epoch (see the module doc). */
   get epoch(): string {
-    if (!this.#minKnown) {
-      this.#minId = undefined;
-      for (const id of this.#byId.keys()) {
-        if (this.#minId === undefined || id < this.#minId) this.#minId = id;
-      }
-      this.#minKnown = true;
-      this.#epoch = this.#epochOf(this.#minId);
-    }
-    return this.#epoch;
+    return this.#store.epoch;
   }
 
   /** The seq the index reflects. */
@@ -133,7 +119,6 @@ export class DavBook {
     this.#byId.clear();
     this.#byHref.clear();
     this.#byUid.clear();
-    this.#minKnown = false;
     let cursor: string | undefined;
     do {
       const page = this.#store.listNow({ limit: 100, ...(cursor ? { cursor } : {}) });
@@ -142,20 +127,6 @@ export class DavBook {
     } while (cursor !== undefined);
     for (const [id, entry] of before) if (!this.#byId.has(id)) this.#removed.set(id, entry.href);
     this.#seq = head;
-  }
-
-  #epochOf(id: string | undefined): string {
-    let seed = "empty";
-    if (id !== undefined) {
-      try {
-        seed = `${id}/${this.#store.getNow(id).created}`;
-      } catch {
-        seed = id;
-      }
-    }
-    let hash = 0x811c9dc5;
-    for (let i = 0; i < seed.length; i++) hash = Math.imul(hash ^ seed.charCodeAt(i), 0x01000193);
-    return (hash >>> 0).toString(36);
   }
 
   #refresh(id: string): void {
@@ -178,9 +149,6 @@ export class DavBook {
     }
     const entry = { href: resourceName(contact), uid: cardUid(contact) };
     this.#byId.set(contact.id, entry);
-    if (this.#minKnown && (this.#minId === undefined || contact.id < this.#minId)) {
-      this.#minKnown = false;
-    }
     if (keptCard(contact)) this.#byHref.set(entry.href, contact.id);
     this.#byUid.set(entry.uid, contact.id);
     this.#removed.delete(contact.id);
@@ -191,7 +159,6 @@ export class DavBook {
     const old = this.#byId.get(id);
     if (!old) return;
     this.#byId.delete(id);
-    if (id === this.#minId) this.#minKnown = false;
     if (this.#byHref.get(old.href) === id) this.#byHref.delete(old.href);
     if (this.#byUid.get(old.uid) === id) this.#byUid.delete(old.uid);
     this.#removed.set(id, old.href);
