@@ -12,6 +12,7 @@ import { advertisePlan, startAdvertising } from "./advertise.ts";
 import type { Advertiser } from "../discovery/advertiser.ts";
 import { BasicAuth } from "./http/basic_auth.ts";
 import { CardDav, PATHS } from "./http/dav.ts";
+import { WebPage } from "./http/web.ts";
 import { HttpDoor } from "./http/server.ts";
 import type { Logger } from "./log.ts";
 import { plural } from "../model/text.ts";
@@ -413,7 +414,7 @@ function listenHttp(
   security: Security,
   authGuard: AuthGuard | undefined,
   stats: () => { open: number; total: number; requests: number; uptime: number },
-): { door: HttpDoor; summary: string } {
+): { door: HttpDoor; summary: string; web: WebPage } {
   const port = config.httpPort!;
   const plainOffLoopback = security.auth !== undefined && !security.tls && !isLoopback(config.host);
   const refusePlainAuth = plainOffLoopback && !config.httpPlainAuth;
@@ -435,6 +436,20 @@ function listenHttp(
     refusePlainAuth,
     serverStats: stats,
   });
+  // The web page at / and its WebSocket /rpc (issue 13); every other path is CardDAV's.
+  const web = new WebPage({
+    store,
+    log,
+    ...(security.auth ? { auth: security.auth } : {}),
+    ...(authGuard ? { authGuard } : {}),
+    maxLine: config.maxLine,
+    timeoutMs: config.writeTimeout * 1000,
+    maxSockets: config.maxConnections,
+    maxPerPeer: config.maxPerPeer,
+    authTimeoutMs: config.authTimeout * 1000,
+    refusePlainAuth,
+    serverStats: stats,
+  });
   let door: HttpDoor;
   try {
     door = HttpDoor.listen({
@@ -448,7 +463,8 @@ function listenHttp(
         maxRequests: config.maxConnections,
         maxPerPeer: config.maxPerPeer,
       },
-      handler: (request, info) => dav.handle(request, info),
+      handler: (request, info) =>
+        Promise.resolve(web.handle(request, info) ?? dav.handle(request, info)),
     });
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) {
@@ -461,7 +477,7 @@ function listenHttp(
     fail(`Cannot listen on ${formatAddress(config.host, port)} (HTTP): ${errorText(error)}`);
   }
   const plain = refusePlainAuth ? ", tokens refused without TLS" : "";
-  return { door, summary: `CardDAV on ${door.url}/dav/${plain}` };
+  return { door, web, summary: `CardDAV on ${door.url}/dav/${plain}, web page on ${door.url}/` };
 }
 
 /** A server that started: {@link RunningServer.stop} drains it and closes the store. */
@@ -507,7 +523,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   }
   let server: AddressBookServer;
   let security: Security;
-  let http: { door: HttpDoor; summary: string } | undefined;
+  let http: { door: HttpDoor; summary: string; web: WebPage } | undefined;
   let authGuard: AuthGuard | undefined;
   try {
     if (empty && await store.count() === 0) {
@@ -563,6 +579,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     async stop() {
       // The goodbye first, so that browsers drop the server before it stops answering.
       await advertiser?.stop();
+      http?.web.close();
       await Promise.all([server.shutdown(), http?.door.shutdown()]);
       authGuard?.close();
       store.close();
