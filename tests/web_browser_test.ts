@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The web page in a real browser (issue 13): Debian's headless `chromium` driven by
  * puppeteer-core (`tests/puppeteer_npm.ts`) against a real server process. A person's day:
@@ -17,6 +16,23 @@ import { tempDir } from "./helpers.ts";
 import type { Browser, Page } from "./puppeteer_npm.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
+
+/** What the callbacks run in chromium use of an element (they are type-checked without DOM). */
+interface BrowserElement {
+  textContent: string | null;
+  hidden: boolean;
+  value: string;
+  parentElement: BrowserElement | null;
+  click(): void;
+}
+/** The page's document, as those callbacks see it (a declaration only: it is chromium's). */
+declare const document: {
+  getElementById(id: string): BrowserElement | null;
+  querySelector(selector: string): BrowserElement | null;
+  querySelectorAll(selector: string): ArrayLike<BrowserElement> & Iterable<BrowserElement>;
+  documentElement: { scrollWidth: number };
+};
+declare function getComputedStyle(element: BrowserElement): { display: string };
 const SHOTS = new URL("../dist/test-artifacts/web/", import.meta.url);
 /** Every wait for the page is bounded (a failure, not a measure). */
 const WAIT = { timeout: 20_000 };
@@ -74,7 +90,7 @@ async function open(page: Page, name: string): Promise<void> {
   );
   await page.$$eval("#list li .name", (items, wanted) => {
     const item = items.find((el) => el.textContent === wanted);
-    (item?.parentElement as HTMLElement | null | undefined)?.click();
+    (item as unknown as BrowserElement | undefined)?.parentElement?.click();
   }, name);
   await page.waitForFunction(
     (wanted) => document.getElementById("card-name")?.textContent === wanted,
@@ -84,7 +100,7 @@ async function open(page: Page, name: string): Promise<void> {
 }
 
 async function search(page: Page, query: string): Promise<void> {
-  await page.$eval("#search", (el) => (el as HTMLInputElement).value = "");
+  await page.$eval("#search", (el) => (el as unknown as BrowserElement).value = "");
   await page.type("#search", query);
 }
 
@@ -125,7 +141,7 @@ Deno.test("the web page in chromium: search, card, add, edit, conflict, delete, 
     assertEquals(first[2], "Person 00");
     await page.click("#more");
     await page.waitForFunction(() => document.querySelectorAll("#list li").length === 62, WAIT);
-    assert(await page.$eval("#more", (el) => (el as HTMLElement).hidden));
+    assert(await page.$eval("#more", (el) => (el as unknown as BrowserElement).hidden));
     await shot(page, "browse");
 
     // Search as you type, then the card.
@@ -157,7 +173,7 @@ Deno.test("the web page in chromium: search, card, add, edit, conflict, delete, 
 
     // Edit while the TCP client edits too: the conflict shows both, the page's choice wins.
     await page.click("#edit");
-    await page.$eval('#editor [name="town"]', (el) => (el as HTMLInputElement).value = "");
+    await page.$eval('#editor [name="town"]', (el) => (el as unknown as BrowserElement).value = "");
     await page.type('#editor [name="town"]', "Oxford");
     await tcp.result("update", {
       id: ada.id,
@@ -202,7 +218,7 @@ Deno.test("the web page in chromium: search, card, add, edit, conflict, delete, 
     // The hostile name is text: shown whole, nothing run, no element made of it.
     await search(page, "eve");
     await open(page, XSS);
-    assertEquals(await page.evaluate(() => (window as { __xss?: number }).__xss), undefined);
+    assertEquals(await page.evaluate(() => (globalThis as { __xss?: number }).__xss), undefined);
     assertEquals(
       await page.$$eval("#list img, #card img, #list script, #card script", (e) => e.length),
       0,
@@ -261,9 +277,12 @@ Deno.test("the web page in chromium asks a protected server's token once; read-o
     await page.type("#token", read);
     await page.click('#login button[type="submit"]');
     await open(page, "Ada Lovelace");
-    assert(await page.$eval("#add", (el) => (el as HTMLElement).hidden), "no Add");
-    assert(await page.$eval("#edit", (el) => (el as HTMLElement).hidden), "no Edit");
-    assert(await page.$eval("#delete", (el) => (el as HTMLElement).hidden), "no Delete");
+    assert(await page.$eval("#add", (el) => (el as unknown as BrowserElement).hidden), "no Add");
+    assert(await page.$eval("#edit", (el) => (el as unknown as BrowserElement).hidden), "no Edit");
+    assert(
+      await page.$eval("#delete", (el) => (el as unknown as BrowserElement).hidden),
+      "no Delete",
+    );
     assertEquals(
       await page.evaluate(() => sessionStorage.getItem("addressbook-token")),
       "read-token-0123456789a",
@@ -271,7 +290,7 @@ Deno.test("the web page in chromium asks a protected server's token once; read-o
     // A reload keeps the session's token: no second question.
     await page.reload({ waitUntil: "load" });
     await page.waitForFunction(() => document.querySelectorAll("#list li").length === 1, WAIT);
-    assert(await page.$eval("#login", (el) => (el as HTMLElement).hidden));
+    assert(await page.$eval("#login", (el) => (el as unknown as BrowserElement).hidden));
     // The token never went into a URL or a cookie.
     assert(urls.every((url) => !url.includes(read) && !url.includes("token")), urls.join());
     assertEquals((await page.cookies()).length, 0);
