@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { Contact, StoredContact } from "../model/contact.ts";
+import { type Contact, fillMissingFields, type StoredContact } from "../model/contact.ts";
 import { SortedBlocks } from "./name_order.ts";
 import { PrefixIndex } from "./prefix_index.ts";
 import { JSON_TEXT, withJsonText } from "../protocol/jsonrpc.ts";
@@ -262,7 +262,9 @@ export class ContactView {
    * hold it: its version, folded name, terms, and its place in the name order), or null
    * when it agrees. For `check`.
    */
-  audit(record: StoredContact, version: string): string | null {
+  audit(stored: StoredContact, version: string): string | null {
+    // As the store reads it: a record written before layout 5 with the newer fields empty.
+    const record = fillMissingFields(stored);
     const id = JSON.stringify(record.id);
     const entry = this.#byId.get(record.id);
     if (entry === undefined) return `The view lacks contact ${id}, which has a record`;

@@ -25,7 +25,9 @@
  * Layout history: 1 held only `["contacts", id]` records; 2 added the indexes (the
  * {@link LEGACY_INDEXES} rows `["by_name", foldedName, id]`, `["by_word", word, id]`,
  * `["by_phone", digits, id]`) and the count; 3 added the change log; 4 dropped the indexes
- * (the view answers every read). Opening an older store migrates it, one step per layout
+ * (the view answers every read); 5 gave contacts org, title, nickname, birthday,
+ * anniversary, urls and groups (records written before read with them empty; those whose
+ * `extra.vcard` held them were rewritten with them as fields). Opening an older store migrates it, one step per layout
  * (`maintenance.ts`); a newer layout is refused (an older server would write rows this code
  * does not keep, or skip ones it needs).
  *
@@ -33,7 +35,7 @@
  */
 
 /** The key layout this code reads and writes. */
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 
 /** Holds the store's layout version, a number. */
 export const LAYOUT_KEY: Deno.KvKey = ["meta", "layout"];

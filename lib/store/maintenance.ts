@@ -11,14 +11,17 @@
  * the layouts after it keep, not what only its own target layout held: 1 -> 2 sets the count
  * but builds none of layout 2's index rows, which 3 -> 4 would delete again (so a store cut
  * short part way through the chain is finished by this code only; an older server must not
- * open it). A later layout adds its step at the end of the list, e.g. 4 -> 5 rewriting every
- * record into a richer shape: in bounded batches, each record rewritten in a way that a
- * second run recognises as done (and skips), the layout key set to 5 after the last one.
+ * open it). A later layout adds its step at the end of the list, as 4 -> 5 does: it rewrites
+ * the records that need it one by one, each in a way a second run recognises as done (and
+ * skips), and sets the layout key to 5 after the last one.
  *
  * @module
  */
 
-import { type StoredContact, validateContact } from "../model/contact.ts";
+import { fillMissingFields, type StoredContact, validateContact } from "../model/contact.ts";
+import { contactTerms } from "../model/search_terms.ts";
+import { liftExtraFields } from "../model/vcard_fields.ts";
+import { logged, unionTerms } from "./change_log.ts";
 import { isId } from "../model/ids.ts";
 import type { CheckReport } from "../protocol/api.ts";
 import type { ContactView } from "./contact_view.ts";
@@ -90,7 +93,47 @@ export const MIGRATIONS: readonly Migration[] = [
       await commitOrThrow(kv.atomic().set(LAYOUT_KEY, 4));
     },
   },
+  {
+    // Layout 5: contacts have org, title, nickname, birthday, anniversary, urls and groups.
+    // A record stored before reads with them empty (the store fills them as it reads); one
+    // whose extra.vcard kept those properties (a vCard import before layout 5) is rewritten
+    // with them as fields, and the rewrite is logged as an update, so watchers and CardDAV
+    // sync see it. A rewritten record has nothing left to lift: a second run skips it.
+    from: 4,
+    async run(kv) {
+      await liftOldRecords(kv);
+      await commitOrThrow(kv.atomic().set(LAYOUT_KEY, 5));
+    },
+  },
 ];
+
+/**
+ * Rewrites each record whose `extra.vcard` holds properties that are fields now, one atomic
+ * write per record (checked against the record as read, with its change-log entry).
+ * Returns the number rewritten.
+ */
+async function liftOldRecords(kv: Deno.Kv): Promise<number> {
+  let rewritten = 0;
+  for await (const entry of kv.list<StoredContact>({ prefix: CONTACTS }, { batchSize: 500 })) {
+    const record = fillMissingFields(entry.value);
+    const { id: _id, created: _created, updated: _updated, ...fields } = record;
+    const { fields: after, lifted } = liftExtraFields(fields);
+    if (lifted.length === 0) continue;
+    const at = new Date().toISOString();
+    const stored: StoredContact = { id: record.id, ...after, created: record.created, updated: at };
+    const head = await kv.get<number>(HEAD_KEY);
+    const seq = (head.value ?? 0) + 1;
+    const terms = unionTerms(contactTerms(record), contactTerms(stored));
+    await commitOrThrow(
+      kv.atomic().check(entry).check(head)
+        .set(contactKey(record.id), stored)
+        .set(changeKey(seq), logged("updated", stored, at, terms))
+        .set(HEAD_KEY, seq),
+    );
+    rewritten++;
+  }
+  return rewritten;
+}
 
 /**
  * Reads the layout of the store in `kv` (at `path`, for the message) and brings an older one

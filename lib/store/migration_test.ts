@@ -5,9 +5,9 @@
  * read answered as layout 3 answered it, cursors included.
  */
 import assert from "node:assert/strict";
-import { validateContact } from "../model/contact.ts";
+import { fillMissingFields, validateContact } from "../model/contact.ts";
 import type { Page } from "../protocol/api.ts";
-import { LEGACY_INDEXES } from "./keys.ts";
+import { LAYOUT_VERSION, LEGACY_INDEXES } from "./keys.ts";
 import { ContactStore } from "./store.ts";
 import { tempDir } from "../../tests/helpers.ts";
 
@@ -62,7 +62,7 @@ Deno.test("a layout-3 store opens migrated to layout 4: every contact, version, 
     }
     assert.deepEqual(exported, expected.contacts.map((c) => `${c.id}@${c.version}`));
     for (const contact of expected.contacts) {
-      assert.deepEqual({ ...await store.get(contact.id) }, contact);
+      assert.deepEqual({ ...await store.get(contact.id) }, fillMissingFields(contact));
     }
     assert.equal(await store.count(), expected.count);
     assert.equal(await store.changeHead(), expected.head);
@@ -107,9 +107,70 @@ Deno.test("a layout-3 store opens migrated to layout 4: every contact, version, 
         assert.fail(`index row left: ${JSON.stringify(entry.key)}`);
       }
     }
-    assert.equal((await kv.get(["meta", "layout"])).value, 4);
+    assert.equal((await kv.get(["meta", "layout"])).value, LAYOUT_VERSION);
   }
   await using again = await ContactStore.open(path);
-  assert.equal(again.openedLayout, 4);
+  assert.equal(again.openedLayout, LAYOUT_VERSION);
   assert.equal(await again.count(), expected.count + 1);
+});
+
+Deno.test("a layout-4 store opens as layout 5: fields an older vCard import kept in extra become fields, logged; others read with the new fields empty", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/layout4.kv`;
+  const created = "2025-01-01T00:00:00.000Z";
+  // Records as layout 4 stored them: the seven fields absent.
+  const base = { house: "", street: "", town: "", postcode: "", phones: [], emails: [], notes: "" };
+  const ann = {
+    id: "01J0000000000000000000000A",
+    name: "Ann",
+    ...base,
+    uid: "ann-uid",
+    extra: {
+      vcard: ["ORG:Acme;Sales", "BDAY:1980-04-12", "CATEGORIES:Family,Chess", "X-SKYPE:ann"],
+    },
+    created,
+    updated: created,
+  };
+  const bob = {
+    id: "01J0000000000000000000000B",
+    name: "Bob",
+    ...base,
+    uid: "",
+    extra: {},
+    created,
+    updated: created,
+  };
+  let bobVersion: string;
+  {
+    using kv = await Deno.openKv(path);
+    await kv.atomic()
+      .set(["meta", "layout"], 4)
+      .set(["meta", "count"], new Deno.KvU64(2n))
+      .set(["changes_head"], 0)
+      .set(["contacts", ann.id], ann)
+      .set(["contacts", bob.id], bob)
+      .commit();
+    bobVersion = (await kv.get(["contacts", bob.id])).versionstamp!;
+  }
+  {
+    await using store = await ContactStore.open(path);
+    assert.equal(store.openedLayout, 4);
+    const lifted = await store.get(ann.id);
+    assert.equal(lifted.org, "Acme");
+    assert.equal(lifted.birthday, "1980-04-12");
+    assert.deepEqual(lifted.groups, ["Family", "Chess"]);
+    assert.deepEqual(lifted.extra.vcard, ["X-SKYPE:ann"]);
+    const plain = await store.get(bob.id);
+    assert.equal(plain.version, bobVersion, "a record with nothing to lift is not rewritten");
+    assert.equal(plain.org, "");
+    assert.deepEqual(plain.urls, []);
+    assert.equal((await store.search("acme")).contacts.length, 1, "found by its organisation");
+    const changes = await store.changesAfter(0, 10);
+    assert.deepEqual(changes.map((c) => [c.type, c.id]), [["updated", ann.id]]);
+    assert.equal(changes[0]!.version, lifted.version);
+    assert.deepEqual((await store.check()).problems, []);
+  }
+  await using again = await ContactStore.open(path);
+  assert.equal(again.openedLayout, LAYOUT_VERSION);
+  assert.equal((await again.changesAfter(0, 10)).length, 1, "a second open rewrites nothing");
 });

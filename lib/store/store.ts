@@ -28,7 +28,12 @@
  */
 
 import { type ChangeEvent, ChangeFeed, type ChangeType } from "./change_feed.ts";
-import type { Contact, ContactFields, StoredContact } from "../model/contact.ts";
+import {
+  type Contact,
+  type ContactFields,
+  fillMissingFields,
+  type StoredContact,
+} from "../model/contact.ts";
 import { ContactView, type ViewContact, type ViewPage } from "./contact_view.ts";
 import { GroupCommitter, type Write } from "./group_commit.ts";
 import { newId } from "../model/ids.ts";
@@ -549,7 +554,7 @@ export class ContactStore {
         more = true;
         break;
       }
-      contacts.push({ ...entry.value, version: entry.versionstamp });
+      contacts.push({ ...fillMissingFields(entry.value), version: entry.versionstamp });
     }
     const last = contacts.at(-1);
     return { contacts, cursor: more && last ? encodeCursor(["export", last.id]) : null };
@@ -603,7 +608,9 @@ export class ContactStore {
   async #current(id: string): Promise<Contact | null> {
     if (!this.#shared) return this.#view.get(id) ?? null;
     const entry = await this.#kv.get<StoredContact>(contactKey(id));
-    return entry.value === null ? null : { ...entry.value, version: entry.versionstamp };
+    return entry.value === null
+      ? null
+      : { ...fillMissingFields(entry.value), version: entry.versionstamp };
   }
 
   /**
@@ -665,7 +672,7 @@ export class ContactStore {
       if (held !== undefined && held >= version) return;
       const removed = this.#ownRemoved.get(id);
       if (removed !== undefined && removed.version > version) return;
-      this.#view.load(entry.value, version);
+      this.#view.load(fillMissingFields(entry.value), version);
     } else if (held !== undefined && held <= at) {
       this.#view.delete(id);
     }
@@ -708,7 +715,7 @@ async function loadView(kv: Deno.Kv): Promise<ContactView> {
   const view = new ContactView();
   view.startLoad();
   for await (const entry of kv.list<StoredContact>({ prefix: CONTACTS }, { batchSize: 1000 })) {
-    view.load(entry.value, entry.versionstamp);
+    view.load(fillMissingFields(entry.value), entry.versionstamp);
   }
   view.endLoad();
   return view;

@@ -7,6 +7,7 @@ import { compareCodePoints } from "./contact_view.ts";
 import { AmbiguousError, ConflictError, NotFoundError } from "./errors.ts";
 import { decodeCursor, encodeCursor } from "./paging.ts";
 import { ContactStore } from "./store.ts";
+import { LAYOUT_VERSION } from "./keys.ts";
 import { tempDir } from "../../tests/helpers.ts";
 
 async function withFileStore(fn: (store: ContactStore, path: string) => Promise<void>) {
@@ -136,7 +137,7 @@ Deno.test("ContactStore reopens a file with its data and layout", async () => {
     store.close();
     const again = await ContactStore.open(path);
     try {
-      assert.equal(again.openedLayout, 4);
+      assert.equal(again.openedLayout, LAYOUT_VERSION);
       assert.equal((await again.get(a.id)).name, "Keep Me");
     } finally {
       again.close();
