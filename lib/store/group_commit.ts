@@ -60,7 +60,10 @@ export interface SequenceLog {
 export interface GroupCommitOptions {
   /** The KvU64 key that `countDelta`s are summed into, once per batch. */
   counterKey?: Deno.KvKey;
-  /** Most writes in one batch. */
+  /**
+   * Most writes in one batch (default and most {@link MAX_WRITES}); a batch also stays within
+   * KV's 100 checks, so writes without checks (a new contact under a fresh id) fill it most.
+   */
   maxWrites?: number;
   /** Commits one atomic (default `op.commit()`); a store may retry a locked database here. */
   commit?: (op: Deno.AtomicOperation) => Promise<Deno.KvCommitResult | Deno.KvCommitError>;
@@ -82,6 +85,11 @@ const MAX_CHECKS = 100;
 const MAX_MUTATIONS = 1000;
 const MAX_MUTATION_BYTES = 800 * 1024;
 const MAX_KEY_BYTES = 80 * 1024;
+/**
+ * Most writes in one batch: a logged write takes at least 2 of KV's 1,000 mutations (its own
+ * and its log entry). Fewer, larger batches mean fewer flushes to disk.
+ */
+export const MAX_WRITES = 400;
 const U64 = 1n << 64n;
 
 const encoder = new TextEncoder();
@@ -121,7 +129,7 @@ export class GroupCommitter {
   constructor(kv: Deno.Kv, options: GroupCommitOptions = {}) {
     this.#kv = kv;
     this.#counterKey = options.counterKey;
-    this.#maxWrites = Math.max(1, Math.min(MAX_CHECKS, options.maxWrites ?? MAX_CHECKS));
+    this.#maxWrites = Math.max(1, Math.min(MAX_WRITES, options.maxWrites ?? MAX_WRITES));
     this.#commitOp = options.commit ?? ((op) => op.commit());
     this.#log = options.log;
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { GroupCommitter, type Write } from "./group_commit.ts";
+import { GroupCommitter, MAX_WRITES, type Write } from "./group_commit.ts";
 
 function setOnce(id: string, value: unknown = id, onCommit?: Write["onCommit"]): Write {
   return {
@@ -54,6 +54,30 @@ Deno.test("GroupCommitter reports a failed check for just the offending write of
   assert.equal((await kv.get(["c", "c"])).value, "c");
   assert.equal((await kv.get<Deno.KvU64>(["count"])).value?.value, 3n);
   assert.equal(committer.stats.retried, 4);
+});
+
+Deno.test("GroupCommitter takes up to MAX_WRITES writes without checks in one atomic", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const committer = new GroupCommitter(kv, {
+    counterKey: ["count"],
+    log: { headKey: ["head"], entryKey: (seq) => ["log", seq], shared: false },
+  });
+  await committer.readHead();
+  // Unchecked writes (as an add under a fresh id): 900 need 3 atomics of MAX_WRITES (400).
+  const results = await Promise.all(Array.from({ length: 900 }, (_, i) =>
+    committer.submit({
+      group: `n${i}`,
+      checks: [],
+      mutations: [{ type: "set", key: ["c", `n${i}`], value: i }],
+      countDelta: 1,
+      logEntry: { i },
+    })));
+  assert.ok(results.every((r) => r.ok));
+  assert.equal(MAX_WRITES, 400);
+  assert.deepEqual([committer.stats.batches, committer.stats.writes], [3, 900]);
+  assert.equal((await kv.get<Deno.KvU64>(["count"])).value?.value, 900n);
+  assert.equal((await kv.get<number>(["head"])).value, 900);
+  assert.equal((await kv.get<number>(["c", "n899"])).value, 899);
 });
 
 Deno.test("GroupCommitter keeps batches within KV's limits on checks and bytes", async () => {

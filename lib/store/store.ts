@@ -311,7 +311,10 @@ export class ContactStore {
     const logEntry = logged("added", stored, now, terms);
     const result = await this.#commits.submit({
       group: stored.id,
-      checks: [{ key, versionstamp: null }],
+      // A backup's id may be taken; a new one (a ULID, monotonic in this process, 80 random
+      // bits across processes) is not, and without a check the add leaves KV's 100 checks of
+      // one atomic to others: a group commit takes up to 400 adds instead of 100.
+      checks: id === undefined ? [] : [{ key, versionstamp: null }],
       mutations: [{ type: "set", key, value: stored }],
       countDelta: 1,
       logEntry,
