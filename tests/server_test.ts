@@ -475,7 +475,7 @@ Deno.test("an old-layout store is migrated; a newer one is refused", async () =>
   kv.close();
   {
     const server = await TestServer.start({ dataDir });
-    assert.ok(server.logs.some((line) => line.includes("Migrated the store from layout 1 to 4")));
+    assert.ok(server.logs.some((line) => line.includes("Migrated the store from layout 1 to 5")));
     const client = await server.connect();
     assert.equal((await client.result("count")).count, 1);
     assert.equal((await client.result("find", { name: "olga old" })).contacts[0].id, old.id);
@@ -486,7 +486,7 @@ Deno.test("an old-layout store is migrated; a newer one is refused", async () =>
     client.close();
     assert.equal(await server.stop(), 0);
   }
-  // A layout-2 store (index rows, no change log): migrated to 4, its contacts kept, the log
+  // A layout-2 store (index rows, no change log): migrated to 5, its contacts kept, the log
   // started, the index rows gone.
   const two = await Deno.openKv(`${dataDir}/addressbook.kv`);
   await two.set(["meta", "layout"], 2);
@@ -496,7 +496,7 @@ Deno.test("an old-layout store is migrated; a newer one is refused", async () =>
   two.close();
   {
     const server = await TestServer.start({ dataDir });
-    assert.ok(server.logs.some((line) => line.includes("Migrated the store from layout 2 to 4")));
+    assert.ok(server.logs.some((line) => line.includes("Migrated the store from layout 2 to 5")));
     const client = await server.connect();
     assert.equal((await client.result("count")).count, 1);
     assert.deepEqual(await client.result("watch", {}), { seq: 0 });
@@ -504,7 +504,7 @@ Deno.test("an old-layout store is migrated; a newer one is refused", async () =>
     assert.equal(await server.stop(), 0);
   }
   const migrated = await Deno.openKv(`${dataDir}/addressbook.kv`);
-  assert.equal((await migrated.get(["meta", "layout"])).value, 4);
+  assert.equal((await migrated.get(["meta", "layout"])).value, 5);
   assert.equal((await migrated.get(["changes_head"])).value, 0);
   for (const index of ["by_name", "by_word"]) {
     for await (const row of migrated.list({ prefix: [index] })) assert.fail(String(row.key));
@@ -524,7 +524,7 @@ Deno.test("an old-layout store is migrated; a newer one is refused", async () =>
   }).output();
   const stderr = new TextDecoder().decode(result.stderr);
   assert.equal(result.code, 1);
-  assert.match(stderr, /has layout 99, newer than this server understands \(4\)/);
+  assert.match(stderr, /has layout 99, newer than this server understands \(5\)/);
   assert.doesNotMatch(stderr, /\n\s+at /);
 });
 
