@@ -52,6 +52,7 @@ const FRONT_DOORS = [
   "lib/server/classic.ts",
   "lib/server/http/dav.ts",
   "lib/server/http/web.ts",
+  "lib/server/http/web_transfer.ts",
 ];
 
 /** Vendored libraries (vendor/<name>@<version>/, see README) that lib/ may import. */

@@ -3,7 +3,7 @@
  * puppeteer-core (`tests/puppeteer_npm.ts`) against a real server process. A person's day:
  * search and open a card, add, edit, a conflicting edit from the TCP client while the page
  * edits, delete, a TCP client's change shown live, the XSS name shown as text, the
- * read-only token, the page at a phone's width. Screenshots of the main views go to
+ * read-only token, an import upload and a download, the page at a phone's width. Screenshots of the main views go to
  * `dist/test-artifacts/web/` (not committed). Without chromium it prints
  * `skipped: needs chromium (Debian package chromium)`, which CI counts as a failure.
  *
@@ -222,6 +222,32 @@ Deno.test("the web page in chromium: search, card, add, edit, conflict, delete, 
     assertEquals(
       await page.$$eval("#list img, #card img, #list script, #card script", (e) => e.length),
       0,
+    );
+
+    // Upload a vCard file: the summary says what happened, the list shows the new one.
+    await using folder = await tempDir("web-upload-");
+    const file = `${folder.path}/friends.vcf`;
+    await Deno.writeTextFile(
+      file,
+      "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Katherine Johnson\r\nTEL;TYPE=work:0113 496 0999\r\n" +
+        "END:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nN:;;;;\r\nEND:VCARD\r\n",
+    );
+    const input = await page.$("#import");
+    assert(input, "an upload input");
+    await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(file);
+    await page.waitForSelector("#import-summary:not([hidden])", WAIT);
+    const counts = await page.$eval("#import-counts", (el) => el.textContent ?? "");
+    assertEquals(counts, "friends.vcf: 1 added, 0 updated, 0 unchanged, 1 skipped");
+    assertEquals(await page.$$eval("#import-skipped li", (items) => items.length), 1);
+    await shot(page, "import");
+    await page.click("#import-close");
+    await search(page, "kath");
+    await open(page, "Katherine Johnson");
+    // Downloads: the page fetches the export and hands it to the browser as a file.
+    await page.click("#export-vcf");
+    await page.waitForFunction(
+      () => document.getElementById("status")?.textContent === "Downloaded addressbook.vcf",
+      WAIT,
     );
 
     // A phone's width: one pane at a time, Back to the list.

@@ -175,3 +175,89 @@ Deno.test("WebSockets from one address are capped by --max-per-peer (503 past it
   assertEquals((await c.result<{ count: number }>("count")).count, 0);
   assertEquals((await a.result<{ count: number }>("count")).count, 0);
 });
+
+Deno.test("the page's download and upload: vCard and CSV export, import with a summary", async () => {
+  await using dav = await startDav();
+  await using ws = await WsRpc.open(dav.url, dav.url);
+  await ws.result("add", { contact: { name: "Ada Lovelace", town: "London" } });
+  await ws.result("add", {
+    contact: { name: "Bob Brown", emails: [{ label: "", address: "b@x.org" }] },
+  });
+  const vcf = await fetch(dav.url + "/export.vcf");
+  const cards = await vcf.text();
+  assertEquals(vcf.status, 200);
+  assertMatch(
+    vcf.headers.get("content-disposition") ?? "",
+    /attachment; filename="addressbook\.vcf"/,
+  );
+  assertEquals(cards.match(/BEGIN:VCARD/g)?.length, 2);
+  const csv = await (await fetch(dav.url + "/export.csv")).text();
+  assertEquals(csv.trim().split("\n").length, 3, csv);
+  // The export imported back: both unchanged (matched by the UID the export gave them).
+  const again = await fetch(dav.url + "/import", {
+    method: "POST",
+    headers: { origin: dav.url },
+    body: cards,
+  });
+  assertEquals(await again.json(), {
+    format: "vcard",
+    added: 0,
+    updated: 0,
+    unchanged: 2,
+    skipped: [],
+    warnings: [],
+  });
+  // A CSV with an edit, a new contact and a row without a name.
+  const edited = csv.replace("London", "Leeds") + ",,,,,,,,\nCarol Cole,,,Paris\n";
+  const reply = await fetch(dav.url + "/import", { method: "POST", body: edited });
+  const summary = await reply.json();
+  assertEquals([summary.format, summary.added, summary.updated, summary.unchanged], [
+    "csv",
+    1,
+    1,
+    1,
+  ]);
+  assertEquals(summary.skipped.length, 1, JSON.stringify(summary));
+  assertEquals((await ws.result<{ count: number }>("count")).count, 3);
+  const ada = await ws.result<{ contacts: { town: string }[] }>("search", { query: "ada" });
+  assertEquals(ada.contacts[0]!.town, "Leeds");
+  // Another site cannot post a file.
+  const foreign = await fetch(dav.url + "/import", {
+    method: "POST",
+    headers: { origin: "http://evil.example" },
+    body: "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Mallory\r\nEND:VCARD\r\n",
+  });
+  await foreign.body?.cancel();
+  assertEquals(foreign.status, 403);
+  assertEquals((await ws.result<{ count: number }>("count")).count, 3);
+});
+
+Deno.test("download and upload on a protected server take the token as a Bearer header", async () => {
+  const write = "write-token-0123456789";
+  const read = "read-token-0123456789a";
+  await using dav = await startDav({
+    args: ["--require-auth"],
+    env: { ADDRESSBOOK_TOKEN: write, ADDRESSBOOK_READ_TOKEN: read },
+  });
+  const card = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada Lovelace\r\nEND:VCARD\r\n";
+  const none = await fetch(dav.url + "/export.vcf");
+  await none.body?.cancel();
+  assertEquals(none.status, 401);
+  const readOnly = await fetch(dav.url + "/import", {
+    method: "POST",
+    headers: { authorization: `Bearer ${read}` },
+    body: card,
+  });
+  await readOnly.body?.cancel();
+  assertEquals(readOnly.status, 403);
+  const written = await fetch(dav.url + "/import", {
+    method: "POST",
+    headers: { authorization: `Bearer ${write}` },
+    body: card,
+  });
+  assertEquals((await written.json()).added, 1);
+  const exported = await fetch(dav.url + "/export.vcf", {
+    headers: { authorization: `Bearer ${read}` },
+  });
+  assertMatch(await exported.text(), /FN:Ada Lovelace/);
+});

@@ -7,6 +7,8 @@
  * TOO_LARGE and the socket closed, `auth` goes through the server's {@link Authenticator}
  * under the doors' shared {@link AuthGuard}, and `watch` pushes `changed` notifications
  * through the TCP door's {@link WatchStream} (its output adapter sends each line as a frame).
+ * `/export.vcf`, `/export.csv` and `/import` are the page's download and upload
+ * (`web_transfer.ts`).
  *
  * A WebSocket whose `Origin` is not the page's own is refused (403), so another site open in
  * the same browser cannot drive the book; on a server without a token, a `Host` that is not
@@ -33,6 +35,7 @@ import {
 } from "../../protocol/jsonrpc.ts";
 import type { RequestInfo } from "./server.ts";
 import { APP_JS, INDEX_HTML, STYLE_CSS } from "./web/assets.ts";
+import { handleTransfer, TRANSFER_PATHS } from "./web_transfer.ts";
 
 /** The WebSocket's path. */
 export const RPC_PATH = "/rpc";
@@ -118,6 +121,13 @@ export function originRefusal(request: Request, open: boolean): string | undefin
   return undefined;
 }
 
+function forbidden(refusal: string): Response {
+  return new Response(refusal + "\n", {
+    status: 403,
+    headers: { "content-type": "text/plain; charset=utf-8", ...SECURITY_HEADERS },
+  });
+}
+
 /** Serves the page and its WebSocket. */
 export class WebPage {
   readonly #options: WebOptions;
@@ -132,9 +142,18 @@ export class WebPage {
    * The reply for a request the page owns (GET or HEAD of its files, the WebSocket);
    * undefined for any other (the DAV tree's).
    */
-  handle(request: Request, info: RequestInfo): Response | undefined {
+  handle(request: Request, info: RequestInfo): Response | Promise<Response> | undefined {
     const path = new URL(request.url).pathname;
     if (path === RPC_PATH) return this.#upgrade(request, info);
+    if ((TRANSFER_PATHS as readonly string[]).includes(path)) {
+      const refusal = originRefusal(request, this.#options.auth === undefined);
+      if (refusal !== undefined) {
+        this.#options.log.warn(`Web ${info.number} from ${info.peer} refused: ${refusal}`);
+        return request.body?.cancel().catch(() => {}).then(() => forbidden(refusal)) ??
+          forbidden(refusal);
+      }
+      return handleTransfer(request, info, this.#options, SECURITY_HEADERS);
+    }
     const file = FILES[path];
     // Other methods (a CardDAV client's PROPFIND of /, discovering) are the DAV tree's.
     if (file === undefined || (request.method !== "GET" && request.method !== "HEAD")) {
@@ -158,10 +177,7 @@ export class WebPage {
     const refusal = originRefusal(request, this.#options.auth === undefined);
     if (refusal !== undefined) {
       this.#options.log.warn(`Web ${info.number} from ${info.peer} refused: ${refusal}`);
-      return new Response(refusal + "\n", {
-        status: 403,
-        headers: { "content-type": "text/plain; charset=utf-8", ...SECURITY_HEADERS },
-      });
+      return forbidden(refusal);
     }
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response("This is the page's WebSocket: connect with a WebSocket client\n", {

@@ -10,7 +10,13 @@
  * @module
  */
 
-import { cardRows, differingFields, formatLabelled, parseLabelled } from "./page_logic.ts";
+import {
+  cardRows,
+  differingFields,
+  formatLabelled,
+  importCounts,
+  parseLabelled,
+} from "./page_logic.ts";
 
 /** The page. No inline script or style (the Content-Security-Policy forbids both). */
 export const INDEX_HTML = `<!doctype html>
@@ -34,6 +40,16 @@ export const INDEX_HTML = `<!doctype html>
   <button type="submit">Open</button>
   <p id="login-error" class="error"></p>
 </form>
+<nav id="tools" hidden>
+  <button id="export-vcf" type="button">Download vCard</button>
+  <button id="export-csv" type="button">Download CSV</button>
+  <label id="import-label" hidden>Import a vCard or CSV file <input id="import" type="file" accept=".vcf,.vcard,.csv,text/vcard,text/csv"></label>
+</nav>
+<section id="import-summary" hidden>
+  <p id="import-counts"></p>
+  <ul id="import-skipped"></ul>
+  <button id="import-close" type="button">Close</button>
+</section>
 <main id="main" hidden>
   <section id="list-pane">
     <p id="list-title"></p>
@@ -96,6 +112,9 @@ header h1 { font-size: 1.1rem; margin: 0 1rem 0 0; }
 #status { font-size: .85rem; opacity: .85; }
 button { font-size: 1rem; padding: .35rem .8rem; cursor: pointer; }
 #login { padding: 1rem; }
+#tools { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; padding: .5rem 1rem 0; }
+#import-summary { margin: .5rem 1rem 0; background: #fff; border: 1px solid #ccc; padding: .5rem 1rem; }
+#import-skipped li { overflow-wrap: anywhere; }
 main { display: grid; grid-template-columns: minmax(14rem, 1fr) 2fr; gap: 1rem; padding: 1rem; }
 #list { list-style: none; margin: 0; padding: 0; background: #fff; border: 1px solid #ccc; }
 #list li { padding: .5rem .7rem; border-bottom: 1px solid #eee; cursor: pointer;
@@ -206,7 +225,9 @@ async function start() {
   }
   $("login").hidden = true;
   $("main").hidden = false;
+  $("tools").hidden = false;
   const writable = state.access === "read-write";
+  $("import-label").hidden = !writable;
   $("add").hidden = !writable;
   $("edit").hidden = !writable;
   $("delete").hidden = !writable;
@@ -462,6 +483,57 @@ function changed(change) {
   }
 }
 
+function authHeaders() {
+  const token = sessionStorage.getItem("addressbook-token");
+  return token ? { authorization: "Bearer " + token } : {};
+}
+
+async function download(path, name) {
+  try {
+    const reply = await fetch(path, { headers: authHeaders() });
+    if (!reply.ok) { setStatus(await reply.text()); return; }
+    const url = URL.createObjectURL(await reply.blob());
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = name;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    setStatus("Downloaded " + name);
+  } catch (error) { setStatus(error.message); }
+}
+
+$("export-vcf").addEventListener("click", () => download("/export.vcf", "addressbook.vcf"));
+$("export-csv").addEventListener("click", () => download("/export.csv", "addressbook.csv"));
+
+$("import").addEventListener("change", async () => {
+  const file = $("import").files[0];
+  if (!file) return;
+  setStatus("Importing " + file.name + "…");
+  try {
+    const reply = await fetch("/import", { method: "POST", headers: authHeaders(), body: file });
+    if (!reply.ok) { setStatus(await reply.text()); return; }
+    const summary = await reply.json();
+    $("import-counts").textContent = file.name + ": " + importCounts(summary);
+    const list = $("import-skipped");
+    list.replaceChildren();
+    for (const issue of summary.skipped.concat(summary.warnings)) {
+      const item = document.createElement("li");
+      item.textContent = (issue.name ? issue.name + ": " : "") + issue.reason;
+      list.append(item);
+    }
+    $("import-summary").hidden = false;
+    setStatus("Imported " + file.name);
+    await refreshList();
+  } catch (error) {
+    setStatus(error.message);
+  } finally {
+    $("import").value = "";
+  }
+});
+$("import-close").addEventListener("click", () => { $("import-summary").hidden = true; });
+
 connect();
 `;
 
@@ -472,5 +544,6 @@ export const APP_JS = [
   formatLabelled.toString(),
   cardRows.toString(),
   differingFields.toString(),
+  importCounts.toString(),
   PAGE_SCRIPT,
 ].join("\n");

@@ -140,3 +140,35 @@ export function differingFields(mine: PageContact, theirs: PageContact): string[
     return JSON.stringify(a) !== JSON.stringify(b);
   });
 }
+
+/**
+ * The line an import's summary starts with: `3 added, 1 updated, 0 unchanged, 2 skipped`
+ * (and the warnings, when there are some).
+ *
+ * @example
+ * ```ts
+ * import { importCounts } from "./page_logic.ts";
+ * const line = importCounts({ added: 3, updated: 1, unchanged: 0, skipped: [{ reason: "x" }], warnings: [] });
+ * if (line !== "3 added, 1 updated, 0 unchanged, 1 skipped") throw new Error(line);
+ * ```
+ */
+export function importCounts(summary: {
+  added: number;
+  updated: number;
+  unchanged: number;
+  skipped: unknown[];
+  warnings: unknown[];
+}): string {
+  const parts = [
+    summary.added + " added",
+    summary.updated + " updated",
+    summary.unchanged + " unchanged",
+    summary.skipped.length + " skipped",
+  ];
+  if (summary.warnings.length > 0) {
+    parts.push(
+      summary.warnings.length + (summary.warnings.length === 1 ? " warning" : " warnings"),
+    );
+  }
+  return parts.join(", ");
+}
