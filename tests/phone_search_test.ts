@@ -3,10 +3,6 @@
  * number or of one of its groups as written, and in one canonical form under --region, so the
  * national and international spellings of one number find each other; the duplicate warning
  * of `add` uses the same form.
- *
- * The view's `search` must look up every prefix of `Query.phoneTerms` (it looked up
- * `query.phone` alone): until lib/store/contact_view.ts does, the tests that need it are
- * ignored (VIEW_READS_PHONE_TERMS); they pass with that change (see the commit message).
  */
 import assert from "node:assert/strict";
 import { type RpcConnection, runServerToExit, tempDir, TestServer } from "./helpers.ts";
@@ -14,9 +10,6 @@ import { runClient } from "./client_helpers.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
-
-/** Whether ContactView.search loops over query.phoneTerms (lib/store is another's to change). */
-const VIEW_READS_PHONE_TERMS = false;
 
 const BOOK = [
   { name: "Ann Lee", phones: [{ label: "", number: "555-9999" }] },
@@ -32,7 +25,6 @@ async function names(rpc: RpcConnection, query: string): Promise<string[]> {
 
 Deno.test({
   name: "search by phone: the start, the end of a number or a group, without a region",
-  ignore: !VIEW_READS_PHONE_TERMS,
 }, async () => {
   await using server = await TestServer.start();
   using rpc = await server.connect();
@@ -58,7 +50,6 @@ Deno.test({
 
 Deno.test({
   name: "search by phone with --region GB: the national and international spellings match",
-  ignore: !VIEW_READS_PHONE_TERMS,
 }, async () => {
   await using server = await TestServer.start({ args: ["--region", "GB"] });
   using rpc = await server.connect();

@@ -202,10 +202,16 @@ export class ContactView {
       }
     }
     if (query.phone) {
-      for (const list of this.#phones.lists(query.phone)) {
-        for (const slot of list) {
-          const entry = slots[slot]!;
-          if (top.wants(entry)) top.add(entry);
+      // Each of the query's phone terms (its digits, their canonical form, the digits
+      // reversed for a match at the end of a number or a group) is a prefix to look up; a
+      // contact filed under several of them is taken once (TopKeys.add).
+      const terms = query.phoneTerms.length > 0 ? query.phoneTerms : [query.phone];
+      for (const term of terms) {
+        for (const list of this.#phones.lists(term)) {
+          for (const slot of list) {
+            const entry = slots[slot]!;
+            if (top.wants(entry)) top.add(entry);
+          }
         }
       }
     }
