@@ -79,7 +79,9 @@ Deno.test("a card with an organisation, title, birthday, web site and two groups
   }
 
   // Found by its organisation and its nickname, and by group.
-  for (const query of ["acme", "annie", "chess"]) {
+  // ... and by the last four digits of either number (0123 of 555-0123, 0123 of
+  // +44 7700 900123), and a middle group (7700).
+  for (const query of ["acme", "annie", "chess", "0123", "900123", "7700"]) {
     const found = await client(["search", query, "--json"]);
     assert.deepEqual(JSON.parse(found.stdout).contacts.map((c: Json) => c.id), [ann.id], query);
   }
