@@ -85,7 +85,7 @@ export const SERVER_OPTIONS: readonly Option[] = [
     flag: "http-port",
     env: "ADDRESSBOOK_HTTP_PORT",
     default: "2008 (0 when --port is 0)",
-    help: "HTTP port for CardDAV (same host, TLS as the TCP port); 0 picks one; off: none",
+    help: "HTTP port for CardDAV and the web page (same host and TLS as TCP); 0: any; off: none",
   },
   {
     flag: "advertise",
@@ -230,7 +230,8 @@ export function serverHelp(): string {
     "",
     "Protocols on one port: JSON-RPC 2.0, one message per line (see PROTOCOL.md), and the",
     "classic tutorial protocol (add:name,details  rem:name  fnd:name).",
-    "CardDAV (phones, Thunderbird, macOS, vdirsyncer) on --http-port, same host: see DAV.md.",
+    "CardDAV (phones, Thunderbird, macOS, vdirsyncer) on --http-port, same host: see DAV.md;",
+    "the web page at / on that port, its WebSocket /rpc (see PROTOCOL.md).",
     "Stop with Ctrl-C or SIGTERM: requests already read are answered, then it exits 0.",
     ...security,
   ].join("\n");
