@@ -70,7 +70,9 @@ export async function runServerToExit(
   const env = { ADDRESSBOOK_DATA: options.dataDir, ...NO_ADVERTISING, ...options.env };
   const [cmd, ...args] = await serveCommand(env);
   const process = new Deno.Command(cmd!, {
-    args: [...args, "--port", "0", ...(options.args ?? [])],
+    // The HTTP door on a free port too, even when a test names its TCP port (its default
+    // then is 2008, which two servers, or another program, would contend for).
+    args: [...args, "--port", "0", "--http-port", "0", ...(options.args ?? [])],
     cwd: ROOT,
     env,
     stdin: "null",
@@ -191,7 +193,9 @@ export class TestServer {
     const env = { ADDRESSBOOK_DATA: dataDir, ...NO_ADVERTISING, ...options.env };
     const [cmd, ...args] = await serveCommand(env);
     const process = new Deno.Command(cmd!, {
-      args: [...args, "--port", "0", ...(options.args ?? [])],
+      // The HTTP door on a free port too, even when a test names its TCP port (its default
+      // then is 2008, which two servers, or another program, would contend for).
+      args: [...args, "--port", "0", "--http-port", "0", ...(options.args ?? [])],
       cwd: ROOT,
       env,
       clearEnv: false,

@@ -96,6 +96,8 @@ Deno.test("deno task serve takes --host localhost and --port N as typed", async 
     "localhost",
     "--port",
     String(port),
+    "--http-port",
+    "0",
   ], { ADDRESSBOOK_DATA: data.path });
   try {
     const address = await server.listening();
