@@ -12,6 +12,7 @@ import {
   UsageError,
 } from "./lib/client/config.ts";
 import {
+  caFileProblem,
   connectOptions,
   connectOrReport,
   ExitCode,
@@ -60,6 +61,11 @@ async function main(args: string[]): Promise<number> {
   if (command.kind === "version") {
     output.out(`addressbook client ${VERSION}`);
     return ExitCode.OK;
+  }
+  const caProblem = await caFileProblem(command.config);
+  if (caProblem !== undefined) {
+    output.err(`addressbook: ${caProblem}\nRun with --help to see the commands and options.`);
+    return ExitCode.USAGE;
   }
   if (command.kind === "servers") {
     const stop = new AbortController();

@@ -15,6 +15,7 @@ import { plural } from "../model/text.ts";
 import { isId } from "../model/ids.ts";
 import { ErrorCode } from "../protocol/jsonrpc.ts";
 import { ConnectionError, type ConnectOptions, RemoteError, RpcClient } from "./rpc_client.ts";
+import { loadCa, TransportError } from "./transport.ts";
 
 /**
  * The exit codes, as `--help` documents them.
@@ -77,6 +78,31 @@ export function connectOptions(config: ClientConfig): ConnectOptions {
   if (config.caFile !== undefined) options.caFile = config.caFile;
   if (config.token !== undefined) options.token = config.token;
   return options;
+}
+
+/**
+ * Reads the CA file a configuration names (`--ca`, `ADDRESSBOOK_CA`) before any connection,
+ * so that a missing file or one without a certificate is a usage mistake (exit 2) naming
+ * the file, not an unreachable server. Returns that sentence, or undefined when the file is
+ * fine, is PEM text, or may not be read (the connection then says why, exit 3).
+ *
+ * @example A file that does not exist
+ * ```ts
+ * import { caFileProblem } from "./commands.ts";
+ * const config = { host: "::1", port: 2007, timeoutMs: 5000, json: false, caFile: "/no/ca.pem" };
+ * const problem = await caFileProblem(config);
+ * if (!problem?.includes('"/no/ca.pem"')) throw new Error(problem);
+ * ```
+ */
+export async function caFileProblem(config: ClientConfig): Promise<string | undefined> {
+  if (config.caFile === undefined) return undefined;
+  try {
+    await loadCa(config.caFile);
+    return undefined;
+  } catch (error) {
+    if (error instanceof TransportError && error.reason === "ca-file") return error.message;
+    return undefined;
+  }
 }
 
 /**

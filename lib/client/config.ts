@@ -163,7 +163,8 @@ export const CLIENT_OPTIONS: readonly Option[] = [
     value: "HOST",
     env: "ADDRESSBOOK_SERVER (host:port)",
     default: DEFAULT_HOST,
-    help: "server host name or address (names resolve: bookserver.local)",
+    help: "server host name or address (names resolve: bookserver.local), or\n" +
+      `${"".padEnd(23)}HOST:PORT, [v6]:PORT (then without --port)`,
   },
   {
     flag: "port",
@@ -295,6 +296,8 @@ export function clientHelp(): string {
     "                                gets https://); replaces the list in edit, as --phone",
     "  --group NAME[,NAME]           repeatable: the groups (vCard CATEGORIES); replaces them",
     '                                in edit; "" empties them',
+    'A value with spaces needs quotes (--phone "+44 20 7946 0958"); a word right after a',
+    "  flag's value is refused (exit 2); a command's words (NAME, QUERY, ID) go before its options.",
     "Paging (find, search, list): --limit N (1-100) results per page; --cursor CURSOR goes on",
     "  from where the previous page ended (the cursor is printed when there is more).",
     "",
@@ -306,8 +309,8 @@ export function clientHelp(): string {
     "                       Lines (watch: {type, id, name, version, seq}); import prints",
     '                       its summary; a server error prints {"error": {code, message,',
     "                       data: {reason, ...}}}",
-    "  --help               show this help",
-    "  --version            print the version",
+    "  --help, -h, help     show this help",
+    "  --version, -v        print the version",
     "",
     "A server off loopback requires a token: set ADDRESSBOOK_TOKEN (a --token shows in the",
     "process list). For TLS with a self-signed certificate, deno task client may read the",
@@ -316,7 +319,8 @@ export function clientHelp(): string {
     "Exit codes:",
     "  0  success",
     "  1  nothing found (find or search matched nothing; get, edit or rm: no such contact)",
-    "  2  usage error (unknown command, option or value)",
+    "  2  usage error (unknown command, option or value, a stray word after a value, a",
+    "     CA file that does not exist or holds no certificate)",
     "  3  cannot reach or talk to the server (refused, unknown host, timeout, closed,",
     "     TLS failure such as a certificate that is not trusted)",
     "  4  the server refused the request (CONFLICT, AMBIGUOUS, UNAUTHORIZED, BUSY,",
@@ -484,8 +488,9 @@ export function parseClientCommand(
 ): ClientCommand {
   let values: Record<string, string | boolean | string[] | undefined>;
   let positionals: string[];
+  let tokens: ArgToken[];
   try {
-    ({ values, positionals } = parseArgs({
+    ({ values, positionals, tokens } = parseArgs({
       args: joinPemValues(args),
       options: {
         host: { type: "string" },
@@ -499,7 +504,7 @@ export function parseClientCommand(
         ),
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
-        version: { type: "boolean" },
+        version: { type: "boolean", short: "v" },
         ...Object.fromEntries(FIELD_FLAGS.map((flag) => [flag, { type: "string" as const }])),
         phone: { type: "string", multiple: true },
         email: { type: "string", multiple: true },
@@ -517,12 +522,14 @@ export function parseClientCommand(
       },
       strict: true,
       allowPositionals: true,
+      tokens: true,
     }));
   } catch (error) {
     throw new UsageError(argsErrorMessage(error));
   }
-  if (values.help) return { kind: "help" };
+  if (values.help || positionals[0] === "help") return { kind: "help" };
   if (values.version) return { kind: "version" };
+  rejectStrayWords(tokens);
 
   const config = parseConfig(values, env);
   const [name, ...rest] = positionals;
@@ -636,6 +643,40 @@ export function parseClientCommand(
   }
 }
 
+/** What `parseArgs` with `tokens: true` reports for each argument. */
+type ArgToken =
+  | { kind: "option"; name: string; value?: string; inlineValue?: boolean }
+  | { kind: "positional"; value: string }
+  | { kind: "option-terminator" };
+
+/**
+ * A word right after a flag's value (`--phone +44 20 7946 0958`: `20`) is most likely the
+ * rest of an unquoted value, so it is refused rather than taken as part of the name or the
+ * query. The command's name may follow a connection option's value (`--port 9000 count`).
+ */
+function rejectStrayWords(tokens: readonly ArgToken[]): void {
+  let afterValue: { name: string; value: string } | undefined;
+  let commandSeen = false;
+  for (const token of tokens) {
+    if (token.kind === "option-terminator") return;
+    if (token.kind === "option") {
+      afterValue = token.value === undefined ? undefined : { name: token.name, value: token.value };
+      continue;
+    }
+    if (afterValue !== undefined && commandSeen) {
+      const flag = `--${afterValue.name}`;
+      throw new UsageError(
+        `Unexpected word ${JSON.stringify(token.value)} after ${flag} ` +
+          `${JSON.stringify(afterValue.value)}; quote a value that has spaces: ` +
+          `${flag} "${afterValue.value} ${token.value} ...", and give the command's words ` +
+          "before its options",
+      );
+    }
+    commandSeen = true;
+    afterValue = undefined;
+  }
+}
+
 /**
  * `--ca "$(cat cert.pem)"` passes text that starts with dashes, which parseArgs would take
  * for an option; join it to its flag (`--ca=-----BEGIN ...`) first.
@@ -694,9 +735,17 @@ function parseConfig(
 ): ClientConfig {
   const server = env("ADDRESSBOOK_SERVER");
   const fromEnv = server ? parseServerAddress(server) : {};
-  const host = typeof values.host === "string"
-    ? values.host.trim().replace(/^\[(.*)\]$/, "$1")
-    : fromEnv.host ?? DEFAULT_HOST;
+  const fromFlag = typeof values.host === "string" ? parseServerAddress(values.host) : undefined;
+  if (fromFlag !== undefined && fromFlag.port !== undefined) {
+    if (typeof values.port === "string" && values.port.trim() !== fromFlag.port.trim()) {
+      throw new UsageError(
+        `--host ${JSON.stringify(values.host)} names port ${fromFlag.port} and --port says ` +
+          `${values.port}; give the port once`,
+      );
+    }
+    values = { ...values, port: fromFlag.port };
+  }
+  const host = fromFlag !== undefined ? fromFlag.host ?? "" : fromEnv.host ?? DEFAULT_HOST;
   if (host === "") throw new UsageError("--host is empty");
   const serverName = typeof values.server === "string" ? values.server.trim() : undefined;
   if (serverName === "") throw new UsageError("--server is empty");
