@@ -30,7 +30,7 @@ import {
   responseText,
 } from "../protocol/jsonrpc.ts";
 
-/** The most writes of one line that run at once (a group commit takes up to 100). */
+/** The most writes of one line that run at once (a group commit takes up to 400). */
 export const MAX_WRITES_TOGETHER = 128;
 
 /** What the runner needs from its connection. */
