@@ -261,3 +261,42 @@ Deno.test("download and upload on a protected server take the token as a Bearer 
   });
   assertMatch(await exported.text(), /FN:Ada Lovelace/);
 });
+
+Deno.test("WebSockets: the idle and auth timeouts close them; unauthenticated ones hold half the places", async () => {
+  await using open = await startDav({ args: ["--idle-timeout", "1"] });
+  await using watcher = await WsRpc.open(open.url);
+  await watcher.result("watch", {});
+  await using idle = await WsRpc.open(open.url);
+  assertEquals((await idle.closed()).code, 1000);
+  // A watching socket is never idle.
+  assertEquals((await watcher.result<{ count: number }>("count")).count, 0);
+
+  const write = "write-token-0123456789";
+  await using dav = await startDav({
+    args: [
+      "--require-auth",
+      "--auth-timeout",
+      "1",
+      "--max-connections",
+      "2",
+      "--max-per-peer",
+      "2",
+    ],
+    env: { ADDRESSBOOK_TOKEN: write },
+  });
+  await using late = await WsRpc.open(dav.url);
+  // One of two places may wait for auth: a second socket is refused meanwhile.
+  const second = await WsRpc.open(dav.url).then(async (ws) => {
+    await ws[Symbol.asyncDispose]();
+    return true;
+  }, () => false);
+  assertEquals(second, false);
+  assert(dav.server.logs.some((line) => /1 WebSockets waiting to authenticate/.test(line)));
+  const told = await late.next();
+  assertEquals((told?.error as { data: { reason: string } }).data.reason, "UNAUTHORIZED");
+  assertEquals((await late.closed()).code, 1008);
+  await using prompt = await WsRpc.open(dav.url);
+  assertEquals((await prompt.result("auth", { token: write })).access, "read-write");
+  await using other = await WsRpc.open(dav.url);
+  assertEquals((await other.result("hello")).auth, true);
+});

@@ -447,6 +447,7 @@ function listenHttp(
     maxSockets: config.maxConnections,
     maxPerPeer: config.maxPerPeer,
     authTimeoutMs: config.authTimeout * 1000,
+    idleTimeoutMs: config.idleTimeout * 1000,
     refusePlainAuth,
     serverStats: stats,
   });

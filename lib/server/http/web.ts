@@ -79,6 +79,8 @@ export interface WebOptions {
   maxPerPeer: number;
   /** A socket of a protected server not authenticated this long after opening is closed (ms). */
   authTimeoutMs: number;
+  /** A socket that sends nothing for this long and is not watching is closed (ms). */
+  idleTimeoutMs: number;
   /** Tokens are refused (plain HTTP off loopback without `--http-plain-auth`). */
   refusePlainAuth: boolean;
   serverStats: MethodContext["serverStats"];
@@ -131,8 +133,8 @@ function forbidden(refusal: string): Response {
 /** Serves the page and its WebSocket. */
 export class WebPage {
   readonly #options: WebOptions;
-  readonly #sockets = new Set<WebSocket>();
-  readonly #perPeer = new Map<string, number>();
+  /** Every socket open, with its session (one the server is closing counts no more). */
+  readonly #sessions = new Map<WebSocket, WebSession>();
 
   constructor(options: WebOptions) {
     this.#options = options;
@@ -166,7 +168,7 @@ export class WebPage {
 
   /** Closes every open socket (the server stops). */
   close(): void {
-    for (const socket of this.#sockets) {
+    for (const socket of this.#sessions.keys()) {
       try {
         socket.close(1001, "The server is shutting down");
       } catch { /* already closing */ }
@@ -186,11 +188,22 @@ export class WebPage {
       });
     }
     const { maxSockets, maxPerPeer, log } = this.#options;
-    const fromPeer = this.#perPeer.get(info.host) ?? 0;
-    if (this.#sockets.size >= maxSockets || fromPeer >= maxPerPeer) {
-      const message = this.#sockets.size >= maxSockets
+    const live = [...this.#sessions.values()].filter((session) => !session.closing);
+    const open = live.length;
+    const fromPeer = live.filter((session) => session.host === info.host).length;
+    const maxUnauthenticated = Math.max(1, Math.floor(maxSockets / 2));
+    const unauthenticated = this.#options.auth
+      ? live.filter((session) => !session.authenticated).length
+      : 0;
+    if (
+      open >= maxSockets || fromPeer >= maxPerPeer ||
+      unauthenticated >= maxUnauthenticated
+    ) {
+      const message = open >= maxSockets
         ? `The server has ${maxSockets} WebSockets open already`
-        : `This address has ${maxPerPeer} WebSockets open already`;
+        : fromPeer >= maxPerPeer
+        ? `This address has ${maxPerPeer} WebSockets open already`
+        : `The server has ${maxUnauthenticated} WebSockets waiting to authenticate already`;
       log.warn(`Web ${info.number} from ${info.peer} refused: ${message}`);
       return new Response(`${message}; try again shortly\n`, {
         status: 503,
@@ -198,14 +211,10 @@ export class WebPage {
       });
     }
     const { socket, response } = Deno.upgradeWebSocket(request);
-    this.#sockets.add(socket);
-    this.#perPeer.set(info.host, fromPeer + 1);
     const session = new WebSession(socket, info, this.#options);
+    this.#sessions.set(socket, session);
     socket.addEventListener("close", () => {
-      this.#sockets.delete(socket);
-      const left = (this.#perPeer.get(info.host) ?? 1) - 1;
-      if (left > 0) this.#perPeer.set(info.host, left);
-      else this.#perPeer.delete(info.host);
+      this.#sessions.delete(socket);
       session.closed();
     });
     return response;
@@ -227,6 +236,7 @@ class WebSession {
   #closed = false;
   #failures = 0;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socket: WebSocket, info: RequestInfo, options: WebOptions) {
     this.#socket = socket;
@@ -280,12 +290,38 @@ class WebSession {
         this.#close(1008, `not authenticated within ${seconds} s`);
       }, options.authTimeoutMs);
     }
+    this.#armIdle();
     options.log.info(`Web ${info.number} from ${info.peer}: WebSocket opened`);
+  }
+
+  /** The client's address (without its port). */
+  get host(): string {
+    return this.#info.host;
+  }
+
+  /** Whether the socket is closed or being closed. */
+  get closing(): boolean {
+    return this.#closed || this.#socket.readyState >= WebSocket.CLOSING;
+  }
+
+  /** Whether the socket may do more than `hello` and `auth` (always, on an open server). */
+  get authenticated(): boolean {
+    return this.#auth.access !== "none";
+  }
+
+  /** Closes the socket after the idle timeout unless a message comes or it is watching. */
+  #armIdle(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      if (this.#watch.active) return this.#armIdle();
+      this.#close(1000, `idle for ${this.#options.idleTimeoutMs / 1000} s`);
+    }, this.#options.idleTimeoutMs);
   }
 
   /** The socket closed (either side). */
   closed(): void {
     clearTimeout(this.#authTimer);
+    clearTimeout(this.#idleTimer);
     this.#closed = true;
     this.#watch.stop();
     this.#gone.abort();
@@ -294,6 +330,7 @@ class WebSession {
 
   async #message(data: unknown): Promise<void> {
     if (this.#closed) return;
+    this.#armIdle();
     const { maxLine } = this.#options;
     let bytes: Uint8Array | string;
     if (typeof data === "string") bytes = data;
