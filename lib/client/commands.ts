@@ -292,6 +292,7 @@ async function run(
       if (command.kind === "search") params.query = command.query;
       const group = command.kind === "find" ? undefined : command.group;
       if (group !== undefined) params.group = group;
+      if (command.all) return await streamAll(client, command.kind, params, json, io, group);
       let page = await client.call<Page>(command.kind, params);
       // A group's page may come back empty with a cursor (the server looks at a bounded
       // number of candidates a call): go on until something is found or the end.
@@ -362,6 +363,47 @@ export async function likelyDuplicates(
     const reason = duplicateReason(fields, contact);
     return reason === null ? [] : [{ contact, reason }];
   });
+}
+
+/** The most pages `--all` reads: 100,000 of up to 100 contacts, far past any book. */
+const MAX_PAGES = 100_000;
+
+/**
+ * `--all`: every match, page after page as the server sends them: JSON Lines (one contact a
+ * line) with `--json`, else a table numbered on from page to page with its header once.
+ */
+async function streamAll(
+  client: RpcClient,
+  kind: "find" | "search" | "list",
+  params: Record<string, unknown>,
+  json: boolean,
+  io: Output,
+  group: string | undefined,
+): Promise<number> {
+  let shown = 0;
+  let cursor = params.cursor as string | undefined;
+  for (let round = 0; round < MAX_PAGES; round++) {
+    const page = await client.call<Page>(
+      kind,
+      cursor === undefined ? params : { ...params, cursor },
+    );
+    if (json) {
+      for (const contact of page.contacts) io.out(JSON.stringify(contact));
+    } else if (page.contacts.length > 0) {
+      const table = formatTable(page.contacts, { first: shown + 1 });
+      io.out(shown === 0 ? table : table.split("\n").slice(1).join("\n"));
+    }
+    shown += page.contacts.length;
+    if (!page.cursor) break;
+    cursor = page.cursor;
+  }
+  if (shown > 0) return ExitCode.OK;
+  if (kind === "list" && group === undefined) {
+    if (!json && !params.cursor) io.err("addressbook: The address book is empty");
+    return ExitCode.OK;
+  }
+  if (!json) io.err("addressbook: Nothing matches");
+  return ExitCode.NOTHING_FOUND;
 }
 
 function printPage(page: Page, io: Output): void {

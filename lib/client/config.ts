@@ -69,6 +69,11 @@ export interface PageFlags {
   cursor?: string;
 }
 
+/** `--all` on find, search and list: every match, streamed (JSON Lines with `--json`). */
+export interface AllFlag {
+  all: boolean;
+}
+
 /** What the command line asks for. */
 export type ClientCommand =
   | { kind: "help" }
@@ -76,9 +81,10 @@ export type ClientCommand =
   | { kind: "menu"; config: ClientConfig }
   | { kind: "add"; config: ClientConfig; fields: FieldFlags }
   | { kind: "get"; config: ClientConfig; target: string }
-  | { kind: "find"; config: ClientConfig; name: string; page: PageFlags }
+  | { kind: "find"; config: ClientConfig; name: string; page: PageFlags } & AllFlag
   | { kind: "search"; config: ClientConfig; query: string; page: PageFlags; group?: string }
-  | { kind: "list"; config: ClientConfig; page: PageFlags; group?: string }
+    & AllFlag
+  | { kind: "list"; config: ClientConfig; page: PageFlags; group?: string } & AllFlag
   | { kind: "edit"; config: ClientConfig; target: string; fields: FieldFlags }
   | { kind: "rm"; config: ClientConfig; target: string }
   | { kind: "count"; config: ClientConfig }
@@ -218,9 +224,9 @@ const LIST_FLAGS = ["phone", "email", "url", "group"] as const;
 const SUBCOMMAND_FLAGS: Record<(typeof SUBCOMMANDS)[number], readonly string[]> = {
   add: [...FIELD_FLAGS, ...LIST_FLAGS],
   get: [],
-  find: ["limit", "cursor"],
-  search: ["limit", "cursor", "group"],
-  list: ["limit", "cursor", "group"],
+  find: ["limit", "cursor", "all"],
+  search: ["limit", "cursor", "group", "all"],
+  list: ["limit", "cursor", "group", "all"],
   edit: [...FIELD_FLAGS, ...LIST_FLAGS],
   rm: [],
   count: [],
@@ -261,7 +267,7 @@ export function clientHelp(): string {
     "  search QUERY [--group NAME]   word prefixes of name, street, town, email, organisation,",
     "                                nickname, groups; or phone digits (the start, or the end",
     "                                of the number or of a group of its digits)",
-    "  list [--group NAME]           every contact (of that group), sorted by name",
+    "  list [--group NAME]           the contacts (of that group), sorted by name",
     "  edit ID|NAME [fields]         change the fields given, keep the rest",
     "  rm ID|NAME                    delete a contact (a name must match exactly one)",
     "  count                         the number of contacts",
@@ -298,13 +304,18 @@ export function clientHelp(): string {
     '                                in edit; "" empties them',
     'A value with spaces needs quotes (--phone "+44 20 7946 0958"); a word right after a',
     "  flag's value is refused (exit 2); a command's words (NAME, QUERY, ID) go before its options.",
-    "Paging (find, search, list): --limit N (1-100) results per page; --cursor CURSOR goes on",
-    "  from where the previous page ended (the cursor is printed when there is more).",
+    "Paging (find, search, list): each prints one page, the first 100 matches (--limit N,",
+    "  1-100), and when there are more, the cursor on standard error; --cursor CURSOR goes on",
+    "  from where that page ended. --all prints every match instead, page after page as the",
+    "  server sends them: a table numbered on, or with --json JSON Lines, one contact a line",
+    "  (not the {contacts, cursor} object). --all is never implied: a pipe gets the same as a",
+    "  terminal, so a script wants --all (list --all --json | jq -r .name).",
     "",
     "Options (a flag beats the environment variable, which beats the default):",
     ...options,
     "  --json               machine output: add, get, edit print the contact; find, search,",
-    "                       list print the server's result ({contacts, cursor}); rm, count,",
+    "                       list print the server's result ({contacts, cursor}; with --all",
+    "                       JSON Lines, one contact a line); rm, count,",
     "                       stats print the server's result; ping and watch print JSON",
     "                       Lines (watch: {type, id, name, version, seq}); import prints",
     '                       its summary; a server error prints {"error": {code, message,',
@@ -512,6 +523,7 @@ export function parseClientCommand(
         group: { type: "string", multiple: true },
         limit: { type: "string" },
         cursor: { type: "string" },
+        all: { type: "boolean" },
         count: { type: "string" },
         interval: { type: "string" },
         format: { type: "string" },
@@ -588,18 +600,31 @@ export function parseClientCommand(
     case "rm":
       return { kind, config, target: text("the id or name of a contact") };
     case "find":
-      return { kind, config, name: text("a name"), page: pageFlags(values) };
+      return {
+        kind,
+        config,
+        name: text("a name"),
+        page: pageFlags(values),
+        all: values.all === true,
+      };
     case "search":
       return {
         kind,
         config,
         query: text("a query"),
         page: pageFlags(values),
+        all: values.all === true,
         ...groupFlag(values, kind),
       };
     case "list":
       none();
-      return { kind, config, page: pageFlags(values), ...groupFlag(values, kind) };
+      return {
+        kind,
+        config,
+        page: pageFlags(values),
+        all: values.all === true,
+        ...groupFlag(values, kind),
+      };
     case "count":
     case "stats":
       none();
