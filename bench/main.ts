@@ -15,6 +15,7 @@ import { formatVCard } from "../lib/formats/vcard.ts";
 import { Histogram } from "./histogram.ts";
 import type { LoadConfig, LoadResult, Op } from "./load.ts";
 import { sample } from "./proc.ts";
+import { type DavTarget, loadByPut, measure, startRadicale } from "./dav.ts";
 import { seedClassic, type Seeded, seedJsonRpc } from "./seed.ts";
 
 /** The settings of one bench invocation. */
@@ -28,6 +29,8 @@ interface Settings {
   idle: number;
   big: number;
   cards: number;
+  /** Cards in carddav-10k's book (--cards when given, else 10,000, quick 500). */
+  davCards: number;
 }
 
 /** The figures of one run of one target. */
@@ -76,7 +79,8 @@ Options:
   --contacts N      contacts loaded before a run (default 1000, quick 200)
   --idle N          idle connections in idle-10k (default 10000, quick 200)
   --big N           contacts in big-100k (default 100000, quick 2000)
-  --cards N         vCards in import-100k's file (default 100000, quick 2000)
+  --cards N         vCards in import-100k's file (default 100000, quick 2000) and in
+                    carddav-10k's book (default 10000, quick 500)
   --server-flag F   a deno run flag for the server (repeat), e.g. --server-flag=--cpu-prof
                     --server-flag=--cpu-prof-dir=/tmp/prof (written when the server exits)
   --help            show this help
@@ -590,7 +594,130 @@ const SCENARIOS: Scenario[] = [
       }
     },
   },
+  {
+    name: "carddav-10k",
+    what: "CardDAV on --http-port vs Radicale (Debian's radicale, no auth), each with the same " +
+      "cards: PROPFIND depth 1 and 0, multiget of all, sync-collection, PUT, DELETE",
+    async run(settings) {
+      const errorSamples: string[] = [];
+      const count = settings.davCards;
+      const timeoutMs = 300_000;
+      const results: Record<string, Figures & { runs: Figures[] }> = {};
+      const dir = await Deno.makeTempDir({ prefix: "addressbook-bench-dav-" });
+      try {
+        // The server: the serve task's command, cards loaded by PUT over its HTTP door.
+        const target = await Target.start("server", [...serverArgs(), "--http-port", "0"], [
+          ...serverDenoFlags,
+        ]);
+        try {
+          const url = target.logs.map((l) => / CardDAV on (\S+?)\/dav\//.exec(l)?.[1]).find(
+            Boolean,
+          );
+          if (!url) throw new Error(`the server named no CardDAV URL:\n${target.logs.join("\n")}`);
+          const dav: DavTarget = {
+            name: "server",
+            book: `${url}/dav/books/shared/`,
+            headers: {},
+            pid: target.pid,
+            stop: () => target.stop(),
+          };
+          const started = performance.now();
+          const failed = await loadByPut(dav, count, 8, timeoutMs, (done) => {
+            progress(`[carddav-10k] server: loaded ${done}/${count} by PUT`);
+          });
+          const loadS = (performance.now() - started) / 1000;
+          if (failed) errorSamples.push(`server: ${failed} of ${count} PUTs failed`);
+          results.server = await davFigures(dav, count, timeoutMs, errorSamples, {
+            loadS: round(loadS, 2),
+            loadFailed: failed,
+          });
+        } finally {
+          await target.stop();
+        }
+        // Radicale: the same cards written as .vcf files into its collection folder.
+        progress(`[carddav-10k] radicale: writing ${count} .vcf files`);
+        const radicale = await startRadicale(dir, count);
+        try {
+          results.radicale = await davFigures(radicale, count, timeoutMs, errorSamples, {});
+        } finally {
+          await radicale.stop();
+        }
+        endProgress();
+      } finally {
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
+      const ratios: Record<string, number> = {};
+      for (const key of Object.keys(results.server!)) {
+        if (!key.endsWith("Ms") || BASE_KEYS.has(key)) continue;
+        ratios[`radicale/server ${key}`] = round(
+          (results.radicale![key] as number) / (results.server![key] as number),
+          1,
+        );
+      }
+      const s = results.server!;
+      return {
+        scenario: "carddav-10k",
+        what: this.what,
+        settings: { cards: count, timeoutS: timeoutMs / 1000, runs: 1 },
+        results,
+        ratios,
+        goals: [
+          {
+            goal: `PROPFIND depth 1 of ${count} <= ${round(count / 10_000, 3)} s`,
+            value: s.propfind1Ms!,
+            met: s.propfind1Ms! <= 1000 * count / 10_000,
+          },
+          { goal: "PUT <= 50 ms", value: s.putNewMs!, met: s.putNewMs! <= 50 },
+          { goal: "depth-0 PROPFIND <= 50 ms", value: s.propfind0Ms!, met: s.propfind0Ms! <= 50 },
+          {
+            goal: "every request >= 20x faster than Radicale",
+            value: Math.min(...Object.values(ratios)),
+            met: Object.values(ratios).every((r) => r >= 20),
+          },
+        ],
+        errorSamples: errorSamples.slice(0, 10),
+      };
+    },
+  },
 ];
+
+/** One CardDAV target's requests (see bench/dav.ts), with its CPU and memory around them. */
+async function davFigures(
+  target: DavTarget,
+  count: number,
+  timeoutMs: number,
+  errorSamples: string[],
+  extra: Record<string, number>,
+): Promise<Figures & { runs: Figures[] }> {
+  const before = await sample(target.pid);
+  const started = performance.now();
+  const errors: string[] = [];
+  const ms = await measure(target, count, timeoutMs, (step) => {
+    progress(`[carddav-10k] ${step}`);
+  }, errors);
+  const seconds = (performance.now() - started) / 1000;
+  const after = await sample(target.pid);
+  errorSamples.push(...errors);
+  const rounded = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, round(v, 1)]));
+  const figures: Figures = {
+    opsPerSec: NaN,
+    p50Ms: NaN,
+    p99Ms: NaN,
+    p999Ms: NaN,
+    errors: errors.length + (extra.loadFailed ?? 0),
+    serverCpuPct: round(100 * (after.cpuSeconds - before.cpuSeconds) / seconds, 0),
+    generatorCpuPct: NaN,
+    peakRssMiB: round(after.hwmKiB / 1024, 1),
+    inFlightRatio: NaN,
+    ops: Object.keys(ms).length,
+    windowS: round(seconds, 2),
+    ...rounded,
+    rssBeforeMiB: round(before.rssKiB / 1024, 1),
+    rssAfterMiB: round(after.rssKiB / 1024, 1),
+    ...extra,
+  };
+  return medians([figures]);
+}
 
 /** Writes bench cards 0 .. count-1 as one vCard 3.0 file, as `export` writes them; its bytes. */
 async function writeCards(path: string, count: number): Promise<number> {
@@ -996,6 +1123,7 @@ function parseSettings(args: string[]): { settings: Settings; scenarios: Scenari
     idle: Math.round(number(values.idle, quick ? 200 : 10_000, "idle")),
     big: Math.round(number(values.big, quick ? 2000 : 100_000, "big")),
     cards: Math.round(number(values.cards, quick ? 2000 : 100_000, "cards")),
+    davCards: Math.round(number(values.cards, quick ? 500 : 10_000, "cards")),
   };
   serverDenoFlags = values["server-flag"] ?? [];
   const names = (values.scenario ?? []).flatMap((s) => s.split(",")).map((s) => s.trim())
