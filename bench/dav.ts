@@ -63,12 +63,18 @@ export async function startRadicale(dir: string, count: number): Promise<DavTarg
       `[auth]\ntype = none\n[rights]\ntype = owner_only\n` +
       `[storage]\nfilesystem_folder = ${storage}\n[logging]\nlevel = warning\n`,
   );
-  const process = new Deno.Command("radicale", {
-    args: ["-C", config],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  let process: Deno.ChildProcess;
+  try {
+    process = new Deno.Command("radicale", {
+      args: ["-C", config],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    throw new Error("radicale is not installed (Debian: apt-get install radicale)");
+  }
   const target: DavTarget = {
     name: "radicale",
     book: `http://127.0.0.1:${port}/bench/book/`,
@@ -314,4 +320,103 @@ export async function loadByPut(
     }
   }));
   return failed;
+}
+
+/** Whether `vdirsyncer --version` runs. */
+export function hasVdirsyncer(): boolean {
+  try {
+    return new Deno.Command("vdirsyncer", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs vdirsyncer with `args`, bounded by `timeoutMs`; its seconds, or NaN when it failed. */
+async function vdirsyncer(
+  config: string,
+  args: string[],
+  timeoutMs: number,
+  errors: string[],
+): Promise<number> {
+  const started = performance.now();
+  const child = new Deno.Command("vdirsyncer", {
+    args: ["-c", config, ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { LANG: "C.UTF-8" },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(encoder.encode("y\ny\ny\n"));
+  await writer.close();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, timeoutMs);
+  const output = await child.output();
+  clearTimeout(timer);
+  const seconds = (performance.now() - started) / 1000;
+  if (output.success) return seconds;
+  const text = new TextDecoder().decode(output.stderr).slice(-300);
+  errors.push(`vdirsyncer ${args.join(" ")} exited ${output.code}: ${text}`);
+  return NaN;
+}
+
+/**
+ * vdirsyncer end to end on one target (one pair: a folder in `dir`, the book's URL): the
+ * first sync, a sync with nothing changed, one after 10 cards changed on the server. Each
+ * figure is the sync's seconds and the server's CPU seconds within it.
+ */
+export async function vdirsyncerRun(
+  target: DavTarget,
+  dir: string,
+  cpuSeconds: () => Promise<number>,
+  timeoutMs: number,
+  onStep: (step: string) => void,
+  errors: string[],
+): Promise<Record<string, number>> {
+  const base = `${dir}/vdirsyncer-${target.name}`;
+  await Deno.mkdir(`${base}/contacts`, { recursive: true });
+  const config = `${base}/config`;
+  const basic = target.headers.authorization;
+  const user = basic ? atob(basic.slice(6)).split(":") : ["bench", "bench"];
+  await Deno.writeTextFile(
+    config,
+    `[general]\nstatus_path = "${base}/status/"\n\n` +
+      `[pair book]\na = "local"\nb = "remote"\ncollections = null\n` +
+      `conflict_resolution = "b wins"\n\n` +
+      `[storage local]\ntype = "filesystem"\npath = "${base}/contacts/"\nfileext = ".vcf"\n\n` +
+      `[storage remote]\ntype = "carddav"\nurl = "${target.book}"\n` +
+      `username = "${user[0]}"\npassword = "${user[1]}"\n`,
+  );
+  const out: Record<string, number> = {};
+  const timedSync = async (name: string) => {
+    onStep(`${target.name}: vdirsyncer ${name}`);
+    const cpu = await cpuSeconds();
+    const seconds = await vdirsyncer(config, ["sync"], timeoutMs, errors);
+    out[`vdirsyncer${name}S`] = seconds;
+    out[`vdirsyncer${name}ServerCpuS`] = (await cpuSeconds()) - cpu;
+  };
+  await vdirsyncer(config, ["discover"], timeoutMs, errors);
+  await timedSync("First");
+  await timedSync("NoChange");
+  for (let i = 10; i < 20; i++) {
+    const r = await timed(
+      target,
+      "PUT",
+      `${target.book}${cardName(i)}`,
+      { "content-type": "text/vcard; charset=utf-8" },
+      cardText(i, 2),
+      timeoutMs,
+    );
+    if (r.status !== 201 && r.status !== 204) {
+      errors.push(`${target.name} vdirsyncer change ${i}: ${r.status} ${r.body.slice(0, 200)}`);
+    }
+  }
+  await timedSync("After10");
+  return out;
 }
