@@ -197,12 +197,21 @@ Deno.test("import reads the vCard and CSV fixtures from standard input", async (
   const alice = (await rpc.result("search", { query: "Übermann" })).contacts[0];
   assert.equal(alice.uid, "8f6b5c1e-2d3a-4b5c-9d8e-7f6a5b4c3d2e");
 
-  // A file with UIDs updates on a second import; one without reports likely duplicates.
+  // A file with UIDs updates on a second import; one without is unchanged where its cards
+  // equal stored contacts (issue 17), and a card edited since is added and reported as a
+  // likely duplicate.
   const thunderbird = await Deno.readFile(new URL("thunderbird-4.0.vcf", FIXTURES));
   const again = await importJson(server, thunderbird);
   assert.deepEqual([again.summary.added, again.summary.unchanged], [0, 1]);
   const google = await Deno.readFile(new URL("google-3.0.vcf", FIXTURES));
-  const twice = await importJson(server, google);
+  const same = await importJson(server, google);
+  assert.deepEqual([same.summary.added, same.summary.unchanged], [0, 2]);
+  const edited = (note: string) =>
+    new TextEncoder().encode(
+      new TextDecoder().decode(google).replace("Met at the conference", note)
+        .replace("TEL;TYPE=WORK:0161 496 0000", `TEL;TYPE=WORK:0161 496 0000\nNOTE:${note}`),
+    );
+  const twice = await importJson(server, edited("Met at the fair"));
   assert.equal(twice.summary.added, 2);
   assert.deepEqual(
     twice.summary.duplicates.map((d: Json) => [d.name, d.of.length, d.of[0].reason]),
@@ -212,7 +221,7 @@ Deno.test("import reads the vCard and CSV fixtures from standard input", async (
     ],
   );
   // For people: the same summary in sentences.
-  const human = await client(server, ["import"], google);
+  const human = await client(server, ["import"], edited("Met at the market"));
   assert.equal(human.code, 0);
   assert.match(
     human.stdout,

@@ -7,7 +7,9 @@
  * A record matches a stored contact by, in this order: its `id` (JSON Lines backups), its
  * `uid` against a stored contact's `uid` or the UID an export writes for it
  * ({@link uidForContact}: the `urn:uuid:` of its id when it has no uid of its own), and the
- * UID derived from its own `id`. Two records of one input that match each other (or the
+ * UID derived from its own `id`. A record with neither id nor uid (a phone's export) whose
+ * fields equal a stored contact's is that contact, unchanged (each stored contact is claimed
+ * by one such record at most), so importing the same file twice adds nothing. Two records of one input that match each other (or the
  * same stored contact) are one contact: the later record is used, with a warning.
  *
  * @module
@@ -177,12 +179,18 @@ export function planImport(
   const byId = new Map<string, Contact>();
   const byUid = new Map<string, Contact>();
   const duplicates = new DuplicateIndex<IndexEntry>();
+  // Stored contacts by name, for a record with neither id nor uid: one whose fields equal
+  // the record's is that contact imported before (each claimed by one record at most).
+  const byName = new Map<string, Contact[]>();
   for (const contact of stored) {
     byId.set(contact.id, contact);
     if (contact.uid !== "" && !byUid.has(contact.uid)) byUid.set(contact.uid, contact);
     const derived = derivedUid(contact.id);
     if (!byUid.has(derived)) byUid.set(derived, contact);
     duplicates.add(contact);
+    const named = byName.get(contact.name);
+    if (named) named.push(contact);
+    else byName.set(contact.name, [contact]);
   }
 
   const steps: ImportStep[] = [];
@@ -207,7 +215,12 @@ export function planImport(
       entries[at] = undefined;
     }
     let step: ImportStep;
-    if (target) {
+    const equal = target || id !== undefined || fields.uid !== ""
+      ? undefined
+      : claimEqual(byName.get(fields.name), fields, carries);
+    if (equal) {
+      step = { kind: "unchanged", record, target: equal };
+    } else if (target) {
       // A stored contact's extra.vcard lines that are fields since issue 15 (its ORG, BDAY...)
       // are not kept beside the record's own fields.
       const storedExtra = carries === null ? {} : liftExtraFields(userFields(target)).fields.extra;
@@ -253,6 +266,27 @@ export function planImport(
     for (const key of keys) seen.set(key, at);
   }
   return { steps, warnings };
+}
+
+/**
+ * The first of `candidates` (stored contacts of the record's name) whose fields equal the
+ * record's, as an update from it would leave them; it is taken out of `candidates`.
+ */
+function claimEqual(
+  candidates: Contact[] | undefined,
+  fields: ContactFields,
+  carries: readonly string[] | null,
+): Contact | undefined {
+  if (candidates === undefined) return undefined;
+  const at = candidates.findIndex((candidate) => {
+    const storedExtra = carries === null ? {} : liftExtraFields(userFields(candidate)).fields.extra;
+    const next = carries === null
+      ? fields
+      : { ...fields, extra: keepExtra(storedExtra, fields.extra, carries) };
+    return sameFields(next, userFields(candidate));
+  });
+  if (at < 0) return undefined;
+  return candidates.splice(at, 1)[0];
 }
 
 /**

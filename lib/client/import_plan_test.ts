@@ -151,3 +151,16 @@ Deno.test("planImport() compares a contact stored before issue 15 as its export 
   assert.deepEqual(step.fields.extra, { vcard: ["X-SKYPE:ann"] });
   assert.deepEqual([step.fields.org, step.fields.birthday], ["Acme", "1970-01-01"]);
 });
+
+Deno.test("planImport() finds a record without id or uid equal to a stored contact unchanged, once", () => {
+  const ann = stored(ID_A, { name: "Ann", town: "Leeds" });
+  const plan = planImport([
+    { record: 0, contact: fields("Ann", { town: "Leeds" }) },
+    { record: 1, contact: fields("Ann", { town: "Leeds" }) }, // a second Ann: nothing left
+    { record: 2, contact: fields("Ann", { town: "York" }) },
+  ], [ann]);
+  assert.deepEqual(plan.steps.map((step) => step.kind), ["unchanged", "add", "add"]);
+  const first = plan.steps[0]!;
+  assert.ok(first.kind === "unchanged" && first.target.id === ID_A);
+  assert.deepEqual(plan.warnings, []);
+});
