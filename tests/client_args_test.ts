@@ -84,3 +84,16 @@ Deno.test("client: a stray word after a flag's value is a usage error naming it,
   const count = await runClient(["count"], { server: address });
   assert.equal(count.stdout, "1 contact\n");
 });
+
+Deno.test("client add with the id of a contact in the book says so and adds nothing (exit 2)", async () => {
+  await using server = await TestServer.start();
+  await using rpc = await server.connect();
+  const ann: Json = await rpc.result("add", { contact: { name: "Ann Lee" } });
+  const address = `127.0.0.1:${server.port}`;
+  const result = await runClient(["add", ann.id, "--town", "Leeds"], { server: address });
+  assert.equal(result.code, 2, result.stderr);
+  assert.ok(result.stderr.includes(`"${ann.id}" is the id of Ann Lee`), result.stderr);
+  assert.match(result.stderr, /already in the book/);
+  assert.ok(!result.stderr.includes("changed by someone else"), result.stderr);
+  assert.equal((await rpc.result("count") as Json).count, 1);
+});

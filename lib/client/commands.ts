@@ -250,6 +250,18 @@ async function run(
   switch (command.kind) {
     case "add": {
       const contact = applyPatch(blankContact(""), command.fields);
+      const existing = isId(contact.name.trim())
+        ? await getOrNull(client, contact.name.trim())
+        : null;
+      if (existing !== null) {
+        // `add ID --town X`: the id of a contact in the book, not a new name.
+        io.err(
+          `addressbook: ${JSON.stringify(existing.id)} is the id of ${existing.name}, who is ` +
+            `already in the book; add takes a new contact's name; to change this one: edit ` +
+            `${existing.id} --town ...`,
+        );
+        return ExitCode.USAGE;
+      }
       const likely = await likelyDuplicates(client, contact);
       const added = await client.call<Contact>("add", { contact });
       print(added, () => `Added ${added.name} (id ${added.id})`);
@@ -415,6 +427,16 @@ function printPage(page: Page, io: Output): void {
   }
   if (page.cursor !== null) {
     io.err(`More results: run it again with --cursor ${page.cursor}`);
+  }
+}
+
+/** The contact with this id, or null when there is none. */
+async function getOrNull(client: RpcClient, id: string): Promise<Contact | null> {
+  try {
+    return await client.call<Contact>("get", { id });
+  } catch (error) {
+    if (error instanceof RemoteError && error.reason === "NOT_FOUND") return null;
+    throw error;
   }
 }
 
