@@ -64,7 +64,8 @@ Deno.test("client: a stray word after a flag's value is a usage error naming it,
   for (
     const args of [
       ["edit", "Zed", "--town", "Foo", "Bar"],
-      ["find", "--limit", "5", "Zed"],
+      ["find", "Zed", "--limit", "5", "Smith"],
+      ["edit", "--town", "Foo", "Zed"],
       ["add", "--name", "Zed", "Smith"],
     ]
   ) {
@@ -83,6 +84,10 @@ Deno.test("client: a stray word after a flag's value is a usage error naming it,
   assert.equal(zed.phones[0].number, "+44 20 7946 0958");
   const count = await runClient(["count"], { server: address });
   assert.equal(count.stdout, "1 contact\n");
+  // Outside add and edit, a word after a flag's value and before any other word is the query.
+  const search = await runClient(["search", "--limit", "5", "zed", "--json"], { server: address });
+  assert.equal(search.code, 0, search.stderr);
+  assert.equal(JSON.parse(search.stdout).contacts[0].name, "Zed");
 });
 
 Deno.test("client add with the id of a contact in the book says so and adds nothing (exit 2)", async () => {

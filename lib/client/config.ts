@@ -304,8 +304,9 @@ export function clientHelp(): string {
     "                                gets https://); replaces the list in edit, as --phone",
     "  --group NAME[,NAME]           repeatable: the groups (vCard CATEGORIES); replaces them",
     '                                in edit; "" empties them',
-    'A value with spaces needs quotes (--phone "+44 20 7946 0958"); a word right after a',
-    "  flag's value is refused (exit 2); a command's words (NAME, QUERY, ID) go before its options.",
+    'A value with spaces needs quotes (--phone "+44 20 7946 0958"); in add and edit a word',
+    "  right after a flag's value is refused (exit 2), elsewhere one after the command's words",
+    "  and a flag's value is; so a command's words (NAME, QUERY, ID) go before its options.",
     "Paging (find, search, list): each prints one page, the first 100 matches (--limit N,",
     "  1-100), and when there are more, the cursor on standard error; --cursor CURSOR goes on",
     "  from where that page ended. --all prints every match instead, page after page as the",
@@ -679,27 +680,36 @@ type ArgToken =
 /**
  * A word right after a flag's value (`--phone +44 20 7946 0958`: `20`) is most likely the
  * rest of an unquoted value, so it is refused rather than taken as part of the name or the
- * query. The command's name may follow a connection option's value (`--port 9000 count`).
+ * query: always for `add` and `edit` (whose values are names, streets, numbers), and for the
+ * others when the command's words came before that flag (`find Zed --limit 5 Smith`), so
+ * `search --group Family ann` still works. The command's name may follow a connection
+ * option's value (`--port 9000 count`).
  */
 function rejectStrayWords(tokens: readonly ArgToken[]): void {
   let afterValue: { name: string; value: string } | undefined;
-  let commandSeen = false;
+  let command: string | undefined;
+  let words = 0;
   for (const token of tokens) {
     if (token.kind === "option-terminator") return;
     if (token.kind === "option") {
       afterValue = token.value === undefined ? undefined : { name: token.name, value: token.value };
       continue;
     }
-    if (afterValue !== undefined && commandSeen) {
-      const flag = `--${afterValue.name}`;
-      throw new UsageError(
-        `Unexpected word ${JSON.stringify(token.value)} after ${flag} ` +
-          `${JSON.stringify(afterValue.value)}; quote a value that has spaces: ` +
-          `${flag} "${afterValue.value} ${token.value} ...", and give the command's words ` +
-          "before its options",
-      );
+    if (command === undefined) {
+      command = token.value;
+    } else {
+      const fields = command === "add" || command === "edit";
+      if (afterValue !== undefined && (fields || words > 0)) {
+        const flag = `--${afterValue.name}`;
+        throw new UsageError(
+          `Unexpected word ${JSON.stringify(token.value)} after ${flag} ` +
+            `${JSON.stringify(afterValue.value)}; quote a value that has spaces: ` +
+            `${flag} "${afterValue.value} ${token.value} ...", and give the command's words ` +
+            "before its options",
+        );
+      }
+      words++;
     }
-    commandSeen = true;
     afterValue = undefined;
   }
 }
