@@ -12,7 +12,13 @@
  */
 
 import type { Access, Authenticator } from "./auth.ts";
-import { type AuthGuard, TooManyAttempts } from "./auth_guard.ts";
+import type { AuthGuard } from "./auth_guard.ts";
+import {
+  AttemptRefused,
+  AUTH_FAILURE_DELAY_MS,
+  guardedCheck,
+  MAX_AUTH_FAILURES,
+} from "./token_check.ts";
 import { yieldTurn } from "./turns.ts";
 import { type LineRunner, type Replies, runLine } from "./batch.ts";
 import { couldBeClassicStart, isClassicStart, runClassic } from "./classic.ts";
@@ -89,12 +95,6 @@ export interface ConnectionContext {
 
 /** How long a connection has to authenticate in protected mode (milliseconds). */
 export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;
-
-/** Pause before answering a failed `auth` (milliseconds). */
-const AUTH_FAILURE_DELAY_MS = 1000;
-
-/** Failed `auth` calls after which a connection is closed. */
-const MAX_AUTH_FAILURES = 5;
 
 /**
  * Replies are gathered and written together, but never more than this many characters are
@@ -260,35 +260,27 @@ class Session {
           "auth attempts; it is being closed",
       );
     }
-    const address = peerAddress(peer ?? "?");
-    if (authGuard) {
-      let wait: number;
-      try {
-        // Its answer (a failure's pause included) must come before the deadline.
-        wait = authGuard.begin(address, this.#authTimeLeft() - AUTH_FAILURE_DELAY_MS);
-      } catch (error) {
-        if (!(error instanceof TooManyAttempts)) throw error;
-        this.#authFailures = MAX_AUTH_FAILURES;
-        this.#addressRefused = true;
-        throw new RpcError(
-          ErrorCode.UNAUTHORIZED,
-          "UNAUTHORIZED",
-          `Unauthorized: ${error.message}`,
-          {
-            retryAfter: error.retryAfter,
-          },
-        );
-      }
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    }
     let access: Access;
     try {
-      access = await auth.check(token);
+      // Its answer (a failure's pause included) must come before the deadline.
+      const maxWaitMs = this.#authTimeLeft() - AUTH_FAILURE_DELAY_MS;
+      const address = peerAddress(peer ?? "?");
+      access = await guardedCheck(
+        { auth, guard: authGuard, log, address, maxWaitMs },
+        token,
+        () => {
+          this.#authFailures++;
+          return `Connection ${id} from ${peer ?? "?"}: failed auth attempt ` +
+            `${this.#authFailures} of ${MAX_AUTH_FAILURES}`;
+        },
+      );
     } catch (error) {
-      authGuard?.end(address, { ok: true }); // not the client's failure
+      if (error instanceof AttemptRefused) {
+        this.#authFailures = MAX_AUTH_FAILURES;
+        this.#addressRefused = true;
+      }
       throw error;
     }
-    if (access !== "none") authGuard?.end(address, { ok: true });
     if (access !== "none") {
       if (this.#sessionAuth.access === "none") {
         clearTimeout(this.#authTimer);
@@ -301,12 +293,6 @@ class Session {
       );
       return access;
     }
-    this.#authFailures++;
-    const line = `Connection ${id} from ${peer ?? "?"}: failed auth attempt ` +
-      `${this.#authFailures} of ${MAX_AUTH_FAILURES}`;
-    if (authGuard) authGuard.end(address, { ok: false, line });
-    else log.warn(line);
-    await new Promise((resolve) => setTimeout(resolve, AUTH_FAILURE_DELAY_MS));
     throw new RpcError(
       ErrorCode.UNAUTHORIZED,
       "UNAUTHORIZED",

@@ -18,7 +18,8 @@
  */
 
 import type { Access, Authenticator } from "../auth.ts";
-import { type AuthGuard, TooManyAttempts } from "../auth_guard.ts";
+import type { AuthGuard } from "../auth_guard.ts";
+import { AttemptRefused, guardedCheck, MAX_AUTH_FAILURES } from "../token_check.ts";
 import type { Logger } from "../log.ts";
 import { dispatch, dispatchNow, type MethodContext, type SessionAuth } from "../methods.ts";
 import { WatchStream } from "../watch_stream.ts";
@@ -40,10 +41,6 @@ import { handleTransfer, TRANSFER_PATHS } from "./web_transfer.ts";
 /** The WebSocket's path. */
 export const RPC_PATH = "/rpc";
 
-/** Failed `auth` calls one socket may make before it is closed. */
-const MAX_AUTH_FAILURES = 5;
-/** The pause before a failed `auth` is answered (milliseconds). */
-const AUTH_FAILURE_DELAY_MS = 1000;
 /** Bytes a socket may have waiting to be sent before its writer waits for the client. */
 const SEND_BUFFER = 1024 * 1024;
 
@@ -417,33 +414,25 @@ class WebSession {
         `Unauthorized: not tried, as this socket already failed ${MAX_AUTH_FAILURES} attempts`,
       );
     }
-    if (authGuard) {
-      let wait: number;
-      try {
-        wait = authGuard.begin(host, this.#options.timeoutMs);
-      } catch (error) {
-        if (!(error instanceof TooManyAttempts)) throw error;
-        this.#failures = MAX_AUTH_FAILURES;
-        throw new RpcError(
-          ErrorCode.UNAUTHORIZED,
-          "UNAUTHORIZED",
-          `Unauthorized: ${error.message}`,
-          {
-            retryAfter: error.retryAfter,
-          },
-        );
-      }
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    }
     let access: Access;
     try {
-      access = await auth.check(token);
+      const check = {
+        auth,
+        guard: authGuard,
+        log,
+        address: host,
+        maxWaitMs: this.#options.timeoutMs,
+      };
+      access = await guardedCheck(check, token, () => {
+        this.#failures++;
+        return `Web ${number} from ${peer}: failed auth attempt ${this.#failures} of ` +
+          `${MAX_AUTH_FAILURES}`;
+      });
     } catch (error) {
-      authGuard?.end(host, { ok: true });
+      if (error instanceof AttemptRefused) this.#failures = MAX_AUTH_FAILURES;
       throw error;
     }
     if (access !== "none") {
-      authGuard?.end(host, { ok: true });
       this.#auth.access = access;
       clearTimeout(this.#authTimer);
       log.info(
@@ -453,12 +442,6 @@ class WebSession {
       );
       return access;
     }
-    this.#failures++;
-    const line = `Web ${number} from ${peer}: failed auth attempt ${this.#failures} of ` +
-      `${MAX_AUTH_FAILURES}`;
-    if (authGuard) authGuard.end(host, { ok: false, line });
-    else log.warn(line);
-    await new Promise((resolve) => setTimeout(resolve, AUTH_FAILURE_DELAY_MS));
     throw new RpcError(
       ErrorCode.UNAUTHORIZED,
       "UNAUTHORIZED",
