@@ -64,6 +64,7 @@ import {
   orgFromVCard,
   splitValue,
   textFromVCard,
+  unescapeValue,
 } from "../model/vcard_fields.ts";
 
 /** The vCard versions this module writes. */
@@ -147,33 +148,13 @@ export function escapeText(value: string): string {
  * ```
  */
 export function unescapeText(value: string): string {
-  return value.replace(/\\([\s\S])/g, (whole, char: string) => {
-    if (char === "n" || char === "N") return "\n";
-    if (char === "\\" || char === "," || char === ";" || char === ":") return char;
-    return whole;
-  });
-}
-
-/** Splits a still-escaped value on `separator` where it is not escaped. */
-function splitEscaped(value: string, separator: string): string[] {
-  const parts: string[] = [];
-  let start = 0;
-  for (let i = 0; i < value.length; i++) {
-    const char = value[i];
-    if (char === "\\") i++;
-    else if (char === separator) {
-      parts.push(value.slice(start, i));
-      start = i + 1;
-    }
-  }
-  parts.push(value.slice(start));
-  return parts;
+  return unescapeValue(value);
 }
 
 /** The components of a structured value (N, ADR), each unescaped, list items joined. */
 function components(value: string, count: number, join: string): string[] {
-  const parts = splitEscaped(value, ";").map((part) =>
-    splitEscaped(part, ",").map(unescapeText).map((item) => item.trim()).filter(Boolean).join(
+  const parts = splitValue(value, ";").map((part) =>
+    splitValue(part, ",").map(unescapeText).map((item) => item.trim()).filter(Boolean).join(
       join,
     )
   );
