@@ -62,6 +62,9 @@ import {
   groupsFromVCard,
   liftExtraFields,
   orgFromVCard,
+  param,
+  parseProperty,
+  type Property,
   splitValue,
   textFromVCard,
   unescapeValue,
@@ -165,83 +168,9 @@ function components(value: string, count: number, join: string): string[] {
 // ---------------------------------------------------------------------------------------
 // Reading
 
-interface Param {
-  /** Upper-case name; a 2.1 bare value is a TYPE (or an ENCODING). */
-  name: string;
-  values: string[];
-  /** The parameter as written back: `TYPE=HOME` for a 2.1 bare `HOME`. */
-  text: string;
-}
-
-interface Property {
-  group: string;
-  /** Upper-case name. */
-  name: string;
-  /** Name as written. */
-  written: string;
-  params: Param[];
-  value: string;
-}
-
 interface Line {
   parts: string[];
   line: number;
-}
-
-const ENCODINGS = new Set(["QUOTED-PRINTABLE", "BASE64", "B", "8BIT", "7BIT"]);
-
-function parseParam(raw: string): Param {
-  const eq = raw.indexOf("=");
-  if (eq < 0) {
-    const bare = raw.trim();
-    if (ENCODINGS.has(bare.toUpperCase())) {
-      return { name: "ENCODING", values: [bare.toUpperCase()], text: `ENCODING=${bare}` };
-    }
-    return { name: "TYPE", values: [bare], text: `TYPE=${bare}` };
-  }
-  const name = raw.slice(0, eq).trim().toUpperCase();
-  const values: string[] = [];
-  let current = "";
-  let quoted = false;
-  for (const char of raw.slice(eq + 1)) {
-    if (char === '"') quoted = !quoted;
-    else if (char === "," && !quoted) {
-      values.push(current);
-      current = "";
-    } else current += char;
-  }
-  values.push(current);
-  return { name, values: values.map((v) => v.trim()), text: raw };
-}
-
-function parseProperty(text: string): Property | null {
-  const head = /^(?:([A-Za-z0-9_-]+)\.)?([A-Za-z0-9_-]+)/.exec(text);
-  if (!head) return null;
-  let i = head[0].length;
-  const params: Param[] = [];
-  while (text[i] === ";") {
-    const start = ++i;
-    let quoted = false;
-    for (; i < text.length; i++) {
-      const char = text[i];
-      if (char === '"') quoted = !quoted;
-      else if (!quoted && (char === ";" || char === ":")) break;
-    }
-    const raw = text.slice(start, i);
-    if (raw.trim() !== "") params.push(parseParam(raw));
-  }
-  if (text[i] !== ":") return null;
-  return {
-    group: head[1] ?? "",
-    name: head[2]!.toUpperCase(),
-    written: head[2]!,
-    params,
-    value: text.slice(i + 1),
-  };
-}
-
-function param(property: Property, name: string): string | undefined {
-  return property.params.find((p) => p.name === name)?.values[0];
 }
 
 function types(property: Property): string[] {

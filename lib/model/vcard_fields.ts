@@ -184,19 +184,59 @@ export function urlLabelFromTypes(values: string[]): string {
   return words.join(" ");
 }
 
-interface KeptLine {
-  group: string;
+/** One parameter of a content line. */
+export interface Param {
+  /** Upper-case name; a 2.1 bare value is a TYPE (or an ENCODING). */
   name: string;
-  params: Array<{ name: string; values: string[] }>;
+  values: string[];
+  /** The parameter as written back: `TYPE=HOME` for a 2.1 bare `HOME`. */
+  text: string;
+}
+
+/** A content line: its group, name, parameters and still-escaped value. */
+export interface Property {
+  group: string;
+  /** Upper-case name. */
+  name: string;
+  /** Name as written. */
+  written: string;
+  params: Param[];
   value: string;
 }
 
-/** Parses a content line as the vCard importer keeps it in `extra.vcard`. */
-function parseKept(text: string): KeptLine | null {
+const ENCODINGS = new Set(["QUOTED-PRINTABLE", "BASE64", "B", "8BIT", "7BIT"]);
+
+/** Reads one parameter (`TYPE=HOME,WORK`, a 2.1 bare `HOME`, `"quoted"` values). */
+export function parseParam(raw: string): Param {
+  const eq = raw.indexOf("=");
+  if (eq < 0) {
+    const bare = raw.trim();
+    if (ENCODINGS.has(bare.toUpperCase())) {
+      return { name: "ENCODING", values: [bare.toUpperCase()], text: `ENCODING=${bare}` };
+    }
+    return { name: "TYPE", values: [bare], text: `TYPE=${bare}` };
+  }
+  const name = raw.slice(0, eq).trim().toUpperCase();
+  const values: string[] = [];
+  let current = "";
+  let quoted = false;
+  for (const char of raw.slice(eq + 1)) {
+    if (char === '"') quoted = !quoted;
+    else if (char === "," && !quoted) {
+      values.push(current);
+      current = "";
+    } else current += char;
+  }
+  values.push(current);
+  return { name, values: values.map((v) => v.trim()), text: raw };
+}
+
+/** Parses one unfolded content line, `group.NAME;PARAM=V:value`; null if it is not one. */
+export function parseProperty(text: string): Property | null {
   const head = /^(?:([A-Za-z0-9_-]+)\.)?([A-Za-z0-9_-]+)/.exec(text);
   if (!head) return null;
   let i = head[0].length;
-  const params: KeptLine["params"] = [];
+  const params: Param[] = [];
   while (text[i] === ";") {
     const start = ++i;
     let quoted = false;
@@ -206,19 +246,21 @@ function parseKept(text: string): KeptLine | null {
       else if (!quoted && (char === ";" || char === ":")) break;
     }
     const raw = text.slice(start, i);
-    const eq = raw.indexOf("=");
-    const name = eq < 0 ? "TYPE" : raw.slice(0, eq).trim().toUpperCase();
-    const values = (eq < 0 ? raw : raw.slice(eq + 1)).split(",").map((v) =>
-      v.trim().replace(/^"|"$/g, "")
-    );
-    params.push({ name, values });
+    if (raw.trim() !== "") params.push(parseParam(raw));
   }
   if (text[i] !== ":") return null;
-  return { group: head[1] ?? "", name: head[2]!.toUpperCase(), params, value: text.slice(i + 1) };
+  return {
+    group: head[1] ?? "",
+    name: head[2]!.toUpperCase(),
+    written: head[2]!,
+    params,
+    value: text.slice(i + 1),
+  };
 }
 
-function paramOf(line: KeptLine, name: string): string | undefined {
-  return line.params.find((p) => p.name === name)?.values[0];
+/** The first value of the named parameter, if the property has it. */
+export function param(property: Property, name: string): string | undefined {
+  return property.params.find((p) => p.name === name)?.values[0];
 }
 
 /** What {@link liftExtraFields} did: the fields after, and the properties it moved. */
@@ -263,7 +305,7 @@ export interface LiftResult {
 export function liftExtraFields(fields: ContactFields): LiftResult {
   const lines = fields.extra.vcard;
   if (!Array.isArray(lines) || lines.length === 0) return { fields, lifted: [] };
-  const parsed = lines.map((text) => typeof text === "string" ? parseKept(text) : null);
+  const parsed = lines.map((text) => typeof text === "string" ? parseProperty(text) : null);
   if (!parsed.some((p) => p !== null && LIFTED.has(p.name))) return { fields, lifted: [] };
   const out: ContactFields = {
     ...fields,
@@ -277,13 +319,13 @@ export function liftExtraFields(fields: ContactFields): LiftResult {
   parsed.forEach((p, at) => {
     if (p?.name === "X-ABLABEL" && p.group) labels.set(p.group.toLowerCase(), at);
   });
-  const take = (at: number, p: KeptLine) => {
+  const take = (at: number, p: Property) => {
     drop.add(at);
     lifted.push(p.group ? `${p.group}.${p.name}` : p.name);
   };
   parsed.forEach((p, at) => {
     if (p === null) return;
-    const textValue = paramOf(p, "VALUE")?.toLowerCase() === "text";
+    const textValue = param(p, "VALUE")?.toLowerCase() === "text";
     switch (p.name) {
       case "ORG": {
         if (out.org !== "") return;
@@ -309,7 +351,7 @@ export function liftExtraFields(fields: ContactFields): LiftResult {
       case "X-ANNIVERSARY": {
         const field = p.name === "BDAY" ? "birthday" : "anniversary";
         if (out[field] !== "" || textValue) return;
-        const date = dateFromVCard(p.value, paramOf(p, "X-APPLE-OMIT-YEAR"));
+        const date = dateFromVCard(p.value, param(p, "X-APPLE-OMIT-YEAR"));
         if (date === null) return;
         out[field] = date;
         take(at, p);
@@ -369,7 +411,7 @@ const LIFTED = new Set([
 ]);
 
 /** How many lines other than X-ABLabel are in `group`. */
-function sharedBy(parsed: Array<KeptLine | null>, group: string): number {
+function sharedBy(parsed: Array<Property | null>, group: string): number {
   const key = group.toLowerCase();
   return parsed.filter((p) => p !== null && p.group.toLowerCase() === key && p.name !== "X-ABLABEL")
     .length;
