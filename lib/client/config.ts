@@ -42,26 +42,7 @@ export interface ClientConfig {
 }
 
 /** Contact fields given on the command line; only the flags given are present. */
-export type FieldFlags = Partial<
-  Pick<
-    ContactFields,
-    | "name"
-    | "house"
-    | "street"
-    | "town"
-    | "postcode"
-    | "notes"
-    | "phones"
-    | "emails"
-    | "org"
-    | "title"
-    | "nickname"
-    | "birthday"
-    | "anniversary"
-    | "urls"
-    | "groups"
-  >
->;
+export type FieldFlags = Partial<Omit<ContactFields, "uid" | "extra">>;
 
 /** Paging flags for find, search and list. */
 export interface PageFlags {
