@@ -5,6 +5,7 @@
  * dns-packet encodes and decodes DNS-SD messages byte for byte as `npm:dns-packet@5.6.1` does.
  */
 import assert from "node:assert/strict";
+import { assertVendorSums } from "./vendor_sums.ts";
 import { dnsPacket as npm } from "./multicast_dns_npm.ts";
 import { dnsPacket, multicastDns } from "../vendor/multicast-dns@7.2.5/multicast-dns.js";
 import type { Packet } from "../vendor/multicast-dns@7.2.5/multicast-dns.js";
@@ -66,9 +67,7 @@ Deno.test("the vendored dns-packet encodes and decodes as the npm package does",
 });
 
 Deno.test("the vendored multicast-dns files match the SHA-256 sums update.sh recorded", async () => {
-  const sums = await Deno.readTextFile(new URL("SHA256SUMS", FOLDER));
-  const lines = sums.trim().split("\n");
-  assert.deepEqual(lines.map((line) => line.split(/\s+/)[1]).sort(), [
+  await assertVendorSums(FOLDER, [
     "LICENSE",
     "LICENSE.dns-packet",
     "LICENSE.ip-codec",
@@ -77,13 +76,6 @@ Deno.test("the vendored multicast-dns files match the SHA-256 sums update.sh rec
     "multicast-dns.d.ts",
     "multicast-dns.js",
   ]);
-  for (const line of lines) {
-    const [sum, name] = line.split(/\s+/) as [string, string];
-    const bytes = await Deno.readFile(new URL(name, FOLDER));
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-    const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-    assert.equal(hex, sum, name);
-  }
   const bundle = await Deno.readTextFile(new URL("multicast-dns.js", FOLDER));
   assert.match(bundle, /^\/\/ @ts-self-types="\.\/multicast-dns\.d\.ts"\n/);
   // Static imports of four node: built-ins and nothing else; nothing loaded at run time.
