@@ -20,10 +20,16 @@ export const AUTH_FAILURE_DELAY_MS = 1000;
 
 /** Refused unchecked: the address would have to wait longer than the caller may. */
 export class AttemptRefused extends RpcError {
+  /** Seconds until the address's next check could run. */
+  readonly retryAfter: number;
+  /** Why, in one sentence, without the JSON-RPC message's "Unauthorized: ". */
+  readonly why: string;
   constructor(error: TooManyAttempts) {
     super(ErrorCode.UNAUTHORIZED, "UNAUTHORIZED", `Unauthorized: ${error.message}`, {
       retryAfter: error.retryAfter,
     });
+    this.retryAfter = error.retryAfter;
+    this.why = error.message;
   }
 }
 

@@ -12,11 +12,9 @@
  */
 
 import type { Access, Authenticator } from "../auth.ts";
-import { type AuthGuard, TooManyAttempts } from "../auth_guard.ts";
+import type { AuthGuard } from "../auth_guard.ts";
+import { AttemptRefused, guardedCheck } from "../token_check.ts";
 import type { Logger } from "../log.ts";
-
-/** Pause before answering a failed check (milliseconds), as the TCP door does. */
-export const HTTP_AUTH_FAILURE_DELAY_MS = 1000;
 
 /** How long a request may wait for its turn at the guard (milliseconds). */
 const MAX_TURN_WAIT_MS = 10_000;
@@ -125,36 +123,25 @@ export class BasicAuth {
     const known = this.#passed.get(key);
     if (known && now - known.at < REMEMBER_MS) return { kind: "ok", access: known.access };
     if (known) this.#passed.delete(key);
-    const guard = this.#guard;
-    if (guard) {
-      let wait: number;
-      try {
-        wait = guard.begin(host, MAX_TURN_WAIT_MS);
-      } catch (error) {
-        if (!(error instanceof TooManyAttempts)) throw error;
-        return { kind: "wait", retryAfter: error.retryAfter, message: error.message };
-      }
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    }
     let access: Access;
     try {
-      access = await auth.check(password);
+      const check = { auth, guard: this.#guard, log: this.#log, address: host };
+      access = await guardedCheck(
+        { ...check, maxWaitMs: MAX_TURN_WAIT_MS },
+        password,
+        () => `HTTP ${number} from ${peer}: failed auth (Basic)`,
+      );
     } catch (error) {
-      guard?.end(host, { ok: true }); // not the client's failure
-      throw error;
+      if (!(error instanceof AttemptRefused)) throw error;
+      return { kind: "wait", retryAfter: error.retryAfter, message: error.why };
     }
     if (access !== "none") {
-      guard?.end(host, { ok: true });
       if (this.#passed.size >= REMEMBERED) {
         this.#passed.delete(this.#passed.keys().next().value!);
       }
       this.#passed.set(key, { access, at: now });
       return { kind: "ok", access };
     }
-    const line = `HTTP ${number} from ${peer}: failed auth (Basic)`;
-    if (guard) guard.end(host, { ok: false, line });
-    else this.#log.warn(line);
-    await new Promise((resolve) => setTimeout(resolve, HTTP_AUTH_FAILURE_DELAY_MS));
     return { kind: "wrong", message: "The token is not valid" };
   }
 }
