@@ -3,6 +3,7 @@ import { blankContact, type StoredContact } from "../model/contact.ts";
 import { compareCodePoints, ContactView } from "./contact_view.ts";
 import { JSON_TEXT } from "../protocol/jsonrpc.ts";
 import { contactTerms, fold } from "../model/search_terms.ts";
+import { prng } from "../../tests/prng.ts";
 
 function contact(id: string, name: string): StoredContact {
   return {
@@ -76,17 +77,6 @@ Deno.test("ContactView holds frozen copies whose JSON text matches them", () => 
   assert.equal(JSON_TEXT in { ...held }, false);
   assert.equal(JSON_TEXT in rest, false);
 });
-
-/** A seeded PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NAMES = ["Ann", "ann", "Bob", "Zoë", "Zoe", "\u{1F600}", "\uFFFD", "\u{20000}ka", "ﬀ", "a b"];
 

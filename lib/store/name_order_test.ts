@@ -1,16 +1,6 @@
 import assert from "node:assert/strict";
 import { SortedBlocks } from "./name_order.ts";
-
-/** A seeded PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "../../tests/prng.ts";
 
 Deno.test("SortedBlocks with blocks of 8 agrees with a sorted array through random inserts and deletes", () => {
   const random = prng(3);

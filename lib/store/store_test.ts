@@ -9,6 +9,7 @@ import { decodeCursor, encodeCursor } from "./paging.ts";
 import { ContactStore } from "./store.ts";
 import { LAYOUT_VERSION } from "./keys.ts";
 import { tempDir } from "../../tests/helpers.ts";
+import { prng } from "../../tests/prng.ts";
 
 async function withFileStore(fn: (store: ContactStore, path: string) => Promise<void>) {
   await withTempDir(async (dir) => {
@@ -145,17 +146,6 @@ Deno.test("ContactStore reopens a file with its data and layout", async () => {
     // withFileStore closes its handle again: closing twice is harmless.
   });
 });
-
-/** A seeded PRNG (mulberry32): the same "random" operations on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   await using dir = await tempDir("addressbook-store-test-");

@@ -1,0 +1,17 @@
+/**
+ * A seeded pseudo-random number generator (mulberry32) for tests: the same "random"
+ * operations on every run, so a failure can be replayed from its seed.
+ *
+ * @module
+ */
+
+/** Numbers in [0, 1), the same sequence for the same seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
