@@ -17,13 +17,10 @@
  * @module
  */
 
-import type { Access, Authenticator } from "../auth.ts";
-import type { AuthGuard } from "../auth_guard.ts";
+import type { Access } from "../auth.ts";
 import { AttemptRefused, guardedCheck, MAX_AUTH_FAILURES } from "../token_check.ts";
-import type { Logger } from "../log.ts";
 import { dispatch, dispatchNow, type MethodContext, type SessionAuth } from "../methods.ts";
 import { WatchStream } from "../watch_stream.ts";
-import type { ContactStore } from "../../store/mod.ts";
 import {
   ErrorCode,
   errorResponse,
@@ -36,7 +33,7 @@ import {
 } from "../../protocol/jsonrpc.ts";
 import type { RequestInfo } from "./server.ts";
 import { APP_JS, INDEX_HTML, STYLE_CSS } from "./web/assets.ts";
-import { handleTransfer, TRANSFER_PATHS } from "./web_transfer.ts";
+import { handleTransfer, TRANSFER_PATHS, type TransferOptions } from "./web_transfer.ts";
 
 /** The WebSocket's path. */
 export const RPC_PATH = "/rpc";
@@ -59,18 +56,8 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "cache-control": "no-cache",
 };
 
-/** What the page's handler needs from the server. */
-export interface WebOptions {
-  store: ContactStore;
-  log: Logger;
-  /** The server's tokens; absent: an open server (every socket may write). */
-  auth?: Authenticator;
-  /** The failure guard shared with the other doors. */
-  authGuard?: AuthGuard;
-  /** The longest message read, in bytes (`--max-line`). */
-  maxLine: number;
-  /** How long a client may leave sent data unread (milliseconds; `--write-timeout`). */
-  timeoutMs: number;
+/** What the page's handler needs from the server: the transfers' needs, and the sockets'. */
+export interface WebOptions extends TransferOptions {
   /** WebSockets open at once (`--max-connections`), and from one address (`--max-per-peer`). */
   maxSockets: number;
   maxPerPeer: number;
@@ -78,9 +65,6 @@ export interface WebOptions {
   authTimeoutMs: number;
   /** A socket that sends nothing for this long and is not watching is closed (ms). */
   idleTimeoutMs: number;
-  /** Tokens are refused (plain HTTP off loopback without `--http-plain-auth`). */
-  refusePlainAuth: boolean;
-  serverStats: MethodContext["serverStats"];
 }
 
 const FILES: Record<string, { type: string; body: string }> = {

@@ -39,12 +39,18 @@ import type { ContactStore } from "../../store/mod.ts";
 export interface TransferOptions {
   store: ContactStore;
   log: Logger;
-  /** The server's tokens; absent: an open server. */
+  /** The server's tokens; absent: an open server (every socket may write). */
   auth?: Authenticator;
+  /** The failure guard shared with the other doors. */
   authGuard?: AuthGuard;
+  /** The longest message read, in bytes (`--max-line`). */
   maxLine: number;
-  /** How long a failed-auth guard wait may be (milliseconds). */
+  /**
+   * How long a client may leave sent data unread, and a failed-auth guard wait may be
+   * (milliseconds; `--write-timeout`).
+   */
   timeoutMs: number;
+  /** Tokens are refused (plain HTTP off loopback without `--http-plain-auth`). */
   refusePlainAuth: boolean;
   serverStats: MethodContext["serverStats"];
 }
